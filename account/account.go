@@ -1,0 +1,293 @@
+// Package account defines user accounts and the contracts of the stores
+// that keep them: users, remember-me tokens and API tokens. These three live
+// together because they are revoked together: a password change or a
+// disabled account ends a user's remember-me and API tokens as well.
+//
+// The package accounttest checks any implementation against every promise
+// written on these interfaces; memstore, sqlitestore and pgstore pass it.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors returned by stores and validation. Check them with errors.Is.
+var (
+	ErrNotFound      = errors.New("account: not found")
+	ErrUsernameTaken = errors.New("account: username is taken")
+	ErrInvalid       = errors.New("account: invalid")
+	ErrConflict      = errors.New("account: changed concurrently")
+)
+
+// User is an account.
+type User struct {
+	ID                string // assigned by the store at Create; opaque
+	Username          string // unique, case-insensitively
+	Email             string
+	Roles             []string // sorted, without duplicates
+	PasswordHash      string   // a PHC or legacy hash string (see package password)
+	Disabled          bool
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// HasRole reports whether u has role.
+func (u *User) HasRole(role string) bool { return u != nil && slices.Contains(u.Roles, role) }
+
+// FieldError reports one invalid field, with a message a person
+// understands. It wraps ErrInvalid.
+type FieldError struct {
+	Field   string // "username", "email", "password", "roles"
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Message }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// FieldErrors collects the problems of several fields, at most one per
+// field. It wraps ErrInvalid.
+type FieldErrors []*FieldError
+
+// Add appends err when it is a *FieldError for a field not yet listed;
+// nil is ignored. Any other error is kept as a problem of field "".
+func (fe *FieldErrors) Add(err error) {
+	if err == nil {
+		return
+	}
+	var f *FieldError
+	if !errors.As(err, &f) {
+		f = &FieldError{Message: err.Error()}
+	}
+	if fe.For(f.Field) == "" {
+		*fe = append(*fe, f)
+	}
+}
+
+// For returns the message for field, or "".
+func (fe FieldErrors) For(field string) string {
+	for _, f := range fe {
+		if f.Field == field {
+			return f.Message
+		}
+	}
+	return ""
+}
+
+// Err returns fe as an error, or nil when it is empty.
+func (fe FieldErrors) Err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+func (fe FieldErrors) Error() string {
+	msgs := make([]string, len(fe))
+	for i, f := range fe {
+		msgs[i] = f.Message
+	}
+	return strings.Join(msgs, " ")
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (fe FieldErrors) Unwrap() error { return ErrInvalid }
+
+// Limits on account fields.
+const (
+	MinUsername = 3
+	MaxUsername = 64
+	MaxEmail    = 254
+	MaxRole     = 32
+)
+
+// ValidateUsername checks a username: 3 to 64 characters, each an ASCII
+// letter or digit, '.', '_' or '-'.
+func ValidateUsername(name string) error {
+	n := utf8.RuneCountInString(name)
+	switch {
+	case name == "":
+		return &FieldError{"username", "Please choose a username."}
+	case n < MinUsername || n > MaxUsername:
+		return &FieldError{"username", fmt.Sprintf("A username is %d to %d characters long.", MinUsername, MaxUsername)}
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return &FieldError{"username", "A username may contain only letters, digits, '.', '_' and '-'."}
+		}
+	}
+	return nil
+}
+
+// ValidateEmail checks the shape of an email address: one address, no
+// display name, a local part and a domain with a dot.
+func ValidateEmail(email string) error {
+	const msg = "Please enter a valid email address, like name@example.com."
+	if email == "" {
+		return &FieldError{"email", "Please enter your email address."}
+	}
+	if len(email) > MaxEmail || !utf8.ValidString(email) {
+		return &FieldError{"email", msg}
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" {
+		return &FieldError{"email", msg}
+	}
+	at := strings.LastIndexByte(email, '@')
+	domain := email[at+1:]
+	if at < 1 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return &FieldError{"email", msg}
+	}
+	return nil
+}
+
+// NormalizeRoles returns roles sorted, lowercased and without duplicates,
+// or a FieldError for a role that is empty, too long or not made of
+// letters, digits, '_' and '-'.
+func NormalizeRoles(roles []string) ([]string, error) {
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if r == "" || len(r) > MaxRole {
+			return nil, &FieldError{"roles", fmt.Sprintf("A role name is 1 to %d characters long.", MaxRole)}
+		}
+		for _, c := range r {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return nil, &FieldError{"roles", fmt.Sprintf("Role %q may contain only letters, digits, '_' and '-'.", r)}
+			}
+		}
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ListOptions pages through users, ordered by ID.
+type ListOptions struct {
+	After string // return users created after the one with this ID; "" from the start
+	Limit int    // at most this many; 0 means 100
+}
+
+// Store keeps user accounts. Usernames are unique case-insensitively:
+// "Ada" and "ada" cannot both exist, and ByUsername finds either spelling.
+// All methods honour ctx; errors other than the named sentinels are system
+// failures. A Store must be safe for concurrent use.
+type Store interface {
+	// CreateUser stores u, assigning u.ID (and u.CreatedAt and
+	// u.PasswordChangedAt when zero). It returns ErrUsernameTaken when the
+	// username exists in any letter case.
+	CreateUser(ctx context.Context, u *User) error
+
+	// UserByID returns the user with id, or ErrNotFound.
+	UserByID(ctx context.Context, id string) (*User, error)
+
+	// UserByUsername returns the user whose username equals name ignoring
+	// case, or ErrNotFound.
+	UserByUsername(ctx context.Context, name string) (*User, error)
+
+	// ListUsers returns users ordered by ID.
+	ListUsers(ctx context.Context, opt ListOptions) ([]*User, error)
+
+	// SetPassword stores a new password hash and sets PasswordChangedAt
+	// to changedAt. ErrNotFound for an unknown id.
+	SetPassword(ctx context.Context, id, hash string, changedAt time.Time) error
+
+	// RehashPassword replaces the hash oldHash with newHash (a stronger
+	// hash of the same password) without touching PasswordChangedAt. It
+	// returns ErrConflict, changing nothing, when the stored hash is no
+	// longer oldHash (the password changed meanwhile).
+	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
+
+	// SetDisabled disables or enables the user. ErrNotFound for an
+	// unknown id.
+	SetDisabled(ctx context.Context, id string, disabled bool) error
+
+	// SetRoles replaces the user's roles. ErrNotFound for an unknown id.
+	SetRoles(ctx context.Context, id string, roles []string) error
+}
+
+// RememberToken is a remember-me token as stored: the selector finds it,
+// and only a SHA-256 digest of the validator is kept.
+type RememberToken struct {
+	Selector      string
+	ValidatorHash []byte // SHA-256 of the validator
+	UserID        string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+
+	// PrevHash is the digest the last rotation replaced, and RotatedAt
+	// when it happened. Two requests that present the same cookie at once
+	// (tabs restored together) race to rotate it; the loser presents
+	// PrevHash moments after the rotation, which is a race, not a theft.
+	PrevHash  []byte
+	RotatedAt time.Time
+}
+
+// RememberStore keeps remember-me tokens.
+type RememberStore interface {
+	// CreateRemember stores t.
+	CreateRemember(ctx context.Context, t *RememberToken) error
+
+	// RememberBySelector returns the unexpired token with selector, or
+	// ErrNotFound (also for an expired one, judged against now).
+	RememberBySelector(ctx context.Context, selector string, now time.Time) (*RememberToken, error)
+
+	// RotateRemember replaces the token's validator digest oldHash with
+	// newHash, atomically: PrevHash becomes oldHash, RotatedAt becomes
+	// now, ExpiresAt becomes expiresAt. It returns ErrConflict, changing
+	// nothing, when the stored digest is no longer oldHash (another
+	// request rotated it first), and ErrNotFound when the token is gone.
+	RotateRemember(ctx context.Context, selector string, oldHash, newHash []byte, now, expiresAt time.Time) error
+
+	// DeleteRemember removes the token; a missing one is not an error.
+	DeleteRemember(ctx context.Context, selector string) error
+
+	// DeleteRememberByUser removes all of the user's tokens and returns
+	// how many.
+	DeleteRememberByUser(ctx context.Context, userID string) (int, error)
+}
+
+// APIToken is an API bearer token as stored: only a SHA-256 digest of the
+// secret is kept.
+type APIToken struct {
+	ID         string // assigned by the store; shown in lists
+	UserID     string
+	Name       string
+	Hash       []byte // SHA-256 of the secret
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never expires
+	LastUsedAt time.Time // zero: never used
+}
+
+// TokenStore keeps API tokens.
+type TokenStore interface {
+	// CreateToken stores t, assigning t.ID.
+	CreateToken(ctx context.Context, t *APIToken) error
+
+	// TokenByHash returns the unexpired token whose digest is hash, or
+	// ErrNotFound (also for an expired one, judged against now).
+	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*APIToken, error)
+
+	// ListTokens returns the user's tokens, expired ones included, newest
+	// first.
+	ListTokens(ctx context.Context, userID string) ([]*APIToken, error)
+
+	// TouchToken records a use of the token at t.
+	TouchToken(ctx context.Context, id string, t time.Time) error
+
+	// DeleteToken removes the user's token id. It returns ErrNotFound when
+	// the user has no such token (another user's token is not theirs).
+	DeleteToken(ctx context.Context, userID, id string) error
+
+	// DeleteTokensByUser removes all of the user's tokens and returns how
+	// many.
+	DeleteTokensByUser(ctx context.Context, userID string) (int, error)
+}

@@ -1,0 +1,172 @@
+// Package apitoken issues and checks API bearer tokens for scripts and
+// JavaScript clients.
+//
+// A token is "hp_" followed by 256 random bits in base64url: the prefix
+// makes a leaked token easy to recognise (secret scanners, logs). The
+// secret is shown once, at creation; the store keeps only its SHA-256
+// digest. Tokens are accepted only in an "Authorization: Bearer" header.
+package apitoken
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hallpass/hallpass/account"
+)
+
+// Prefix starts every token.
+const Prefix = "hp_"
+
+// secretLen is the length of the encoded random part.
+var secretLen = base64.RawURLEncoding.EncodedLen(32)
+
+// Errors. Check them with errors.Is.
+var (
+	// ErrNoToken reports a request without an Authorization: Bearer header.
+	ErrNoToken = errors.New("apitoken: no bearer token")
+	// ErrInvalid reports a token that is malformed, unknown, revoked or
+	// expired. The cases are not told apart.
+	ErrInvalid = errors.New("apitoken: invalid or expired token")
+)
+
+// MaxNameLen bounds a token's name.
+const MaxNameLen = 100
+
+// Service creates, checks and revokes tokens on a TokenStore.
+type Service struct {
+	// Store keeps the tokens. Required.
+	Store account.TokenStore
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// TouchEvery limits how often a token's last-used time is written:
+	// a use within this long of the recorded one does not write. Default
+	// one minute.
+	TouchEvery time.Duration
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Hash returns the digest under which a token's secret is stored.
+func Hash(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// WellFormed reports whether secret has the shape of a token, without a
+// store lookup.
+func WellFormed(secret string) bool {
+	if len(secret) != len(Prefix)+secretLen || !strings.HasPrefix(secret, Prefix) {
+		return false
+	}
+	for _, c := range secret[len(Prefix):] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Create issues a token named name for userID, expiring after expiresIn (0
+// for never). It returns the secret, to show once, and the stored record.
+func (s *Service) Create(ctx context.Context, userID, name string, expiresIn time.Duration) (string, *account.APIToken, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > MaxNameLen {
+		return "", nil, &account.FieldError{Field: "name", Message: fmt.Sprintf("A token name is 1 to %d characters long.", MaxNameLen)}
+	}
+	if expiresIn < 0 {
+		return "", nil, &account.FieldError{Field: "expires_in", Message: "A token cannot expire in the past."}
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	secret := Prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	now := s.now()
+	t := &account.APIToken{UserID: userID, Name: name, Hash: Hash(secret), CreatedAt: now}
+	if expiresIn > 0 {
+		t.ExpiresAt = now.Add(expiresIn)
+	}
+	if err := s.Store.CreateToken(ctx, t); err != nil {
+		return "", nil, fmt.Errorf("apitoken: create: %w", err)
+	}
+	return secret, t, nil
+}
+
+// FromRequest returns the bearer token of r, or ErrNoToken. Only the
+// Authorization header is read: tokens in URLs end up in logs.
+func FromRequest(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrNoToken
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", ErrNoToken
+	}
+	return tok, nil
+}
+
+// Check returns the stored token for secret, recording its use, or
+// ErrInvalid. A malformed secret costs no store lookup.
+func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, error) {
+	if !WellFormed(secret) {
+		return nil, ErrInvalid
+	}
+	now := s.now()
+	t, err := s.Store.TokenByHash(ctx, Hash(secret), now)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, ErrInvalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("apitoken: check: %w", err)
+	}
+	every := s.TouchEvery
+	if every == 0 {
+		every = time.Minute
+	}
+	if now.Sub(t.LastUsedAt) >= every {
+		if err := s.Store.TouchToken(ctx, t.ID, now); err != nil {
+			return nil, fmt.Errorf("apitoken: record use: %w", err)
+		}
+		t.LastUsedAt = now
+	}
+	return t, nil
+}
+
+// List returns the user's tokens, without secrets (none are stored).
+func (s *Service) List(ctx context.Context, userID string) ([]*account.APIToken, error) {
+	l, err := s.Store.ListTokens(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("apitoken: list: %w", err)
+	}
+	return l, nil
+}
+
+// Revoke deletes the user's token id; account.ErrNotFound when the user
+// has no such token.
+func (s *Service) Revoke(ctx context.Context, userID, id string) error {
+	if err := s.Store.DeleteToken(ctx, userID, id); err != nil {
+		return fmt.Errorf("apitoken: revoke: %w", err)
+	}
+	return nil
+}
+
+// RevokeAll deletes every token of the user and returns how many.
+func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
+	n, err := s.Store.DeleteTokensByUser(ctx, userID)
+	if err != nil {
+		return n, fmt.Errorf("apitoken: revoke all: %w", err)
+	}
+	return n, nil
+}

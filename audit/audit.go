@@ -1,0 +1,85 @@
+// Package audit records security events (logins, logouts, lockouts,
+// remember-me theft, password changes, token creation and revocation) as
+// structured log/slog records, one per event.
+//
+// An event carries the user ID, the client IP and a reason, and never a
+// password, a token or a session ID: where a session must be named, only a
+// short non-reversible label of its ID is logged (session.ShortID).
+package audit
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Event names. Each is the message of exactly one log record.
+const (
+	LoginSuccess   = "login.success"
+	LoginFailure   = "login.failure"
+	Logout         = "logout"
+	Lockout        = "login.throttled"
+	RememberTheft  = "remember.theft"
+	RememberLogin  = "remember.login"
+	PasswordChange = "password.change"
+	PasswordRehash = "password.rehash"
+	TokenCreate    = "token.create"
+	TokenRevoke    = "token.revoke"
+	SessionRevoke  = "session.revoke"
+	UserDisable    = "user.disable"
+	UserEnable     = "user.enable"
+	RoleChange     = "user.roles"
+)
+
+// Event is one security event.
+type Event struct {
+	Name     string // one of the constants above
+	UserID   string // the account concerned; "" when unknown
+	Username string // as typed at login (for failures of unknown users)
+	IP       string
+	Reason   string // why: "wrong_password", "unknown_user", "disabled", ...
+	Session  string // session.ShortID of the session concerned, if any
+	Actor    string // user ID of an administrator acting on UserID, if any
+	Count    int    // how many sessions or tokens an event ended, if any
+}
+
+// Logger writes events. The zero value and a nil *Logger discard them.
+type Logger struct {
+	log *slog.Logger
+}
+
+// New returns a Logger writing to l with the attribute audit=true, so
+// events can be routed apart from other logs.
+func New(l *slog.Logger) *Logger {
+	if l == nil {
+		return nil
+	}
+	return &Logger{log: l.With(slog.Bool("audit", true))}
+}
+
+// Record writes e. Failures are logged at warning level, the rest at info.
+func (a *Logger) Record(ctx context.Context, e Event) {
+	if a == nil || a.log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	switch e.Name {
+	case LoginFailure, Lockout, RememberTheft:
+		level = slog.LevelWarn
+	}
+	attrs := make([]slog.Attr, 0, 8)
+	add := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	add("user_id", e.UserID)
+	add("username", e.Username)
+	add("ip", e.IP)
+	add("reason", e.Reason)
+	add("session", e.Session)
+	add("actor", e.Actor)
+	if e.Count != 0 {
+		attrs = append(attrs, slog.Int("count", e.Count))
+	}
+	a.log.LogAttrs(ctx, level, e.Name, attrs...)
+}

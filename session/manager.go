@@ -1,0 +1,356 @@
+// Package session keeps per-browser state on the server: a Manager issues
+// signed cookies that carry a random token, and a Store keeps the data under
+// a digest of that token.
+//
+// It is what Flask's session and Flask-Session give a Python developer, in
+// Go and secure by default: 256-bit tokens from crypto/rand, cookies
+// authenticated with HMAC-SHA256 under rotating keys, idle and absolute
+// timeouts enforced on the server, token renewal on login and privilege
+// change, server-side revocation of one session or all of a user's, and
+// saves that merge each request's changes into the stored state instead of
+// overwriting it.
+//
+// Wrap handlers with Manager.Middleware and reach the request's Session with
+// FromContext. A request that never touches its session costs no store
+// round trip; one that only reads it costs one load and no write.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Manager. The zero value of every field but Store and
+// Keys is a safe default, documented on the field.
+type Config struct {
+	// Store keeps the session records. Required.
+	Store Store
+
+	// Keys are the server's secret keys, each at least MinKeySize bytes.
+	// The first signs new cookies; all of them verify, so a key is rotated
+	// by putting a new one first and dropping the old one once every
+	// cookie it signed has expired. Required.
+	Keys [][]byte
+
+	// IdleTimeout ends a session that has not been used for this long.
+	// Default 30 minutes.
+	IdleTimeout time.Duration
+
+	// AbsoluteTimeout ends a session this long after it was created,
+	// however active it is. Renewing the token does not restart it.
+	// Default 12 hours.
+	AbsoluteTimeout time.Duration
+
+	// TouchInterval is how stale a session's last-seen time may grow
+	// before a request that only reads the session refreshes it with a
+	// store write. Default: a tenth of IdleTimeout, so with the defaults a
+	// read-only request writes at most once every 3 minutes, and an idle
+	// session ends between 27 and 30 minutes after its last request.
+	TouchInterval time.Duration
+
+	// Persistent makes session cookies outlive the browser (they carry an
+	// expiry at the end of the absolute lifetime). By default they are
+	// browser-session cookies. Session.SetPersistent overrides it per
+	// session.
+	Persistent bool
+
+	// Secure marks the app as served over https: cookies get the Secure
+	// attribute and the "__Host-" name prefix.
+	Secure bool
+
+	// CookieName names the session cookie. Default "hallpass_session",
+	// prefixed with "__Host-" when Secure is set.
+	CookieName string
+
+	// SameSite is the cookie's SameSite attribute. Default Lax.
+	SameSite http.SameSite
+
+	// Logger receives store failures and corrupt records. Default
+	// slog.Default().
+	Logger *slog.Logger
+
+	// ErrorHandler answers a request whose session could not be loaded or
+	// saved. Default: 503 with a short text or JSON message.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// ClientIP returns the address recorded on a new session. Default: the
+	// host part of r.RemoteAddr. Set it to honour trusted proxies.
+	ClientIP func(r *http.Request) string
+
+	// Now returns the current time. Default time.Now; tests inject a clock.
+	Now func() time.Time
+}
+
+// Manager issues session cookies and loads and saves sessions. It is safe
+// for concurrent use.
+type Manager struct {
+	cfg   Config
+	store Store
+	keys  *keyring
+	down  atomic.Bool // the store is failing; logged once per outage
+	log   *slog.Logger
+}
+
+// New returns a Manager for cfg, or an error naming the invalid setting.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("session: Config.Store is required")
+	}
+	kr, err := newKeyring(cfg.Keys, "hallpass session cookie v1")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.IdleTimeout < 0 || cfg.AbsoluteTimeout < 0 || cfg.TouchInterval < 0 {
+		return nil, errors.New("session: timeouts must not be negative")
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = cfg.IdleTimeout / 10
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = "hallpass_session"
+	}
+	if cfg.Secure && !strings.HasPrefix(cfg.CookieName, "__Host-") {
+		cfg.CookieName = "__Host-" + cfg.CookieName
+	}
+	if cfg.SameSite == 0 {
+		cfg.SameSite = http.SameSiteLaxMode
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = defaultErrorHandler
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteIP
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Manager{cfg: cfg, store: cfg.Store, keys: kr, log: cfg.Logger}, nil
+}
+
+// Store returns the store the Manager uses.
+func (m *Manager) Store() Store { return m.store }
+
+// CookieName returns the name of the session cookie.
+func (m *Manager) CookieName() string { return m.cfg.CookieName }
+
+// Config returns the Manager's configuration with defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// expiry returns when a session created at created and last seen at seen
+// ends: the earlier of its idle and absolute deadlines.
+func (m *Manager) expiry(created, seen time.Time) time.Time {
+	idle := seen.Add(m.cfg.IdleTimeout)
+	abs := created.Add(m.cfg.AbsoluteTimeout)
+	if abs.Before(idle) {
+		return abs
+	}
+	return idle
+}
+
+// live reports whether rec is within both timeouts at now, judged from its
+// stored timestamps (not from the store's expiry alone, so shortening a
+// timeout takes effect at once).
+func (m *Manager) live(rec *Record, now time.Time) bool {
+	return now.Before(m.expiry(rec.CreatedAt, rec.LastSeen)) && now.Before(rec.Expiry)
+}
+
+// storeErr wraps a store failure as ErrStoreUnavailable and logs it once
+// per outage: the first failure after a success is logged as an error, the
+// rest at debug level until the store answers again.
+func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		// The client went away; that says nothing about the store.
+		return fmt.Errorf("session: %s: %w", op, err)
+	}
+	if m.down.CompareAndSwap(false, true) {
+		m.log.Error("session store unavailable", "op", op, "err", err)
+	} else {
+		m.log.Debug("session store still unavailable", "op", op, "err", err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
+}
+
+// storeOK notes a successful store call, logging the end of an outage.
+func (m *Manager) storeOK() {
+	if m.down.Load() && m.down.CompareAndSwap(true, false) {
+		m.log.Info("session store recovered")
+	}
+}
+
+// load fetches and checks the record under id. A missing, expired or
+// corrupt record yields (nil, nil).
+func (m *Manager) load(ctx context.Context, id string) (*Record, error) {
+	rec, err := m.store.Load(ctx, id)
+	switch {
+	case err == nil:
+		m.storeOK()
+		if !m.live(rec, m.cfg.Now()) {
+			return nil, nil
+		}
+		return rec, nil
+	case errors.Is(err, ErrNotFound):
+		m.storeOK()
+		return nil, nil
+	case errors.Is(err, ErrCorrupt):
+		m.storeOK()
+		m.log.Warn("session record cannot be decoded; treating it as missing", "session", ShortID(id), "err", err)
+		return nil, nil
+	default:
+		return nil, m.storeErr(ctx, "load", err)
+	}
+}
+
+// ShortID returns a short, non-reversible label for a session ID, for logs
+// and audit events: the first 8 characters of the ID's own digest would
+// still be an ID prefix, so it is re-hashed.
+func ShortID(id string) string {
+	if id == "" {
+		return ""
+	}
+	return IDOf([]byte(id))[:8]
+}
+
+// ListByUser returns the live sessions of userID, newest first. It returns
+// ErrNotSupported when the store cannot list by user.
+func (m *Manager) ListByUser(ctx context.Context, userID string) ([]Info, error) {
+	ix, ok := m.store.(UserIndex)
+	if !ok {
+		return nil, ErrNotSupported
+	}
+	list, err := ix.ListByUser(ctx, userID)
+	if err != nil {
+		return nil, m.storeErr(ctx, "list sessions", err)
+	}
+	m.storeOK()
+	now := m.cfg.Now()
+	out := list[:0]
+	for _, in := range list {
+		if now.Before(m.expiry(in.CreatedAt, in.LastSeen)) && now.Before(in.Expiry) {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// DestroyByUser ends every session of userID except those whose ID is in
+// except, and returns how many it ended. Call it when a password changes
+// (sparing the session that changed it) or an account is disabled.
+func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...string) (int, error) {
+	ix, ok := m.store.(UserIndex)
+	if !ok {
+		return 0, ErrNotSupported
+	}
+	n, err := ix.DeleteByUser(ctx, userID, except...)
+	if err != nil {
+		return n, m.storeErr(ctx, "destroy sessions by user", err)
+	}
+	m.storeOK()
+	return n, nil
+}
+
+// DestroyUserSession ends the session id if it belongs to userID, as when a
+// user revokes one of their sessions from an account page. It returns
+// ErrNotFound when userID has no such session.
+func (m *Manager) DestroyUserSession(ctx context.Context, userID, id string) error {
+	rec, err := m.store.Load(ctx, id)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) || (err == nil && rec.UserID != userID) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return m.storeErr(ctx, "load", err)
+	}
+	if err := m.store.Delete(ctx, id); err != nil {
+		return m.storeErr(ctx, "delete", err)
+	}
+	m.storeOK()
+	return nil
+}
+
+// PutByUser sets key to value in every live session of userID, as when a
+// cached copy of the user (roles, name) must change in all of their
+// sessions at once. Sessions that end meanwhile are skipped.
+func (m *Manager) PutByUser(ctx context.Context, userID, key string, value any) error {
+	b, err := encodeValue(value)
+	if err != nil {
+		return err
+	}
+	list, err := m.ListByUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, in := range list {
+		err := m.store.Update(ctx, in.ID, &Update{Set: map[string][]byte{key: b}})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return m.storeErr(ctx, "update", err)
+		}
+	}
+	return nil
+}
+
+// Middleware loads the request's session lazily, on its first use, makes it
+// reachable through FromContext, and saves its changes just before the
+// response's header is written. A store failure is answered by
+// Config.ErrorHandler (503 by default) instead of the handler's response.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &state{}
+		st.w = w
+		st.s.m = m
+		st.s.ctx = r.Context()
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &st.s))
+		st.s.req = r
+		next.ServeHTTP(st, r)
+		if !st.committed {
+			st.commit()
+		}
+	})
+}
+
+type ctxKey struct{}
+
+// FromContext returns the session of the request whose context is ctx, or
+// nil outside Manager.Middleware. The methods of a nil *Session are safe:
+// reads find nothing and writes return ErrNoSession.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	return s
+}
+
+// FromRequest is FromContext(r.Context()).
+func FromRequest(r *http.Request) *Session { return FromContext(r.Context()) }
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	const msg = "The service is temporarily unavailable. Please try again in a moment."
+	w.Header().Set("Retry-After", "5")
+	if strings.Contains(r.Header.Get("Accept"), "json") || strings.Contains(r.Header.Get("Content-Type"), "json") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, `{"error":"unavailable","message":%q}`+"\n", msg)
+		return
+	}
+	http.Error(w, msg, http.StatusServiceUnavailable)
+}
