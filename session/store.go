@@ -29,7 +29,8 @@ var (
 
 // Record is the server-side state of one session as a Store keeps it.
 //
-// A Store must treat a Record it is given, and one it returns, as
+// Stores may keep times at millisecond precision. A Store must treat a
+// Record it is given, and one it returns, as
 // immutable: the Manager never modifies a Record after handing it to
 // Create or receiving it from Load, so an in-memory store may keep and
 // return the same pointer without copying.
@@ -137,7 +138,9 @@ type Store interface {
 	// keeps the value the store holds at that moment, even if another
 	// Update changed it after this request loaded the record. It returns
 	// ErrNotFound, and creates nothing, when the record is missing or
-	// expired, so a concurrent Destroy is never undone.
+	// expired (or the ID malformed), so a concurrent Destroy is never
+	// undone, and an error wrapping ErrCorrupt when the stored record
+	// cannot be decoded. The caller does not modify u after the call.
 	Update(ctx context.Context, id string, u *Update) error
 
 	// Delete removes the record under id. Deleting a missing record is
@@ -176,7 +179,10 @@ type UserIndex interface {
 	ListByUser(ctx context.Context, userID string) ([]Info, error)
 
 	// DeleteByUser deletes every session of userID except those whose ID
-	// is listed in except, and returns how many it deleted.
+	// is listed in except, and returns how many live sessions it deleted
+	// (expired ones may be removed too, uncounted). An empty userID
+	// matches nothing: anonymous sessions are never listed or deleted by
+	// user.
 	DeleteByUser(ctx context.Context, userID string, except ...string) (int, error)
 }
 

@@ -1,0 +1,129 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The schema is the sequence of SQL files in migrations/, named
+// NNNN_description.sql with versions numbered from 0001 without gaps.
+// Open applies, in order, each one the database has not recorded in
+// schema_migrations, each in its own transaction. To change the schema,
+// add the next file; never edit or renumber one that has been released.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one schema change.
+type migration struct {
+	version int
+	name    string // file name, for errors
+	sql     string
+}
+
+// migrations is the parsed contents of migrationFiles, in version order.
+var migrations = mustParseMigrations(migrationFiles)
+
+func mustParseMigrations(fsys fs.FS) []migration {
+	ms, err := parseMigrations(fsys)
+	if err != nil {
+		panic(err)
+	}
+	return ms
+}
+
+// parseMigrations reads the migration files of fsys, checking that their
+// versions run from 1 without gaps or repeats.
+func parseMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	ms := make([]migration, 0, len(names))
+	for _, name := range names { // fs.Glob returns names sorted
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("sqlitestore: migration %s: name must be NNNN_description.sql", base)
+		}
+		if v != len(ms)+1 {
+			return nil, fmt.Errorf("sqlitestore: migration %s: version %d, want %d (versions run from 1 without gaps)", base, v, len(ms)+1)
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// schemaVersion returns the highest migration version recorded in db, or 0.
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
+	var v int
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// migrate brings the schema of the database behind w (the writer pool) up
+// to date. It refuses a database whose schema is newer than this program's,
+// written by a later version of hallpass.
+func migrate(ctx context.Context, w *sql.DB, ms []migration, now func() time.Time) error {
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at INTEGER NOT NULL -- Unix milliseconds
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlitestore: create schema_migrations: %w", err)
+	}
+	v, err := schemaVersion(ctx, w)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: read schema version: %w", err)
+	}
+	if v > len(ms) {
+		return fmt.Errorf("sqlitestore: database schema version %d is newer than this program's (%d); upgrade hallpass", v, len(ms))
+	}
+	for _, m := range ms[v:] {
+		if err := apply(ctx, w, m, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply runs m in one write transaction, unless another process applied it
+// first.
+func apply(ctx context.Context, w *sql.DB, m migration, now func() time.Time) error {
+	tx, err := w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see writerDSN
+	if err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	v, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+	}
+	if v >= m.version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		m.version, now().UnixMilli()); err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: record version: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: commit: %w", m.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,321 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hallpass/hallpass/session"
+)
+
+var (
+	_ session.Store     = (*SessionStore)(nil)
+	_ session.UserIndex = (*SessionStore)(nil)
+	_ session.Sweeper   = (*SessionStore)(nil)
+)
+
+// sweepBatch is how many expired rows one statement of a sweep deletes, so
+// that a sweep after a long pause never holds the write lock for long.
+const sweepBatch = 500
+
+// SessionStore is the session.Store of a DB, in the table sessions. It
+// also implements session.UserIndex and session.Sweeper; the DB sweeps it
+// in the background unless Options.SweepInterval is negative.
+//
+// Timestamps are kept at millisecond precision. Values are stored in the
+// encoding of session.EncodeValues; a row whose values cannot be decoded
+// makes Load and Update return an error wrapping session.ErrCorrupt.
+type SessionStore struct {
+	db *DB
+
+	// Prepared statements, one per frequent query. Those on the writer
+	// pool are bound to transactions with Tx.StmtContext.
+	load   *sql.Stmt // reader
+	create *sql.Stmt
+	touch  *sql.Stmt
+	get    *sql.Stmt
+	put    *sql.Stmt
+	del    *sql.Stmt
+}
+
+// newSessionStore returns the SessionStore of d, with its statements
+// prepared.
+func newSessionStore(ctx context.Context, d *DB) (*SessionStore, error) {
+	s := &SessionStore{db: d}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		db   *sql.DB
+		sql  string
+	}{
+		{&s.load, d.read, loadSQL},
+		{&s.create, d.write, createSQL},
+		{&s.touch, d.write, touchSQL},
+		{&s.get, d.write, getSQL},
+		{&s.put, d.write, putSQL},
+		{&s.del, d.write, deleteSQL},
+	} {
+		var err error
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
+			s.close()
+			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+	}
+	return s, nil
+}
+
+// close closes the prepared statements of s.
+func (s *SessionStore) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.load, s.create, s.touch, s.get, s.put, s.del} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ms returns t as Unix milliseconds, the unit of the time columns.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// msOrNull is ms(t), or NULL for the zero time.
+func msOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// nullIfEmpty stores an empty user ID (an anonymous session) as NULL.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const loadSQL = `SELECT COALESCE(user_id, ''), data, created_at, last_seen, expires_at, ip, user_agent
+	FROM sessions WHERE id = ? AND expires_at > ?`
+
+// Load returns the record stored under id, or session.ErrNotFound when
+// there is none or it has expired.
+func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, error) {
+	var (
+		r                      session.Record
+		data                   []byte
+		created, seen, expires int64
+	)
+	err := s.load.QueryRowContext(ctx, id, ms(s.db.now())).
+		Scan(&r.UserID, &data, &created, &seen, &expires, &r.IP, &r.UserAgent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, session.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap(ctx, "load session", err)
+	}
+	// data is a fresh copy made by Scan, so the values may alias it.
+	if r.Values, err = session.DecodeValues(data); err != nil {
+		return nil, wrap(ctx, "load session", err)
+	}
+	r.CreatedAt = time.UnixMilli(created)
+	r.LastSeen = time.UnixMilli(seen)
+	r.Expiry = time.UnixMilli(expires)
+	return &r, nil
+}
+
+const createSQL = `INSERT INTO sessions (id, user_id, data, created_at, last_seen, expires_at, ip, user_agent)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
+		created_at = excluded.created_at, last_seen = excluded.last_seen,
+		expires_at = excluded.expires_at, ip = excluded.ip, user_agent = excluded.user_agent`
+
+// Create stores rec under id, replacing any record there.
+func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Record) error {
+	_, err := s.create.ExecContext(ctx, id, nullIfEmpty(rec.UserID), session.EncodeValues(rec.Values),
+		ms(rec.CreatedAt), ms(rec.LastSeen), ms(rec.Expiry), rec.IP, rec.UserAgent)
+	if err != nil {
+		return wrap(ctx, "create session", err)
+	}
+	return nil
+}
+
+// touchSQL applies an Update that changes no values in one statement,
+// without reading the row.
+const touchSQL = `UPDATE sessions SET last_seen = COALESCE(?, last_seen), expires_at = COALESCE(?, expires_at)
+	WHERE id = ? AND expires_at > ?`
+
+const (
+	getSQL = `SELECT data FROM sessions WHERE id = ? AND expires_at > ?`
+	putSQL = `UPDATE sessions SET data = ?, last_seen = COALESCE(?, last_seen),
+		expires_at = COALESCE(?, expires_at) WHERE id = ?`
+)
+
+// Update applies u to the record under id in one transaction, or returns
+// session.ErrNotFound when it is missing or expired.
+func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update) error {
+	now := ms(s.db.now())
+	if len(u.Set) == 0 && len(u.Delete) == 0 {
+		res, err := s.touch.ExecContext(ctx, msOrNull(u.LastSeen), msOrNull(u.Expiry), id, now)
+		if err != nil {
+			return wrap(ctx, "update session", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(ctx, "update session", err)
+		} else if n == 0 {
+			return session.ErrNotFound
+		}
+		return nil
+	}
+
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(ctx, "update session", err)
+	}
+	defer tx.Rollback()
+	var data []byte
+	err = tx.StmtContext(ctx, s.get).QueryRowContext(ctx, id, now).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session.ErrNotFound
+	}
+	if err != nil {
+		return wrap(ctx, "update session", err)
+	}
+	values, err := session.DecodeValues(data)
+	if err != nil {
+		return wrap(ctx, "update session", err)
+	}
+	// Only Values and the timestamps matter to Apply here; the columns it
+	// would leave alone are not written.
+	r := u.Apply(&session.Record{Values: values})
+	if _, err := tx.StmtContext(ctx, s.put).ExecContext(ctx,
+		session.EncodeValues(r.Values), msOrNull(r.LastSeen), msOrNull(r.Expiry), id); err != nil {
+		return wrap(ctx, "update session", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(ctx, "update session", err)
+	}
+	return nil
+}
+
+const deleteSQL = `DELETE FROM sessions WHERE id = ?`
+
+// Delete removes the record under id, if any.
+func (s *SessionStore) Delete(ctx context.Context, id string) error {
+	if _, err := s.del.ExecContext(ctx, id); err != nil {
+		return wrap(ctx, "delete session", err)
+	}
+	return nil
+}
+
+// ListByUser returns the live sessions of userID, newest first. Anonymous
+// sessions (userID "") are never listed.
+func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session.Info, error) {
+	list := []session.Info{}
+	if err := ctx.Err(); err != nil {
+		return nil, wrap(ctx, "list sessions by user", err)
+	}
+	if userID == "" {
+		return list, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT id, created_at, last_seen, expires_at, ip, user_agent
+		FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`, userID, ms(s.db.now()))
+	if err != nil {
+		return nil, wrap(ctx, "list sessions by user", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		in := session.Info{UserID: userID}
+		var created, seen, expires int64
+		if err := rows.Scan(&in.ID, &created, &seen, &expires, &in.IP, &in.UserAgent); err != nil {
+			return nil, wrap(ctx, "list sessions by user", err)
+		}
+		in.CreatedAt, in.LastSeen, in.Expiry = time.UnixMilli(created), time.UnixMilli(seen), time.UnixMilli(expires)
+		list = append(list, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, "list sessions by user", err)
+	}
+	return list, nil
+}
+
+// DeleteByUser deletes every session of userID except those listed in
+// except, and returns how many live sessions it deleted; it also deletes
+// the user's expired rows without counting them. Anonymous sessions
+// (userID "") are never deleted by it.
+func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except ...string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, wrap(ctx, "delete sessions by user", err)
+	}
+	if userID == "" {
+		return 0, nil
+	}
+	now := ms(s.db.now())
+	var q strings.Builder
+	q.WriteString(`DELETE FROM sessions WHERE user_id = ?`)
+	args := make([]any, 0, 1+len(except))
+	args = append(args, userID)
+	if len(except) > 0 {
+		q.WriteString(` AND id NOT IN (?`)
+		q.WriteString(strings.Repeat(`, ?`, len(except)-1))
+		q.WriteString(`)`)
+		for _, id := range except {
+			args = append(args, id)
+		}
+	}
+	q.WriteString(` RETURNING expires_at`)
+	rows, err := s.db.write.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return 0, wrap(ctx, "delete sessions by user", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var expires int64
+		if err := rows.Scan(&expires); err != nil {
+			return 0, wrap(ctx, "delete sessions by user", err)
+		}
+		if expires > now {
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, wrap(ctx, "delete sessions by user", err)
+	}
+	return n, nil
+}
+
+// Sweep deletes the expired rows, sweepBatch rows per statement, and
+// returns how many it deleted.
+func (s *SessionStore) Sweep(ctx context.Context) (int, error) {
+	n, _, err := s.sweep(ctx, sweepBatch)
+	return n, err
+}
+
+// sweep deletes expired rows, batch rows per statement, and returns how
+// many rows and statements that took.
+func (s *SessionStore) sweep(ctx context.Context, batch int) (removed, statements int, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, wrap(ctx, "sweep sessions", err)
+	}
+	now := ms(s.db.now())
+	for {
+		// Each statement returns the writer connection to the pool, which
+		// hands it to any request waiting to write before the next batch.
+		res, err := s.db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id IN
+			(SELECT id FROM sessions WHERE expires_at <= ? LIMIT ?)`, now, batch)
+		if err != nil {
+			return removed, statements, wrap(ctx, "sweep sessions", err)
+		}
+		statements++
+		n, err := res.RowsAffected()
+		if err != nil {
+			return removed, statements, wrap(ctx, "sweep sessions", err)
+		}
+		removed += int(n)
+		if n < int64(batch) {
+			return removed, statements, nil
+		}
+	}
+}

@@ -1,0 +1,265 @@
+// Package sqlitestore keeps hallpass's state in one SQLite database file,
+// through the pure-Go driver modernc.org/sqlite (no cgo). It implements the
+// session store (session.Store with session.UserIndex and session.Sweeper);
+// the other stores of hallpass will live in the same file.
+//
+// Open a database once per process and share it:
+//
+//	db, err := sqlitestore.Open(ctx, "/var/lib/hallpass/hallpass.db", sqlitestore.Options{})
+//	if err != nil { ... }
+//	defer db.Close()
+//	m, err := session.New(session.Config{Store: db.Sessions(), ...})
+//
+// The database runs in WAL mode, so reads never wait for a write. All
+// writes of a DB go through a single connection, so they never fail with
+// SQLITE_BUSY against each other; another process writing the same file is
+// waited for up to 5 seconds. The schema is created and upgraded by Open.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DefaultSweepInterval is the interval of the background sweep when
+// Options.SweepInterval is zero.
+const DefaultSweepInterval = time.Minute
+
+// DefaultReadConns is the size of the reader pool when Options.ReadConns
+// is zero.
+const DefaultReadConns = 4
+
+// busyTimeout is how long a statement waits for a lock held by another
+// process before failing with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Options configures a DB. The zero value is ready to use.
+type Options struct {
+	// Now returns the current time, against which expiry is checked (SQL's
+	// own clock is never used). Default time.Now; tests pass a fake clock.
+	Now func() time.Time
+
+	// SweepInterval is how often a background goroutine deletes expired
+	// rows. Zero means DefaultSweepInterval (one minute); a negative value
+	// disables the background sweep (call Sweep yourself).
+	SweepInterval time.Duration
+
+	// ReadConns is the maximum number of connections that serve reads
+	// concurrently. Zero means DefaultReadConns. Writes always use one
+	// connection of their own.
+	ReadConns int
+
+	// Logger receives the errors of the background sweep, which has no
+	// caller to return them to. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is an open hallpass database. It owns the file: the stores it hands
+// out (Sessions) stay valid until Close. A DB is safe for concurrent use.
+type DB struct {
+	write *sql.DB // one connection; every write goes through it
+	read  *sql.DB // a pool of query_only connections
+	now   func() time.Time
+	log   *slog.Logger
+
+	sessions *SessionStore
+
+	stopSweep context.CancelFunc
+	swept     chan struct{} // closed when the sweep goroutine returns; nil if none
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the SQLite database at path, creating the file if needed and
+// applying any schema migrations this version of hallpass has and the
+// database lacks, then starts the background sweep unless
+// opts.SweepInterval is negative. path names a file: in-memory databases
+// are not supported, since the reading and writing connections must share
+// the database.
+//
+// It returns an error if the database's schema is newer than this
+// program knows, or if the file system cannot hold a database in WAL mode.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlitestore: open %q: want the path of a database file", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	d := &DB{now: opts.Now, log: opts.Logger}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if err := d.open(ctx, abs, opts); err != nil {
+		d.closeDBs()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	if d.sessions, err = newSessionStore(ctx, d); err != nil {
+		d.closeDBs()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = DefaultSweepInterval
+	}
+	if interval > 0 {
+		sweepCtx, cancel := context.WithCancel(context.Background())
+		d.stopSweep = cancel
+		d.swept = make(chan struct{})
+		go d.sweepEvery(sweepCtx, interval)
+	}
+	return d, nil
+}
+
+// dsn returns the data source name of the file at the absolute path abs
+// with the given driver parameters. A "file:" URI, unlike a plain name,
+// keeps a path containing '?' or '#' intact.
+func dsn(abs string, params url.Values) string {
+	u := url.URL{Path: filepath.ToSlash(abs)}
+	if !strings.HasPrefix(u.Path, "/") { // a Windows drive letter
+		u.Path = "/" + u.Path
+	}
+	return "file:" + u.EscapedPath() + "?" + params.Encode()
+}
+
+func (d *DB) open(ctx context.Context, abs string, opts Options) error {
+	busy := fmt.Sprint(busyTimeout.Milliseconds())
+	var err error
+	// _txlock=immediate makes every transaction take the write lock at
+	// BEGIN, so a read-then-write transaction (Update) never fails halfway
+	// because another process wrote in between.
+	d.write, err = sql.Open("sqlite", dsn(abs, url.Values{
+		"_busy_timeout": {busy},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"NORMAL"},
+		"_foreign_keys": {"1"},
+		"_txlock":       {"immediate"},
+	}))
+	if err != nil {
+		return err
+	}
+	d.write.SetMaxOpenConns(1)
+	d.write.SetMaxIdleConns(1)
+	d.write.SetConnMaxLifetime(0)
+	d.write.SetConnMaxIdleTime(0)
+
+	var mode string
+	if err := d.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want WAL (is the file on a network file system?)", mode)
+	}
+	if err := migrate(ctx, d.write, migrations, d.now); err != nil {
+		return err
+	}
+
+	n := opts.ReadConns
+	if n <= 0 {
+		n = DefaultReadConns
+	}
+	d.read, err = sql.Open("sqlite", dsn(abs, url.Values{
+		"_busy_timeout": {busy},
+		"_foreign_keys": {"1"},
+		"_query_only":   {"1"},
+	}))
+	if err != nil {
+		return err
+	}
+	d.read.SetMaxOpenConns(n)
+	d.read.SetMaxIdleConns(n)
+	d.read.SetConnMaxLifetime(0)
+	d.read.SetConnMaxIdleTime(0)
+	return d.read.PingContext(ctx)
+}
+
+// Sessions returns the session store kept in the database.
+func (d *DB) Sessions() *SessionStore { return d.sessions }
+
+// Close stops the background sweep, waits for it to finish, and closes
+// the database. The stores of d must not be used afterwards. Calling Close
+// again returns the first call's result.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		if d.stopSweep != nil {
+			d.stopSweep()
+			<-d.swept
+		}
+		d.closeErr = d.closeDBs()
+		if d.closeErr != nil {
+			d.closeErr = fmt.Errorf("sqlitestore: close: %w", d.closeErr)
+		}
+	})
+	return d.closeErr
+}
+
+func (d *DB) closeDBs() error {
+	var errs []error
+	if d.sessions != nil {
+		errs = append(errs, d.sessions.close())
+	}
+	if d.read != nil {
+		errs = append(errs, d.read.Close())
+	}
+	if d.write != nil { // last, so the final checkpoint sees no readers
+		errs = append(errs, d.write.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// sweepEvery runs every sweep of the database each interval until ctx is
+// done. A sweep that fails is logged and tried again next time.
+func (d *DB) sweepEvery(ctx context.Context, interval time.Duration) {
+	defer close(d.swept)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	sweeps := []struct {
+		what string
+		fn   func(context.Context) (int, error)
+	}{
+		{"sessions", d.sessions.Sweep},
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, s := range sweeps {
+			n, err := s.fn(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				d.log.Error("sqlitestore: background sweep failed", "table", s.what, "err", err)
+			} else if n > 0 {
+				d.log.Debug("sqlitestore: swept expired rows", "table", s.what, "rows", n)
+			}
+		}
+	}
+}
+
+// wrap adds the operation to err. When ctx is done, the result wraps
+// ctx.Err() as well, whatever error the driver reported for the
+// interruption.
+func wrap(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlitestore: %s: %w (%w)", op, cerr, err)
+	}
+	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+}

@@ -1,0 +1,282 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/session/sessiontest"
+)
+
+// mustOpen opens a database in a fresh temporary directory, closed when
+// the test ends.
+func mustOpen(tb testing.TB, opts Options) (*DB, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "hallpass.db")
+	db := mustOpenPath(tb, path, opts)
+	return db, path
+}
+
+func mustOpenPath(tb testing.TB, path string, opts Options) *DB {
+	tb.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	db, err := Open(tb.Context(), path, opts)
+	if err != nil {
+		tb.Fatalf("Open(%q) = %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close = %v", err)
+		}
+	})
+	return db
+}
+
+func TestSessionStore(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T, clock *sessiontest.Clock) session.Store {
+		db, _ := mustOpen(t, Options{Now: clock.Now, SweepInterval: -1})
+		return db.Sessions()
+	})
+}
+
+// record returns a record created at now that expires after ttl.
+func record(userID string, now time.Time, ttl time.Duration) *session.Record {
+	return &session.Record{UserID: userID, Values: map[string][]byte{"k": []byte("v")},
+		CreatedAt: now, LastSeen: now, Expiry: now.Add(ttl)}
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "a dir?#with odd%20chars", "hallpass.db")
+	if _, err := Open(ctx, path, Options{SweepInterval: -1}); err == nil {
+		t.Fatalf("Open(%q) in a missing directory succeeded, want an error", path)
+	}
+	path = filepath.Join(t.TempDir(), "odd ?#%20 name.db")
+	db := mustOpenPath(t, path, Options{SweepInterval: -1})
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("after Open(%q): %v", path, err)
+	}
+	now := time.Now()
+	if err := db.Sessions().Create(ctx, "id", record("u", now, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+
+	// Reopening applies no migration twice and keeps the data.
+	for i := range 2 {
+		db = mustOpenPath(t, path, Options{SweepInterval: -1})
+		var versions, max int
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&versions, &max); err != nil {
+			t.Fatal(err)
+		}
+		if versions != len(migrations) || max != len(migrations) {
+			t.Errorf("after reopening %d times, schema_migrations has %d rows up to version %d, want %d", i+1, versions, max, len(migrations))
+		}
+		if _, err := db.Sessions().Load(ctx, "id"); err != nil {
+			t.Errorf("after reopening, Load = %v, want the record", err)
+		}
+		db.Close()
+	}
+
+	// A database from a later hallpass is refused.
+	raw, err := sql.Open("sqlite", dsn(path, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(ctx, path, Options{SweepInterval: -1}); err == nil || !strings.Contains(err.Error(), "newer") {
+		if err == nil {
+			db.Close()
+		}
+		t.Errorf("Open of a database with a newer schema = %v, want an error saying so", err)
+	}
+}
+
+func TestOpenRejectsNonFiles(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file::memory:?cache=shared", "file:x.db"} {
+		if db, err := Open(t.Context(), path, Options{SweepInterval: -1}); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded, want an error", path)
+		}
+	}
+}
+
+func TestParseMigrations(t *testing.T) {
+	if len(migrations) == 0 || migrations[0].version != 1 {
+		t.Fatalf("embedded migrations = %v, want versions from 1", migrations)
+	}
+	sql := &fstest.MapFile{Data: []byte("CREATE TABLE t (x);")}
+	tests := []struct {
+		name  string
+		files fstest.MapFS
+		want  []int // nil: want an error
+	}{
+		{"none", fstest.MapFS{}, []int{}},
+		{"ordered", fstest.MapFS{"migrations/0002_b.sql": sql, "migrations/0001_a.sql": sql, "migrations/README": sql}, []int{1, 2}},
+		{"gap", fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0003_c.sql": sql}, nil},
+		{"repeat", fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0001_b.sql": sql}, nil},
+		{"zero", fstest.MapFS{"migrations/0000_a.sql": sql}, nil},
+		{"no number", fstest.MapFS{"migrations/sessions.sql": sql}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := parseMigrations(tt.files)
+			if tt.want == nil {
+				if err == nil {
+					t.Errorf("parseMigrations = %v, want an error", ms)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseMigrations = %v", err)
+			}
+			var got []int
+			for _, m := range ms {
+				got = append(got, m.version)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("parseMigrations versions = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// createMany inserts n records expiring at exp in one transaction.
+func createMany(t *testing.T, db *DB, prefix string, n int, now time.Time, ttl time.Duration) {
+	t.Helper()
+	tx, err := db.write.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	data := session.EncodeValues(nil)
+	for i := range n {
+		if _, err := tx.ExecContext(t.Context(), `INSERT INTO sessions (id, data, created_at, last_seen, expires_at)
+			VALUES (?, ?, ?, ?, ?)`, fmt.Sprintf("%s-%d", prefix, i), data, ms(now), ms(now), ms(now.Add(ttl))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func count(t *testing.T, db *DB) int {
+	t.Helper()
+	var n int
+	if err := db.read.QueryRowContext(t.Context(), `SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSweepBatches(t *testing.T) {
+	clock := sessiontest.NewClock()
+	db, _ := mustOpen(t, Options{Now: clock.Now, SweepInterval: -1})
+	createMany(t, db, "old", 1200, clock.Now(), time.Minute)
+	createMany(t, db, "new", 10, clock.Now(), time.Hour)
+	clock.Advance(time.Minute)
+
+	n, statements, err := db.Sessions().sweep(t.Context(), sweepBatch)
+	if err != nil || n != 1200 || statements != 3 {
+		t.Errorf("sweep(%d) = %d rows in %d statements, %v; want 1200 rows in 3 statements", sweepBatch, n, statements, err)
+	}
+	if got := count(t, db); got != 10 {
+		t.Errorf("after sweep, %d rows left, want 10", got)
+	}
+}
+
+func TestBackgroundSweep(t *testing.T) {
+	clock := sessiontest.NewClock()
+	db, _ := mustOpen(t, Options{Now: clock.Now, SweepInterval: 10 * time.Millisecond})
+	createMany(t, db, "old", 1200, clock.Now(), time.Minute)
+	createMany(t, db, "new", 10, clock.Now(), time.Hour)
+	clock.Advance(time.Minute)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for count(t, db) != 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("background sweep left %d rows after 30s, want 10", count(t, db))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := db.Sessions().Load(t.Context(), "new-0"); err != nil {
+		t.Errorf(`Load("new-0") = %v, want the live record`, err)
+	}
+}
+
+func TestCorruptData(t *testing.T) {
+	ctx := t.Context()
+	db, _ := mustOpen(t, Options{SweepInterval: -1})
+	s := db.Sessions()
+	if err := s.Create(ctx, "id", record("u", time.Now(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{{}, {0xff}, {1, 5, 1}, []byte("{\"json\":1}")} {
+		if _, err := db.write.ExecContext(ctx, `UPDATE sessions SET data = ? WHERE id = 'id'`, data); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Load(ctx, "id"); !errors.Is(err, session.ErrCorrupt) {
+			t.Errorf("Load of a row with data %x = %v, %v; want ErrCorrupt", data, r, err)
+		}
+		u := &session.Update{Set: map[string][]byte{"k": []byte("v2")}}
+		if err := s.Update(ctx, "id", u); !errors.Is(err, session.ErrCorrupt) {
+			t.Errorf("Update of a row with data %x = %v; want ErrCorrupt", data, err)
+		}
+	}
+}
+
+func TestContextInterruptsWait(t *testing.T) {
+	// A write that waits for the writer connection gives up with the
+	// context's error.
+	db, _ := mustOpen(t, Options{SweepInterval: -1})
+	tx, err := db.write.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	err = db.Sessions().Create(ctx, "id", record("u", time.Now(), time.Hour))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Create while the writer is busy = %v, want an error wrapping DeadlineExceeded", err)
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	db, _ := mustOpen(b, Options{SweepInterval: -1})
+	s := db.Sessions()
+	ctx := b.Context()
+	id := session.IDOf([]byte("benchmark token"))
+	rec := record("u", time.Now(), time.Hour)
+	rec.Values = map[string][]byte{"user": []byte(`"ada"`), "n": []byte("0"), "csrf": []byte(`"0123456789abcdef"`)}
+	if err := s.Create(ctx, id, rec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Load(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
