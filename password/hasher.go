@@ -1,0 +1,352 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxPasswordLength is the most Unicode code points (counted after NFC
+// normalization) that [Hash] and [Verify] accept, and the highest
+// [Policy.MaxLength] can be.
+const MaxPasswordLength = 128
+
+// maxPasswordBytes bounds the raw input before it is normalized: 128 code
+// points after NFC come from at most a few code points each (Hangul jamo,
+// stacked combining marks), of at most 4 bytes each.
+const maxPasswordBytes = 4096
+
+// Default argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes,
+// 1 lane), a 16-byte salt and a 32-byte key.
+const (
+	defaultMemory      = 19456
+	defaultIterations  = 2
+	defaultParallelism = 1
+	defaultSaltLength  = 16
+	defaultKeyLength   = 32
+	defaultMaxWait     = 5 * time.Second
+)
+
+// Params are the argon2id parameters of new hashes. The zero value of each
+// field means its default, so Params{} is OWASP's recommended minimum.
+type Params struct {
+	// Memory is the memory cost in KiB (the m parameter). Zero means 19456
+	// (19 MiB). It must be at least 8 times Parallelism and at most
+	// 1048576 (1 GiB).
+	Memory uint32
+
+	// Iterations is the number of passes over the memory (the t
+	// parameter). Zero means 2; at most 100.
+	Iterations uint32
+
+	// Parallelism is the number of lanes (the p parameter). Zero means 1.
+	Parallelism uint8
+
+	// SaltLength is the length of the random salt in bytes. Zero means 16;
+	// it must be between 8 and 1024.
+	SaltLength uint32
+
+	// KeyLength is the length of the derived key in bytes. Zero means 32;
+	// it must be between 16 and 1024.
+	KeyLength uint32
+}
+
+func (p Params) withDefaults() Params {
+	if p.Memory == 0 {
+		p.Memory = defaultMemory
+	}
+	if p.Iterations == 0 {
+		p.Iterations = defaultIterations
+	}
+	if p.Parallelism == 0 {
+		p.Parallelism = defaultParallelism
+	}
+	if p.SaltLength == 0 {
+		p.SaltLength = defaultSaltLength
+	}
+	if p.KeyLength == 0 {
+		p.KeyLength = defaultKeyLength
+	}
+	return p
+}
+
+func (p Params) validate() error {
+	if p.KeyLength < 16 {
+		return fmt.Errorf("password: Params.KeyLength %d is below 16", p.KeyLength)
+	}
+	err := checkArgon2(p.Memory, p.Iterations, uint32(p.Parallelism), p.SaltLength, p.KeyLength)
+	if err != nil {
+		return fmt.Errorf("password: invalid Params: %w", err)
+	}
+	return nil
+}
+
+// A Hasher hashes new passwords with argon2id and verifies passwords against
+// stored hashes of every format the package reads. All hashing runs under a
+// limit on how many hashes compute at once, so a burst of logins queues
+// instead of exhausting CPU and memory.
+//
+// When every slot is taken, a call waits up to MaxWait, then fails with an
+// error wrapping ErrBusy; if its context ends first, the error wraps both
+// ErrBusy and the context's error. A call whose context has already ended
+// fails at once with an error wrapping the context's error. Hashing that has
+// started is not interrupted.
+//
+// The zero value is ready to use with the defaults documented on each field.
+// Set the fields before first use and do not change them afterwards; a
+// Hasher must not be copied after first use. Its methods are safe for
+// concurrent use.
+type Hasher struct {
+	// Params are the argon2id parameters of new hashes; NeedsRehash reports
+	// hashes weaker than these. The zero value means the defaults.
+	Params Params
+
+	// MaxConcurrent is how many hash computations may run at once. Zero
+	// means runtime.GOMAXPROCS(0) as of first use.
+	MaxConcurrent int
+
+	// MaxWait is how long Hash, Verify and DummyVerify wait for a free
+	// slot before failing with an error wrapping ErrBusy. Zero means 5
+	// seconds; a negative value means not to wait at all.
+	MaxWait time.Duration
+
+	once      sync.Once
+	sem       chan struct{}
+	dummySalt []byte
+	dummyKey  []byte
+
+	computations atomic.Uint64
+	busy         atomic.Uint64
+
+	// testHook, if set, runs while a computation holds its slot.
+	testHook func()
+}
+
+// Stats counts what a Hasher has done since it was created.
+type Stats struct {
+	// Computations is the number of expensive hash computations run: one
+	// for each Hash, one for each Verify that got as far as computing (a
+	// hash that cannot be read, or a password that is too long, costs
+	// none), and one for each DummyVerify. A Verify of a wrong password and
+	// a DummyVerify count the same.
+	Computations uint64
+
+	// Busy is the number of calls that failed with ErrBusy.
+	Busy uint64
+}
+
+// Stats returns the Hasher's counters. Tests use it to check that two code
+// paths do the same hashing work without timing them.
+func (h *Hasher) Stats() Stats {
+	return Stats{Computations: h.computations.Load(), Busy: h.busy.Load()}
+}
+
+func (h *Hasher) init() {
+	h.once.Do(func() {
+		n := h.MaxConcurrent
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		h.sem = make(chan struct{}, n)
+		p := h.Params.withDefaults()
+		h.dummySalt = randomBytes(int(p.SaltLength))
+		h.dummyKey = randomBytes(int(p.KeyLength))
+	})
+}
+
+// acquire waits for a hashing slot, for at most MaxWait and while ctx lasts.
+// The caller must call release when its computation is done.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	h.init()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("password: %w", err)
+	}
+	release = func() { <-h.sem }
+	select {
+	case h.sem <- struct{}{}:
+		return release, nil
+	default:
+	}
+	wait := h.MaxWait
+	if wait == 0 {
+		wait = defaultMaxWait
+	}
+	if wait < 0 {
+		h.busy.Add(1)
+		return nil, fmt.Errorf("%w (%d running)", ErrBusy, cap(h.sem))
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return release, nil
+	case <-timer.C:
+		h.busy.Add(1)
+		return nil, fmt.Errorf("%w (%d running, waited %v)", ErrBusy, cap(h.sem), wait)
+	case <-ctx.Done():
+		h.busy.Add(1)
+		return nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+	}
+}
+
+// compute runs f in a hashing slot and counts it.
+func (h *Hasher) compute(ctx context.Context, f func()) error {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	h.computations.Add(1)
+	if h.testHook != nil {
+		h.testHook()
+	}
+	f()
+	return nil
+}
+
+// Hash returns an argon2id PHC string for password, with a fresh random salt
+// and the Hasher's Params. It refuses passwords that are not valid UTF-8 or
+// are longer than MaxPasswordLength, and fails with ErrBusy when no hashing
+// slot frees up in time. Hash does not apply a Policy; call Policy.Check
+// first.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := checkLength(password); err != nil {
+		return "", err
+	}
+	p := h.Params.withDefaults()
+	if err := p.validate(); err != nil {
+		return "", err
+	}
+	salt := randomBytes(int(p.SaltLength))
+	var key []byte
+	err := h.compute(ctx, func() {
+		key = argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+	})
+	if err != nil {
+		return "", err
+	}
+	return encodePHC("argon2id", p.Memory, p.Iterations, p.Parallelism, salt, key), nil
+}
+
+// Verify reports whether password matches encoded, a stored hash in any
+// format the package reads (see the package documentation).
+//
+// A wrong password is (false, nil). An error means Verify could not decide:
+// the format is unknown (ErrUnknownFormat) or unreadable or too expensive
+// (ErrMalformedHash), the password is too long for the format or not valid
+// UTF-8 (ErrTooLong, ErrInvalidUTF8), or no hashing slot freed up in time
+// (ErrBusy). The comparison takes constant time.
+//
+// After a successful Verify, call NeedsRehash and, if it reports true, store
+// a new Hash of the password.
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, error) {
+	if err := checkLength(password); err != nil {
+		return false, err
+	}
+	check, err := parse(encoded, password)
+	if err != nil {
+		return false, err
+	}
+	var ok bool
+	if err := h.compute(ctx, func() { ok = check() }); err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+// DummyVerify does the work of a Verify of password against a hash made with
+// the Hasher's Params, and returns nil once it has; no password ever matches.
+// Call it when a login names a user who does not exist, so that the response
+// takes as long as a wrong password for a real user. It returns the same
+// errors as Verify for a password that is too long or not valid UTF-8, and
+// ErrBusy when no slot frees up in time.
+func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
+	if err := checkLength(password); err != nil {
+		return err
+	}
+	h.init()
+	p := h.Params.withDefaults()
+	if err := p.validate(); err != nil {
+		return err
+	}
+	// A random key stands in for the hash of an unknown password: both are
+	// indistinguishable from random, and the derivation below is exactly
+	// the work Verify does for a stored hash with these parameters.
+	return h.compute(ctx, func() {
+		key := argon2.IDKey([]byte(password), h.dummySalt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+		subtle.ConstantTimeCompare(key, h.dummyKey)
+	})
+}
+
+// NeedsRehash reports whether encoded should be replaced by a new Hash: true
+// for anything but an argon2id hash whose memory, passes, lanes, salt and key
+// lengths are all at least the Hasher's Params, including hashes that cannot
+// be read.
+func (h *Hasher) NeedsRehash(encoded string) bool {
+	p := h.Params.withDefaults()
+	got, err := parsePHC(encoded)
+	if err != nil || got.variant != "argon2id" {
+		return true
+	}
+	return got.memory < p.Memory || got.time < p.Iterations || got.threads < p.Parallelism ||
+		uint32(len(got.salt)) < p.SaltLength || uint32(len(got.key)) < p.KeyLength
+}
+
+// std is the Hasher behind the package-level functions.
+var std Hasher
+
+// Hash hashes password with a shared zero-value Hasher; see [Hasher.Hash].
+func Hash(ctx context.Context, password string) (string, error) {
+	return std.Hash(ctx, password)
+}
+
+// Verify checks password against encoded with a shared zero-value Hasher;
+// see [Hasher.Verify].
+func Verify(ctx context.Context, password, encoded string) (bool, error) {
+	return std.Verify(ctx, password, encoded)
+}
+
+// NeedsRehash reports whether encoded is weaker than a default argon2id hash;
+// see [Hasher.NeedsRehash].
+func NeedsRehash(encoded string) bool {
+	return std.NeedsRehash(encoded)
+}
+
+// checkLength refuses passwords that are not UTF-8 or longer than
+// MaxPasswordLength code points, before any hashing is done.
+func checkLength(password string) error {
+	if !utf8.ValidString(password) {
+		return errInvalidUTF8
+	}
+	if len(password) > maxPasswordBytes || codePoints(password) > MaxPasswordLength {
+		return tooLong(MaxPasswordLength)
+	}
+	return nil
+}
+
+// codePoints returns the length of s in Unicode code points after NFC
+// normalization.
+func codePoints(s string) int {
+	return utf8.RuneCountInString(norm.NFC.String(s))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error since Go 1.24; it crashes the program instead
+	return b
+}
+
+func encodePHC(variant string, memory, time uint32, threads uint8, salt, key []byte) string {
+	return fmt.Sprintf("$%s$v=%d$m=%d,t=%d,p=%d$%s$%s", variant, argon2.Version, memory, time, threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
