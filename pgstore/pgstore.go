@@ -1,0 +1,186 @@
+// Package pgstore keeps hallpass's state in PostgreSQL, through
+// github.com/jackc/pgx/v5 and its connection pool. It implements the
+// session store (session.Store with session.UserIndex and
+// session.Sweeper); the other stores of hallpass will live in the same
+// database, behind the same DB.
+//
+// Open a database once per process and share it:
+//
+//	db, err := pgstore.Open(ctx, "postgres://hallpass@db.internal/hallpass", pgstore.Options{})
+//	if err != nil { ... }
+//	defer db.Close()
+//	m, err := session.New(session.Config{Store: db.Sessions(), ...})
+//
+// Open creates and upgrades the tables it needs (all named hallpass_*),
+// recording the applied versions in hallpass_schema_migrations; several
+// processes may open the same database at once. The role needs the right
+// to create tables in its schema (and to create the schema, if
+// Options.Schema names one that does not exist yet).
+//
+// Times are kept as timestamptz, at microsecond precision, and are always
+// compared with Options.Now, never with the database's clock. Expired
+// sessions are never returned; a background sweep deletes their rows.
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultSweepInterval is the interval of the background sweep when
+// Options.SweepInterval is zero.
+const DefaultSweepInterval = time.Minute
+
+// Options configures a DB. The zero value is ready to use.
+type Options struct {
+	// Schema, when not empty, is the PostgreSQL schema that holds
+	// hallpass's tables: Open creates it if needed and sets it as the
+	// search_path of every connection (overriding any search_path in the
+	// URL). Default: the connection's own search_path, usually "public".
+	Schema string
+
+	// Now returns the current time, against which expiry is checked (the
+	// database's own clock is never used). Default time.Now; tests pass a
+	// fake clock.
+	Now func() time.Time
+
+	// SweepInterval is how often a background goroutine deletes expired
+	// rows. Zero means DefaultSweepInterval (one minute); a negative value
+	// disables the background sweep (call Sweep yourself).
+	SweepInterval time.Duration
+
+	// Logger receives the errors of the background sweep, which has no
+	// caller to return them to. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is an open hallpass database. It owns its connection pool: the stores
+// it hands out (Sessions) stay valid until Close. A DB is safe for
+// concurrent use.
+type DB struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+	log  *slog.Logger
+
+	sessions *SessionStore
+
+	stopSweep context.CancelFunc
+	swept     chan struct{} // closed when the sweep goroutine returns; nil if none
+	closeOnce sync.Once
+}
+
+// Open connects to the PostgreSQL database that url names (a URL or a
+// keyword/value string, as pgxpool.ParseConfig reads them, including pool
+// settings such as pool_max_conns), applies any schema migrations this
+// version of hallpass has and the database lacks, then starts the
+// background sweep unless opts.SweepInterval is negative.
+//
+// It returns an error if the database cannot be reached, or if its schema
+// is newer than this program knows.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's parse errors never repeat the password.
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	if opts.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	}
+	d := &DB{now: opts.Now, log: opts.Logger}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	d.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	if err := migrate(ctx, d.pool, opts.Schema, migrations, d.now); err != nil {
+		d.pool.Close()
+		return nil, fmt.Errorf("pgstore: open %s: %w", cfg.ConnConfig.Database, err)
+	}
+	d.sessions = &SessionStore{pool: d.pool, now: d.now, sweepBatch: sweepBatch}
+
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = DefaultSweepInterval
+	}
+	if interval > 0 {
+		sweepCtx, cancel := context.WithCancel(context.Background())
+		d.stopSweep = cancel
+		d.swept = make(chan struct{})
+		go d.sweepEvery(sweepCtx, interval)
+	}
+	return d, nil
+}
+
+// Sessions returns the session store kept in the database.
+func (d *DB) Sessions() *SessionStore { return d.sessions }
+
+// Pool returns the connection pool of d, for callers that need to run
+// their own queries on the same database. It is closed by Close.
+func (d *DB) Pool() *pgxpool.Pool { return d.pool }
+
+// Ping checks that the database answers, for health checks.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pgstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops the background sweep, waits for it to finish, and closes the
+// connection pool, waiting for the connections in use to be released.
+// The stores of d must not be used afterwards. Close always returns nil
+// (it has an error result so that DB is an io.Closer); calling it again
+// does nothing.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		if d.stopSweep != nil {
+			d.stopSweep()
+			<-d.swept
+		}
+		d.pool.Close()
+	})
+	return nil
+}
+
+// sweepEvery runs every sweep of the database each interval until ctx is
+// done. A sweep that fails is logged and tried again next time.
+func (d *DB) sweepEvery(ctx context.Context, interval time.Duration) {
+	defer close(d.swept)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	sweeps := []struct {
+		what string
+		fn   func(context.Context) (int, error)
+	}{
+		{"hallpass_sessions", d.sessions.Sweep},
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, s := range sweeps {
+			n, err := s.fn(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				d.log.Error("pgstore: background sweep failed", "table", s.what, "err", err)
+			} else if n > 0 {
+				d.log.Debug("pgstore: swept expired rows", "table", s.what, "rows", n)
+			}
+		}
+	}
+}
