@@ -331,3 +331,22 @@ func BenchmarkVerifyBcryptCost10(b *testing.B) {
 	}
 	benchmarkVerify(b, string(encoded))
 }
+
+func TestCheckHash(t *testing.T) {
+	tests := []struct {
+		hash string
+		want error
+	}{
+		{"pbkdf2:sha256:1$YH5SY4fFQET0wScn$d8cdddf08cbb624819c0b9ba0e03f5c9f490394a205e465cad856ccb8142bcc0", nil},
+		{"$2b$04$abcdefghijklmnopqrstuu5r7O3B/PL4ZrI3BmxmVYQFzUiNrFPnC", nil},
+		{"md5$abc$def", ErrUnknownFormat},
+		{"pbkdf2:sha256:99999999999$salt$00", ErrMalformedHash},
+		{"", ErrUnknownFormat},
+	}
+	for _, tt := range tests {
+		err := CheckHash(tt.hash)
+		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("CheckHash(%q) = %v, want %v", tt.hash, err, tt.want)
+		}
+	}
+}

@@ -350,3 +350,12 @@ func encodePHC(variant string, memory, time uint32, threads uint8, salt, key []b
 	return fmt.Sprintf("$%s$v=%d$m=%d,t=%d,p=%d$%s$%s", variant, argon2.Version, memory, time, threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
+
+// CheckHash reports whether encoded is a hash that Verify can check: a
+// supported format with parameters inside the package's limits. It does no
+// hashing, so it is cheap enough to validate a whole import file. The
+// error wraps ErrUnknownFormat or ErrMalformedHash.
+func CheckHash(encoded string) error {
+	_, err := parse(encoded, "")
+	return err
+}

@@ -1,0 +1,829 @@
+package login_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
+	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/session/sessiontest"
+	"github.com/hallpass/hallpass/throttle"
+)
+
+var key = []byte("0123456789abcdef0123456789abcdef")
+
+// countingUsers counts user lookups, to prove the per-request path makes
+// none.
+type countingUsers struct {
+	*memstore.AccountStore
+	byID atomic.Int64
+}
+
+func (c *countingUsers) UserByID(ctx context.Context, id string) (*account.User, error) {
+	c.byID.Add(1)
+	return c.AccountStore.UserByID(ctx, id)
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	t        *testing.T
+	clock    *sessiontest.Clock
+	sessions *session.Manager
+	mem      *memstore.SessionStore
+	accounts *memstore.AccountStore
+	users    *countingUsers
+	hasher   *password.Hasher
+	tokens   *apitoken.Service
+	lm       *login.Manager
+	srv      *httptest.Server
+	logs     *syncBuf
+}
+
+// cheap argon2id parameters keep the tests fast; production uses the
+// defaults.
+var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
+	e.mem = memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
+	t.Cleanup(func() { e.mem.Close() })
+	var err error
+	e.sessions, err = session.New(session.Config{Store: e.mem, Keys: [][]byte{key}, Now: e.clock.Now, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.accounts = memstore.NewAccountStore()
+	e.users = &countingUsers{AccountStore: e.accounts}
+	e.hasher = &password.Hasher{Params: cheap}
+	e.tokens = &apitoken.Service{Store: e.accounts, Now: e.clock.Now}
+	protector, err := csrf.New(csrf.Config{Keys: [][]byte{key}, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.lm, err = login.New(login.Config{
+		Sessions:  e.sessions,
+		Users:     e.users,
+		Passwords: e.hasher,
+		Policy:    password.Policy{},
+		Remember:  e.accounts,
+		Tokens:    e.tokens,
+		Throttle:  throttle.New(nil, throttle.Config{Now: e.clock.Now}),
+		CSRF:      protector,
+		Audit:     audit.New(logger),
+		Logger:    logger,
+		Now:       e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.sessions.Middleware(e.lm.Middleware(e.lm.CSRF(e.mux()))))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) mux() http.Handler {
+	lm := e.lm
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, lm.CSRFToken(w, r))
+	})
+	mux.HandleFunc("POST /visit", func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).Put("visited", true)
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		u, err := lm.Authenticate(r, r.PostFormValue("username"), r.PostFormValue("password"))
+		var te *throttle.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			w.Header().Set("Retry-After", fmt.Sprint(te.RetryAfterSeconds()))
+			http.Error(w, te.Error(), http.StatusTooManyRequests)
+			return
+		case errors.Is(err, login.ErrInvalidCredentials):
+			http.Error(w, "Invalid username or password.", http.StatusUnauthorized)
+			return
+		case err != nil:
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if err := lm.Login(w, r, u, r.PostFormValue("remember") == "on"); err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, "/me", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		lm.Logout(w, r)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.Handle("GET /me", lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", login.CurrentUser(r.Context()).Username, login.HowAuthenticated(r.Context()))
+	})))
+	mux.Handle("GET /api/me", lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, login.CurrentUser(r.Context()).Username)
+	})))
+	mux.Handle("GET /admin", lm.RequireRole("admin", nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "admin area")
+	})))
+	mux.Handle("GET /fresh", lm.RequireFresh(5*time.Minute)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "fresh")
+	})))
+	mux.Handle("POST /action", lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "done")
+	})))
+	mux.Handle("POST /password", lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := lm.ChangePassword(w, r, r.PostFormValue("current"), r.PostFormValue("new"))
+		switch {
+		case errors.Is(err, login.ErrWrongPassword):
+			http.Error(w, "wrong", http.StatusForbidden)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		default:
+			io.WriteString(w, "changed")
+		}
+	})))
+	return mux
+}
+
+// addUser creates an account with a password hashed by the env's hasher.
+func (e *env) addUser(name, pw string, roles ...string) *account.User {
+	e.t.Helper()
+	u, err := e.lm.Register(context.Background(), name, name+"@example.com", pw, roles...)
+	if err != nil {
+		e.t.Fatalf("Register(%q): %v", name, err)
+	}
+	return u
+}
+
+// client is a browser: a cookie jar that does not follow redirects.
+type client struct {
+	e   *env
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (e *env) browser() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{e: e, jar: jar, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type resp struct {
+	code int
+	body string
+	h    http.Header
+}
+
+func (c *client) do(method, path string, form url.Values, hdr ...string) resp {
+	c.e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, c.e.srv.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	r, err := c.c.Do(req)
+	if err != nil {
+		c.e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return resp{r.StatusCode, string(b), r.Header}
+}
+
+func (c *client) get(path string, hdr ...string) resp { return c.do("GET", path, nil, hdr...) }
+
+// post sends a form with a CSRF token fetched from /form.
+func (c *client) post(path string, form url.Values) resp {
+	c.e.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf_token", c.get("/form").body)
+	return c.do("POST", path, form)
+}
+
+func (c *client) login(user, pw string, remember bool) resp {
+	c.e.t.Helper()
+	f := url.Values{"username": {user}, "password": {pw}}
+	if remember {
+		f.Set("remember", "on")
+	}
+	return c.post("/login", f)
+}
+
+func (c *client) cookie(name string) string {
+	u, _ := url.Parse(c.e.srv.URL)
+	for _, ck := range c.jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func (c *client) setCookie(name, value string) {
+	u, _ := url.Parse(c.e.srv.URL)
+	c.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// withOnly returns a new browser holding only the named cookie of c.
+func (c *client) withOnly(name string) *client {
+	b := c.e.browser()
+	b.setCookie(name, c.cookie(name))
+	return b
+}
+
+const sessCookie = "hallpass_session"
+const rememberCookie = "hallpass_remember"
+
+func TestLoginRenewsSessionAndOldTokenDies(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.post("/visit", nil)
+	before := b.cookie(sessCookie)
+	if before == "" {
+		t.Fatal("no anonymous session before login")
+	}
+	if r := b.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("login: %d %s", r.code, r.body)
+	}
+	after := b.cookie(sessCookie)
+	if after == "" || after == before {
+		t.Fatalf("session cookie not renewed at login")
+	}
+	if r := b.get("/me"); r.body != "ada session" {
+		t.Errorf("/me after login = %d %q", r.code, r.body)
+	}
+	old := e.browser()
+	old.setCookie(sessCookie, before)
+	if r := old.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("pre-login token after login: /me = %d %q, want 303 to the login page", r.code, r.body)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true)
+	cookie := b.cookie(sessCookie)
+	remember := b.cookie(rememberCookie)
+	b.post("/logout", nil)
+	if b.cookie(sessCookie) != "" || b.cookie(rememberCookie) != "" {
+		t.Errorf("cookies left after logout: session %q remember %q", b.cookie(sessCookie), b.cookie(rememberCookie))
+	}
+	r := b.get("/me")
+	if r.code != http.StatusSeeOther || r.h.Get("Location") != "/login?next=%2Fme" {
+		t.Errorf("/me after logout: %d Location %q, want 303 /login?next=%%2Fme", r.code, r.h.Get("Location"))
+	}
+	replay := e.browser()
+	replay.setCookie(sessCookie, cookie)
+	replay.setCookie(rememberCookie, remember)
+	if r := replay.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("replayed cookies after logout: /me = %d %q", r.code, r.body)
+	}
+	if !strings.Contains(e.logs.String(), `"msg":"logout"`) {
+		t.Error("logout not audited")
+	}
+}
+
+func TestFailedLoginsSameAnswerSameWork(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	dis := e.addUser("bob", "correct horse battery")
+	e.lm.SetDisabled(context.Background(), "", dis.ID, true)
+	cases := []struct{ name, user, pw string }{
+		{"wrong password", "ada", "wrong password!"},
+		{"unknown user", "nobody", "wrong password!"},
+		{"disabled account", "bob", "correct horse battery"},
+	}
+	var bodies []string
+	for _, tc := range cases {
+		before := e.hasher.Stats().Computations
+		r := e.browser().login(tc.user, tc.pw, false)
+		work := e.hasher.Stats().Computations - before
+		if r.code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", tc.name, r.code)
+		}
+		if work != 1 {
+			t.Errorf("%s: %d hash computations, want 1 (the same work for every failure)", tc.name, work)
+		}
+		bodies = append(bodies, r.body)
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("failure answers differ: %q vs %q", b, bodies[0])
+		}
+	}
+	if strings.Contains(e.logs.String(), "wrong password!") {
+		t.Error("a password reached the log")
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	fail := func() resp {
+		e.clock.Advance(65 * time.Second) // past the growing delay, inside the window
+		return b.login("ada", "nope nope nope", false)
+	}
+	for i := range 10 {
+		if r := fail(); r.code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d, want 401", i+1, r.code)
+		}
+	}
+	r := fail()
+	if r.code != http.StatusTooManyRequests || r.h.Get("Retry-After") == "" {
+		t.Fatalf("11th attempt: %d Retry-After %q, want 429 with Retry-After", r.code, r.h.Get("Retry-After"))
+	}
+	if r := b.login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("right password while throttled: %d, want 429", r.code)
+	}
+	if !strings.Contains(e.logs.String(), audit.Lockout) {
+		t.Error("lockout not audited")
+	}
+	// After the window, a success resets the account's count.
+	e.clock.Advance(16 * time.Minute)
+	for range 9 {
+		fail()
+	}
+	e.clock.Advance(65 * time.Second)
+	if r := b.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("login after 9 failures: %d", r.code)
+	}
+	for i := range 9 {
+		if r := fail(); r.code != http.StatusUnauthorized {
+			t.Fatalf("failure %d after a success: %d, want 401 (count reset)", i+1, r.code)
+		}
+	}
+}
+
+func TestRememberMe(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true)
+	first := b.cookie(rememberCookie)
+	if first == "" || !strings.Contains(first, ":") {
+		t.Fatalf("remember cookie = %q, want selector:validator", first)
+	}
+	// The browser restarts: only the persistent remember cookie survives.
+	r1 := b.withOnly(rememberCookie)
+	if r := r1.get("/me"); r.body != "ada remember" {
+		t.Fatalf("restored /me = %d %q, want ada remember", r.code, r.body)
+	}
+	second := r1.cookie(rememberCookie)
+	if second == first || second == "" {
+		t.Fatalf("remember validator not rotated on use")
+	}
+	if sel := strings.Split(first, ":")[0]; !strings.HasPrefix(second, sel+":") {
+		t.Errorf("rotation changed the selector")
+	}
+	// The restored session works on its own, and is not fresh.
+	if r := r1.get("/fresh"); r.code != http.StatusSeeOther {
+		t.Errorf("/fresh after remember-me: %d, want 303 to the login form", r.code)
+	}
+	// Someone replays the first cookie later: theft.
+	e.clock.Advance(time.Minute)
+	thief := e.browser()
+	thief.setCookie(rememberCookie, first)
+	if r := thief.get("/me"); r.code != http.StatusSeeOther {
+		t.Fatalf("stolen cookie: /me = %d %q, want refused", r.code, r.body)
+	}
+	if !strings.Contains(e.logs.String(), audit.RememberTheft) {
+		t.Error("theft not audited")
+	}
+	for name, c := range map[string]*client{"original browser": b, "restored browser": r1} {
+		if r := c.get("/me"); r.code != http.StatusSeeOther {
+			t.Errorf("%s after theft: /me = %d, want its session ended", name, r.code)
+		}
+	}
+	if r := r1.withOnly(rememberCookie).get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("rotated remember cookie after theft: %d, want revoked", r.code)
+	}
+}
+
+// Tabs restored together present the same cookie at once: the loser of the
+// rotation race is not a thief.
+func TestRememberParallelRace(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true)
+	cookie := b.cookie(rememberCookie)
+	t1, t2 := e.browser(), e.browser()
+	t1.setCookie(rememberCookie, cookie)
+	t2.setCookie(rememberCookie, cookie)
+	if r := t1.get("/me"); r.body != "ada remember" {
+		t.Fatalf("first tab: %d %q", r.code, r.body)
+	}
+	t2.get("/me")
+	if strings.Contains(e.logs.String(), audit.RememberTheft) {
+		t.Errorf("a parallel use within the race window was taken for theft")
+	}
+	if r := t1.get("/me"); r.body != "ada remember" {
+		t.Errorf("first tab after the race: %d %q, want still logged in", r.code, r.body)
+	}
+}
+
+func TestRememberExpires(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true)
+	e.clock.Advance(30*24*time.Hour + time.Minute)
+	if r := b.withOnly(rememberCookie).get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("remember cookie after 30 days: %d %q, want refused", r.code, r.body)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	e.addUser("bob", "correct horse battery")
+	alice, bob := e.browser(), e.browser()
+	alice.login("ada", "correct horse battery", false)
+	bob.login("bob", "correct horse battery", false)
+	aliceToken := alice.get("/form").body
+	bobToken := bob.get("/form").body
+	tests := []struct {
+		name  string
+		token string
+		hdr   []string
+		want  int
+	}{
+		{"missing", "", nil, http.StatusForbidden},
+		{"garbage", "not-a-token", nil, http.StatusForbidden},
+		{"other session's token", bobToken, nil, http.StatusForbidden},
+		{"valid form field", aliceToken, nil, http.StatusOK},
+		{"valid header", "", []string{"X-CSRF-Token", aliceToken}, http.StatusOK},
+		{"cross-site", aliceToken, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"foreign origin", aliceToken, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := url.Values{}
+			if tt.token != "" {
+				f.Set("csrf_token", tt.token)
+			}
+			if r := alice.do("POST", "/action", f, tt.hdr...); r.code != tt.want {
+				t.Errorf("POST /action: %d %q, want %d", r.code, r.body, tt.want)
+			}
+		})
+	}
+	// A masked token differs on each page but stays valid.
+	if t2 := alice.get("/form").body; t2 == aliceToken {
+		t.Error("CSRF token not masked per response")
+	}
+	// The login form of an anonymous visitor needs the pre-session token.
+	anon := e.browser()
+	if r := anon.do("POST", "/login", url.Values{"username": {"ada"}, "password": {"correct horse battery"}}); r.code != http.StatusForbidden {
+		t.Errorf("login without a CSRF token: %d, want 403", r.code)
+	}
+	// Login drops the pre-session cookie; the new session has its own token.
+	anon.login("ada", "correct horse battery", false)
+	if c := anon.cookie("hallpass_csrf"); c != "" {
+		t.Errorf("pre-session CSRF cookie survived login: %q", c)
+	}
+}
+
+func TestBearerTokens(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ada", "correct horse battery")
+	secret, tok, err := e.tokens.Create(context.Background(), u.ID, "script", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, "hp_") {
+		t.Errorf("token %q lacks the hp_ prefix", secret)
+	}
+	api := e.browser()
+	bearer := []string{"Authorization", "Bearer " + secret}
+	if r := api.get("/me", bearer...); r.body != "ada bearer" {
+		t.Errorf("/me with a bearer token: %d %q", r.code, r.body)
+	}
+	// Bearer requests need no CSRF token.
+	if r := api.do("POST", "/action", url.Values{}, bearer...); r.code != http.StatusOK {
+		t.Errorf("bearer POST without CSRF token: %d %q, want 200", r.code, r.body)
+	}
+	for _, bad := range []string{"Bearer hp_nope", "Bearer " + secret + "x", "Basic " + secret} {
+		r := api.get("/api/me", "Authorization", bad)
+		if r.code != http.StatusUnauthorized || r.h.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d WWW-Authenticate %q, want 401 with a challenge", bad, r.code, r.h.Get("WWW-Authenticate"))
+		}
+	}
+	e.tokens.Revoke(context.Background(), u.ID, tok.ID)
+	if r := api.get("/api/me", bearer...); r.code != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d, want 401", r.code)
+	}
+	if strings.Contains(e.logs.String(), secret) {
+		t.Error("a token reached the log")
+	}
+}
+
+func TestRequireLoginJSON(t *testing.T) {
+	e := newEnv(t)
+	r := e.browser().get("/api/me", "Accept", "application/json")
+	var body map[string]string
+	json.Unmarshal([]byte(r.body), &body)
+	if r.code != http.StatusUnauthorized || body["error"] != "unauthenticated" || !strings.HasPrefix(r.h.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("anonymous API call: %d %q WWW-Authenticate %q", r.code, r.body, r.h.Get("WWW-Authenticate"))
+	}
+}
+
+func TestRequireRoleAndRoleChange(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	if r := b.get("/admin"); r.code != http.StatusForbidden {
+		t.Errorf("/admin without the role: %d, want 403", r.code)
+	}
+	ctx := context.Background()
+	if err := e.lm.SetRoles(ctx, "", u.ID, []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/admin"); r.code != http.StatusOK {
+		t.Errorf("/admin right after the role was granted: %d, want 200 without logging in again", r.code)
+	}
+	e.lm.SetRoles(ctx, "", u.ID, nil)
+	if r := b.get("/admin"); r.code != http.StatusForbidden {
+		t.Errorf("/admin right after the role was revoked: %d, want 403", r.code)
+	}
+}
+
+func TestDisableEndsEverything(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ada", "correct horse battery")
+	b1, b2 := e.browser(), e.browser()
+	b1.login("ada", "correct horse battery", true)
+	b2.login("ada", "correct horse battery", false)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	if err := e.lm.SetDisabled(context.Background(), "admin-1", u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range []*client{b1, b2, b1.withOnly(rememberCookie)} {
+		if r := b.get("/me"); r.code != http.StatusSeeOther {
+			t.Errorf("browser %d after disable: /me = %d %q, want logged out", i, r.code, r.body)
+		}
+	}
+	if r := e.browser().get("/api/me", "Authorization", "Bearer "+secret); r.code != http.StatusUnauthorized {
+		t.Errorf("API token after disable: %d, want 401", r.code)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ada", "correct horse battery")
+	here, other := e.browser(), e.browser()
+	here.login("ada", "correct horse battery", true)
+	other.login("ada", "correct horse battery", true)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	before := here.cookie(sessCookie)
+
+	if r := here.post("/password", url.Values{"current": {"wrong wrong"}, "new": {"a new passphrase"}}); r.code != http.StatusForbidden {
+		t.Fatalf("wrong current password: %d %q, want 403", r.code, r.body)
+	}
+	if r := here.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code != http.StatusOK {
+		t.Fatalf("change password: %d %q", r.code, r.body)
+	}
+	if here.cookie(sessCookie) == before {
+		t.Error("the session that changed the password was not renewed")
+	}
+	if r := here.get("/me"); r.body != "ada session" {
+		t.Errorf("this session after the change: %d %q, want still logged in", r.code, r.body)
+	}
+	if r := other.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("other session after the change: %d, want ended", r.code)
+	}
+	if r := other.withOnly(rememberCookie).get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("remember token after the change: %d, want revoked", r.code)
+	}
+	if r := e.browser().get("/api/me", "Authorization", "Bearer "+secret); r.code != http.StatusUnauthorized {
+		t.Errorf("API token after the change: %d, want revoked", r.code)
+	}
+	if r := e.browser().login("ada", "a new passphrase", false); r.code != http.StatusSeeOther {
+		t.Errorf("login with the new password: %d", r.code)
+	}
+	if r := here.post("/password", url.Values{"current": {"a new passphrase"}, "new": {"password"}}); r.code != http.StatusUnprocessableEntity {
+		t.Errorf("common new password: %d %q, want 422", r.code, r.body)
+	}
+}
+
+func TestWrongCurrentPasswordCountsTowardThrottle(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	for range 10 {
+		e.clock.Advance(65 * time.Second)
+		b.post("/password", url.Values{"current": {"wrong wrong"}, "new": {"a new passphrase"}})
+	}
+	e.clock.Advance(65 * time.Second)
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("login after 10 wrong current passwords: %d, want 429", r.code)
+	}
+}
+
+func TestRequireFresh(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	if r := b.get("/fresh"); r.code != http.StatusOK {
+		t.Errorf("/fresh right after login: %d", r.code)
+	}
+	e.clock.Advance(6 * time.Minute)
+	r := b.get("/fresh")
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.h.Get("Location"), "/login?next=%2Ffresh") {
+		t.Errorf("/fresh 6 minutes later: %d %q, want 303 to the login form", r.code, r.h.Get("Location"))
+	}
+}
+
+// The current user comes from the session: an authenticated request makes
+// no account-store query.
+func TestNoUserQueryPerRequest(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	before := e.users.byID.Load()
+	for range 10 {
+		if r := b.get("/me"); r.body != "ada session" {
+			t.Fatalf("/me = %q", r.body)
+		}
+	}
+	if n := e.users.byID.Load() - before; n != 0 {
+		t.Errorf("account lookups for 10 authenticated requests = %d, want 0", n)
+	}
+}
+
+// Crawlers fetching the login form leave the session store empty.
+func TestBotsCreateNoSessions(t *testing.T) {
+	e := newEnv(t)
+	for range 200 {
+		if r := e.browser().get("/form"); r.code != http.StatusOK || r.body == "" {
+			t.Fatalf("GET /form: %d %q", r.code, r.body)
+		}
+	}
+	if n := e.mem.Len(); n != 0 {
+		t.Errorf("session store holds %d sessions after anonymous form views, want 0", n)
+	}
+}
+
+type vector struct {
+	Password, Hash string
+	Want           bool
+}
+
+// Every legacy format verifies at login and is rehashed to argon2id.
+func TestLegacyHashesUpgradedAtLogin(t *testing.T) {
+	var vectors []vector
+	for _, f := range []string{"../password/testdata/werkzeug_vectors.json", "../password/testdata/other_vectors.json"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Vectors []vector }
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		vectors = append(vectors, doc.Vectors...)
+	}
+	e := newEnv(t)
+	seen := map[string]bool{}
+	n := 0
+	for _, v := range vectors {
+		format := formatOf(v.Hash)
+		if !v.Want || v.Password == "" || seen[format] || strings.HasPrefix(v.Hash, "$argon2id$") {
+			continue
+		}
+		seen[format] = true
+		n++
+		t.Run(format, func(t *testing.T) {
+			name := fmt.Sprintf("legacy%d", n)
+			u := &account.User{Username: name, Email: name + "@example.com", PasswordHash: v.Hash}
+			if err := e.accounts.CreateUser(context.Background(), u); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.browser().login(name, v.Password, false); r.code != http.StatusSeeOther {
+				t.Fatalf("login with a %s hash: %d %q", format, r.code, r.body)
+			}
+			got, _ := e.accounts.UserByID(context.Background(), u.ID)
+			if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
+				t.Errorf("hash after login = %q, want argon2id", got.PasswordHash)
+			}
+			if r := e.browser().login(name, v.Password, false); r.code != http.StatusSeeOther {
+				t.Errorf("login with the upgraded hash: %d", r.code)
+			}
+		})
+	}
+	for _, want := range []string{"pbkdf2:sha256", "scrypt", "$2b$", "pbkdf2_sha256", "$argon2i$"} {
+		if !seen[want] {
+			t.Errorf("no test vector of format %s", want)
+		}
+	}
+}
+
+func formatOf(h string) string {
+	switch {
+	case strings.HasPrefix(h, "$2"):
+		return h[:4]
+	case strings.HasPrefix(h, "$argon2i$"):
+		return "$argon2i$"
+	case strings.HasPrefix(h, "pbkdf2_sha256$"):
+		return "pbkdf2_sha256"
+	}
+	method, _, _ := strings.Cut(h, "$")
+	parts := strings.Split(method, ":")
+	if len(parts) > 2 {
+		parts = parts[:2]
+	}
+	if parts[0] == "scrypt" {
+		return "scrypt"
+	}
+	return strings.Join(parts, ":")
+}
+
+func TestSafeNext(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/dashboard", "/dashboard"},
+		{"/account?tab=sessions", "/account?tab=sessions"},
+		{"", ""},
+		{"//evil.example", ""},
+		{"/\\evil.example", ""},
+		{"https://evil.example/", ""},
+		{"javascript:alert(1)", ""},
+		{"dashboard", ""},
+		{"/\t/evil.example", ""},
+		{"/%0a", "/%0a"},
+		{"/a\nb", ""},
+		{strings.Repeat("/a", 2000), ""},
+	}
+	for _, tt := range tests {
+		if got := login.SafeNext(tt.in); got != tt.want {
+			t.Errorf("SafeNext(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRegisterValidation(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	ctx := context.Background()
+	_, err := e.lm.Register(ctx, "x", "not-an-email", "short")
+	var fe account.FieldErrors
+	if !errors.As(err, &fe) || fe.For("username") == "" || fe.For("email") == "" || fe.For("password") == "" {
+		t.Errorf("Register with three bad fields: %v, want a message for each", err)
+	}
+	if _, err := e.lm.Register(ctx, "ADA", "a@example.com", "correct horse battery"); !errors.Is(err, account.ErrUsernameTaken) {
+		t.Errorf("Register(ADA) = %v, want ErrUsernameTaken", err)
+	}
+}

@@ -1,0 +1,161 @@
+package login
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/session"
+)
+
+// Remember-me follows the split-token design: the cookie holds
+// selector:validator, 256 random bits each, base64url. The selector finds
+// the stored token; only a SHA-256 of the validator is stored, so a leaked
+// database restores no one. Each use starts a new session and rotates the
+// validator. A wrong validator for a known selector means the cookie was
+// copied and used by someone else first: every remember token and session
+// of that user is revoked and the event is logged.
+
+// raceWindow is how long after a rotation the previous validator is taken
+// for a benign race between parallel requests rather than a theft.
+const raceWindow = 30 * time.Second
+
+var partLen = base64.RawURLEncoding.EncodedLen(32)
+
+func parseRemember(v string) (selector string, validator []byte, ok bool) {
+	sel, val, found := strings.Cut(v, ":")
+	if !found || len(sel) != partLen || len(val) != partLen {
+		return "", nil, false
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(sel); err != nil {
+		return "", nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(val)
+	if err != nil {
+		return "", nil, false
+	}
+	return sel, b, true
+}
+
+func random32() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+func digest(b []byte) []byte {
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+func (m *Manager) rememberCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: m.remember, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: m.cfg.Secure, SameSite: http.SameSiteLaxMode}
+}
+
+func (m *Manager) clearRemember(w http.ResponseWriter) {
+	http.SetCookie(w, m.rememberCookie("", -1))
+}
+
+func (m *Manager) setRemember(w http.ResponseWriter, selector string, validator []byte) {
+	v := selector + ":" + base64.RawURLEncoding.EncodeToString(validator)
+	http.SetCookie(w, m.rememberCookie(v, int(m.cfg.RememberFor/time.Second)))
+}
+
+// issueRemember creates a remember-me token for userID and sets its cookie.
+func (m *Manager) issueRemember(w http.ResponseWriter, r *http.Request, userID string) error {
+	now := m.now()
+	sel := base64.RawURLEncoding.EncodeToString(random32())
+	val := random32()
+	t := &account.RememberToken{Selector: sel, ValidatorHash: digest(val), UserID: userID,
+		CreatedAt: now, ExpiresAt: now.Add(m.cfg.RememberFor)}
+	if err := m.cfg.Remember.CreateRemember(r.Context(), t); err != nil {
+		return fmt.Errorf("%w: create remember token: %w", session.ErrStoreUnavailable, err)
+	}
+	m.setRemember(w, sel, val)
+	return nil
+}
+
+// resolveRemember restores a login from the remember-me cookie.
+func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*state, error) {
+	st := &state{}
+	ctx := r.Context()
+	c, _ := r.Cookie(m.remember)
+	sel, val, ok := parseRemember(c.Value)
+	if !ok {
+		m.clearRemember(w)
+		return st, nil
+	}
+	now := m.now()
+	t, err := m.cfg.Remember.RememberBySelector(ctx, sel, now)
+	if errors.Is(err, account.ErrNotFound) {
+		m.clearRemember(w)
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: load remember token: %w", session.ErrStoreUnavailable, err)
+	}
+	h := digest(val)
+	if subtle.ConstantTimeCompare(h, t.ValidatorHash) != 1 {
+		if bytes.Equal(h, t.PrevHash) && now.Sub(t.RotatedAt) < raceWindow {
+			// A parallel request rotated this cookie a moment ago; the
+			// browser gets the new one from that response. This request
+			// proceeds anonymously rather than raise a false alarm.
+			return st, nil
+		}
+		m.theft(w, r, t.UserID)
+		return st, nil
+	}
+	u, err := m.users.UserByID(ctx, t.UserID)
+	if err != nil && !errors.Is(err, account.ErrNotFound) {
+		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+	}
+	if u == nil || u.Disabled || u.PasswordChangedAt.After(t.CreatedAt) {
+		m.cfg.Remember.DeleteRemember(ctx, sel)
+		m.clearRemember(w)
+		return st, nil
+	}
+	newVal := random32()
+	switch err := m.cfg.Remember.RotateRemember(ctx, sel, t.ValidatorHash, digest(newVal), now, now.Add(m.cfg.RememberFor)); {
+	case errors.Is(err, account.ErrConflict), errors.Is(err, account.ErrNotFound):
+		return st, nil // lost a race with a parallel request; see above
+	case err != nil:
+		return nil, fmt.Errorf("%w: rotate remember token: %w", session.ErrStoreUnavailable, err)
+	}
+	if err := m.startSession(w, r, u, time.Time{}); err != nil {
+		if errors.Is(err, ErrInvalidCredentials) {
+			return st, nil
+		}
+		return nil, err
+	}
+	m.setRemember(w, sel, newVal)
+	m.record(r, audit.Event{Name: audit.RememberLogin, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
+	st.user = snapshotOf(u).user()
+	st.method = ByRemember
+	return st, nil
+}
+
+// theft revokes every remember token and session of userID after a stolen
+// remember-me cookie was detected.
+func (m *Manager) theft(w http.ResponseWriter, r *http.Request, userID string) {
+	ctx := r.Context()
+	n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
+	if err != nil {
+		m.log.Error("login: cannot revoke remember tokens after a theft", "user_id", userID, "err", err)
+	}
+	k, err := m.sessions.DestroyByUser(ctx, userID)
+	if err != nil && !errors.Is(err, session.ErrNotSupported) {
+		m.log.Error("login: cannot end sessions after a theft", "user_id", userID, "err", err)
+	}
+	m.clearRemember(w)
+	m.record(r, audit.Event{Name: audit.RememberTheft, UserID: userID, Reason: "validator_mismatch", Count: n + k})
+}
