@@ -10,6 +10,7 @@ import (
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/throttle"
 )
 
 // Register creates an account with the given password after checking the
@@ -67,6 +68,9 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	key := u.Username
 	if t := m.cfg.Throttle; t != nil {
 		if err := t.Check(ctx, lower(key), m.ip(r)); err != nil {
+			if !errors.Is(err, throttle.ErrThrottled) {
+				return fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
+			}
 			return err
 		}
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/throttle"
 )
 
 // Errors. Check them with errors.Is.
@@ -380,6 +381,9 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 	key := strings.ToLower(username)
 	if t := m.cfg.Throttle; t != nil {
 		if err := t.Check(ctx, key, ip); err != nil {
+			if !errors.Is(err, throttle.ErrThrottled) {
+				return nil, fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
+			}
 			m.record(r, audit.Event{Name: audit.Lockout, Username: truncate(username), Reason: "throttled"})
 			return nil, err
 		}

@@ -1,0 +1,121 @@
+package apitoken_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/session/sessiontest"
+)
+
+func newService(t *testing.T) (*apitoken.Service, *sessiontest.Clock) {
+	t.Helper()
+	clock := sessiontest.NewClock()
+	return &apitoken.Service{Store: memstore.NewAccountStore(), Now: clock.Now}, clock
+}
+
+func TestCreateCheckRevoke(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	secret, tok, err := s.Create(ctx, "7", "deploy script", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, apitoken.Prefix) || !apitoken.WellFormed(secret) {
+		t.Errorf("secret %q is not a well-formed hp_ token", secret)
+	}
+	if string(tok.Hash) == secret || strings.Contains(string(tok.Hash), secret[3:]) {
+		t.Error("the stored token holds the secret")
+	}
+	got, err := s.Check(ctx, secret)
+	if err != nil || got.UserID != "7" || got.ID != tok.ID {
+		t.Fatalf("Check = %+v, %v", got, err)
+	}
+	list, _ := s.List(ctx, "7")
+	if len(list) != 1 || list[0].Name != "deploy script" || list[0].LastUsedAt.IsZero() {
+		t.Errorf("List = %+v, want the token with its last use recorded", list)
+	}
+	if err := s.Revoke(ctx, "8", tok.ID); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("another user revoking the token: %v, want ErrNotFound", err)
+	}
+	if err := s.Revoke(ctx, "7", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Check(ctx, secret); !errors.Is(err, apitoken.ErrInvalid) {
+		t.Errorf("Check after revoke = %v, want ErrInvalid", err)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	s, clock := newService(t)
+	secret, _, err := s.Create(context.Background(), "7", "ci", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour + time.Second)
+	if _, err := s.Check(context.Background(), secret); !errors.Is(err, apitoken.ErrInvalid) {
+		t.Errorf("Check of an expired token = %v, want ErrInvalid", err)
+	}
+}
+
+func TestCheckRejectsMalformed(t *testing.T) {
+	s, _ := newService(t)
+	for _, bad := range []string{"", "hp_", "hp_short", "xx_" + strings.Repeat("a", 43), "hp_" + strings.Repeat("!", 43), strings.Repeat("a", 10000)} {
+		if _, err := s.Check(context.Background(), bad); !errors.Is(err, apitoken.ErrInvalid) {
+			t.Errorf("Check(%.20q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestCreateValidates(t *testing.T) {
+	s, _ := newService(t)
+	tests := []struct {
+		name string
+		exp  time.Duration
+	}{{"", 0}, {strings.Repeat("n", 101), 0}, {"ok", -time.Second}}
+	for _, tt := range tests {
+		var fe *account.FieldError
+		if _, _, err := s.Create(context.Background(), "7", tt.name, tt.exp); !errors.As(err, &fe) {
+			t.Errorf("Create(%.10q, %v) = %v, want a FieldError", tt.name, tt.exp, err)
+		}
+	}
+}
+
+func TestFromRequest(t *testing.T) {
+	tests := []struct {
+		header, want string
+		err          error
+	}{
+		{"Bearer hp_abc", "hp_abc", nil},
+		{"bearer hp_abc", "hp_abc", nil},
+		{"Basic dXNlcjpwYXNz", "", apitoken.ErrNoToken},
+		{"Bearer ", "", apitoken.ErrNoToken},
+		{"", "", apitoken.ErrNoToken},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/?access_token=hp_abc", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		got, err := apitoken.FromRequest(r)
+		if got != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("FromRequest(Authorization: %q) = %q, %v; want %q, %v", tt.header, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+// Create a token for a script; the secret is shown once and only its
+// digest is stored.
+func ExampleService_Create() {
+	s := &apitoken.Service{Store: memstore.NewAccountStore()}
+	secret, tok, _ := s.Create(context.Background(), "42", "backup script", 90*24*time.Hour)
+	fmt.Println(secret[:3], len(secret), tok.Name)
+	// Output: hp_ 46 backup script
+}
