@@ -170,20 +170,32 @@ func NormalizeRoles(roles []string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// ListOptions pages through users, ordered by ID.
+// ListOptions pages through users, ordered by ID. A store issues IDs in
+// creation order, so that order is the order of creation; IDs are opaque,
+// so it need not be the order of the ID strings ("10" comes after "9").
 type ListOptions struct {
-	After string // return users created after the one with this ID; "" from the start
+	After string // return users created after the one with this ID (one the store issued); "" from the start
 	Limit int    // at most this many; 0 means 100
 }
 
 // Store keeps user accounts. Usernames are unique case-insensitively:
-// "Ada" and "ada" cannot both exist, and ByUsername finds either spelling.
-// All methods honour ctx; errors other than the named sentinels are system
+// "Ada" and "ada" cannot both exist, and UserByUsername finds either
+// spelling. Stores fold the case of ASCII letters, the only letters
+// ValidateUsername admits; a store keeps the spelling it was given.
+//
+// A store may keep times at millisecond precision, no coarser. All methods
+// honour ctx: a cancelled or expired context makes the call return an error
+// that wraps ctx.Err(). Errors other than the named sentinels are system
 // failures. A Store must be safe for concurrent use.
+//
+// Stores do not validate: callers check fields with ValidateUsername,
+// ValidateEmail and NormalizeRoles first.
 type Store interface {
 	// CreateUser stores u, assigning u.ID (and u.CreatedAt and
 	// u.PasswordChangedAt when zero). It returns ErrUsernameTaken when the
-	// username exists in any letter case.
+	// username exists in any letter case. On success u's times are as
+	// stored (a store may truncate them to milliseconds), so they compare
+	// Equal to those that UserByID returns.
 	CreateUser(ctx context.Context, u *User) error
 
 	// UserByID returns the user with id, or ErrNotFound.
@@ -193,7 +205,8 @@ type Store interface {
 	// case, or ErrNotFound.
 	UserByUsername(ctx context.Context, name string) (*User, error)
 
-	// ListUsers returns users ordered by ID.
+	// ListUsers returns a page of users ordered by ID, which is creation
+	// order (see ListOptions); past the last user, an empty slice.
 	ListUsers(ctx context.Context, opt ListOptions) ([]*User, error)
 
 	// SetPassword stores a new password hash and sets PasswordChangedAt
@@ -203,7 +216,8 @@ type Store interface {
 	// RehashPassword replaces the hash oldHash with newHash (a stronger
 	// hash of the same password) without touching PasswordChangedAt. It
 	// returns ErrConflict, changing nothing, when the stored hash is no
-	// longer oldHash (the password changed meanwhile).
+	// longer oldHash (the password changed meanwhile), and ErrNotFound for
+	// an unknown id.
 	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 
 	// SetDisabled disables or enables the user. ErrNotFound for an
@@ -231,9 +245,12 @@ type RememberToken struct {
 	RotatedAt time.Time
 }
 
-// RememberStore keeps remember-me tokens.
+// RememberStore keeps remember-me tokens. A token is expired when its
+// ExpiresAt is at or before the now a method is given. The ctx and error
+// rules of Store apply.
 type RememberStore interface {
-	// CreateRemember stores t.
+	// CreateRemember stores t. t.UserID names a user of the Store kept
+	// beside this one; a store may reject any other.
 	CreateRemember(ctx context.Context, t *RememberToken) error
 
 	// RememberBySelector returns the unexpired token with selector, or
@@ -244,7 +261,8 @@ type RememberStore interface {
 	// newHash, atomically: PrevHash becomes oldHash, RotatedAt becomes
 	// now, ExpiresAt becomes expiresAt. It returns ErrConflict, changing
 	// nothing, when the stored digest is no longer oldHash (another
-	// request rotated it first), and ErrNotFound when the token is gone.
+	// request rotated it first), and ErrNotFound when the token is gone
+	// (deleted, or expired at now).
 	RotateRemember(ctx context.Context, selector string, oldHash, newHash []byte, now, expiresAt time.Time) error
 
 	// DeleteRemember removes the token; a missing one is not an error.
@@ -267,9 +285,12 @@ type APIToken struct {
 	LastUsedAt time.Time // zero: never used
 }
 
-// TokenStore keeps API tokens.
+// TokenStore keeps API tokens. A token is expired when its ExpiresAt is
+// not zero and at or before the now a method is given. The ctx and error
+// rules of Store apply.
 type TokenStore interface {
-	// CreateToken stores t, assigning t.ID.
+	// CreateToken stores t, assigning t.ID. t.UserID names a user of the
+	// Store kept beside this one; a store may reject any other.
 	CreateToken(ctx context.Context, t *APIToken) error
 
 	// TokenByHash returns the unexpired token whose digest is hash, or
@@ -277,10 +298,12 @@ type TokenStore interface {
 	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*APIToken, error)
 
 	// ListTokens returns the user's tokens, expired ones included, newest
-	// first.
+	// (by CreatedAt) first; a user with none yields an empty slice.
 	ListTokens(ctx context.Context, userID string) ([]*APIToken, error)
 
-	// TouchToken records a use of the token at t.
+	// TouchToken records a use of the token at t: it sets LastUsedAt. A
+	// missing token is not an error (it may have been deleted since it
+	// was found).
 	TouchToken(ctx context.Context, id string, t time.Time) error
 
 	// DeleteToken removes the user's token id. It returns ErrNotFound when
@@ -291,3 +314,32 @@ type TokenStore interface {
 	// many.
 	DeleteTokensByUser(ctx context.Context, userID string) (int, error)
 }
+
+// Importer is an optional Store capability: creating many users at once,
+// for migrating accounts from another system.
+type Importer interface {
+	// ImportUsers stores users atomically, all or nothing. Each user is
+	// treated as by CreateUser (ID assigned, zero CreatedAt and
+	// PasswordChangedAt set, times as stored), and IDs follow the order
+	// of users. On failure nothing is stored and users are left as they
+	// were. When a user cannot be stored, the error wraps an *ImportError
+	// naming the first such user; a username taken by an existing user or
+	// by an earlier user of the batch, in any letter case, makes its Err
+	// wrap ErrUsernameTaken.
+	ImportUsers(ctx context.Context, users []*User) error
+}
+
+// ImportError reports the user of a batch that an Importer could not
+// store. It wraps the cause, so errors.Is(err, ErrUsernameTaken) works.
+type ImportError struct {
+	Index int   // the position of the user in the batch
+	Err   error // why it failed
+}
+
+// Error names the failing index and the cause.
+func (e *ImportError) Error() string {
+	return fmt.Sprintf("account: import user %d: %v", e.Index, e.Err)
+}
+
+// Unwrap returns e.Err.
+func (e *ImportError) Unwrap() error { return e.Err }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
@@ -33,7 +34,7 @@ func (m *Manager) Register(ctx context.Context, username, email, password string
 	if err != nil {
 		return nil, err
 	}
-	now := m.now()
+	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
 	u := &account.User{Username: username, Email: email, Roles: roles, PasswordHash: h, CreatedAt: now, PasswordChangedAt: now}
 	if err := m.users.CreateUser(ctx, u); err != nil {
 		return nil, err
@@ -92,7 +93,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return err
 	}
-	now := m.now()
+	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
 	if err := m.users.SetPassword(ctx, u.ID, h, now); err != nil {
 		return fmt.Errorf("%w: save password: %w", session.ErrStoreUnavailable, err)
 	}
@@ -138,7 +139,7 @@ func (m *Manager) SetPassword(ctx context.Context, actorID, userID, newPassword 
 	if err != nil {
 		return err
 	}
-	if err := m.users.SetPassword(ctx, userID, h, m.now()); err != nil {
+	if err := m.users.SetPassword(ctx, userID, h, m.now().Truncate(time.Millisecond)); err != nil {
 		return err
 	}
 	n, err := m.revokeAll(nil, nil, userID, "")

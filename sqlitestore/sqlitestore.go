@@ -1,7 +1,8 @@
 // Package sqlitestore keeps hallpass's state in one SQLite database file,
 // through the pure-Go driver modernc.org/sqlite (no cgo). It implements the
-// session store (session.Store with session.UserIndex and session.Sweeper);
-// the other stores of hallpass will live in the same file.
+// session store (session.Store with session.UserIndex and session.Sweeper)
+// and the account stores (account.Store with account.Importer,
+// account.RememberStore and account.TokenStore), all in the same file.
 //
 // Open a database once per process and share it:
 //
@@ -9,6 +10,7 @@
 //	if err != nil { ... }
 //	defer db.Close()
 //	m, err := session.New(session.Config{Store: db.Sessions(), ...})
+//	accounts := db.Accounts() // users, remember-me tokens, API tokens
 //
 // The database runs in WAL mode, so reads never wait for a write. All
 // writes of a DB go through a single connection, so they never fail with
@@ -51,7 +53,7 @@ type Options struct {
 
 	// SweepInterval is how often a background goroutine deletes expired
 	// rows. Zero means DefaultSweepInterval (one minute); a negative value
-	// disables the background sweep (call Sweep yourself).
+	// disables the background sweep (call the stores' Sweep yourself).
 	SweepInterval time.Duration
 
 	// ReadConns is the maximum number of connections that serve reads
@@ -65,7 +67,8 @@ type Options struct {
 }
 
 // DB is an open hallpass database. It owns the file: the stores it hands
-// out (Sessions) stay valid until Close. A DB is safe for concurrent use.
+// out (Sessions, Accounts) stay valid until Close. A DB is safe for
+// concurrent use.
 type DB struct {
 	write *sql.DB // one connection; every write goes through it
 	read  *sql.DB // a pool of query_only connections
@@ -73,6 +76,7 @@ type DB struct {
 	log   *slog.Logger
 
 	sessions *SessionStore
+	accounts *AccountStore
 
 	stopSweep context.CancelFunc
 	swept     chan struct{} // closed when the sweep goroutine returns; nil if none
@@ -109,6 +113,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	if d.sessions, err = newSessionStore(ctx, d); err != nil {
+		d.closeDBs()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	if d.accounts, err = newAccountStore(ctx, d); err != nil {
 		d.closeDBs()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
@@ -191,6 +199,10 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 // Sessions returns the session store kept in the database.
 func (d *DB) Sessions() *SessionStore { return d.sessions }
 
+// Accounts returns the store of users, remember-me tokens and API tokens
+// kept in the database.
+func (d *DB) Accounts() *AccountStore { return d.accounts }
+
 // Close stops the background sweep, waits for it to finish, and closes
 // the database. The stores of d must not be used afterwards. Calling Close
 // again returns the first call's result.
@@ -213,6 +225,9 @@ func (d *DB) closeDBs() error {
 	if d.sessions != nil {
 		errs = append(errs, d.sessions.close())
 	}
+	if d.accounts != nil {
+		errs = append(errs, d.accounts.close())
+	}
 	if d.read != nil {
 		errs = append(errs, d.read.Close())
 	}
@@ -233,6 +248,8 @@ func (d *DB) sweepEvery(ctx context.Context, interval time.Duration) {
 		fn   func(context.Context) (int, error)
 	}{
 		{"sessions", d.sessions.Sweep},
+		{"remember_tokens", d.accounts.sweepRemember},
+		{"api_tokens", d.accounts.sweepTokens},
 	}
 	for {
 		select {
