@@ -63,6 +63,9 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return ErrUnauthenticated
 	}
 	u, err := m.users.UserByID(ctx, cu.ID)
+	if errors.Is(err, account.ErrNotFound) {
+		return ErrUnauthenticated
+	}
 	if err != nil {
 		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
@@ -81,7 +84,9 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	}
 	if !ok {
 		if t := m.cfg.Throttle; t != nil {
-			t.Fail(ctx, lower(key), m.ip(r))
+			if err := t.Fail(ctx, lower(key), m.ip(r)); err != nil {
+				m.log.Warn("login: cannot record a failed password check", "err", err)
+			}
 		}
 		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "wrong_current_password"})
 		return ErrWrongPassword

@@ -751,3 +751,14 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestCookieKeepsStricterCacheControl(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do("", func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+		w.Header().Set("Cache-Control", "no-store")
+		s.Put("k", "v")
+	})
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want the handler's no-store kept", got)
+	}
+}

@@ -637,7 +637,8 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		c.MaxAge = -1
 		http.SetCookie(w, c)
 	}
-	if s.writeCookie || s.expireCookie {
+	if (s.writeCookie || s.expireCookie) && h.Get("Cache-Control") == "" {
+		// Keep a stricter policy (no-store) the handler already set.
 		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
 	}
 	return nil

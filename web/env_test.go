@@ -1,0 +1,336 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
+	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/session/sessiontest"
+	"github.com/hallpass/hallpass/throttle"
+	"github.com/hallpass/hallpass/web"
+)
+
+var key = []byte("0123456789abcdef0123456789abcdef")
+
+// cheap argon2id parameters keep the tests fast.
+var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1}
+
+const (
+	sessCookie     = "hallpass_session"
+	rememberCookie = "hallpass_remember"
+	goodPassword   = "correct horse battery"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// flakyStore is a session store that fails every call while down is set.
+type flakyStore struct {
+	*memstore.SessionStore
+	down atomic.Bool
+}
+
+var errDown = errors.New("dial tcp 10.0.0.1:6379: connection refused")
+
+func (f *flakyStore) Load(ctx context.Context, id string) (*session.Record, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.SessionStore.Load(ctx, id)
+}
+
+func (f *flakyStore) Create(ctx context.Context, id string, r *session.Record) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.SessionStore.Create(ctx, id, r)
+}
+
+func (f *flakyStore) Update(ctx context.Context, id string, u *session.Update) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.SessionStore.Update(ctx, id, u)
+}
+
+func (f *flakyStore) Delete(ctx context.Context, id string) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.SessionStore.Delete(ctx, id)
+}
+
+func (f *flakyStore) ListByUser(ctx context.Context, userID string) ([]session.Info, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.SessionStore.ListByUser(ctx, userID)
+}
+
+func (f *flakyStore) DeleteByUser(ctx context.Context, userID string, except ...string) (int, error) {
+	if f.down.Load() {
+		return 0, errDown
+	}
+	return f.SessionStore.DeleteByUser(ctx, userID, except...)
+}
+
+type env struct {
+	t        *testing.T
+	clock    *sessiontest.Clock
+	store    *flakyStore
+	sessions *session.Manager
+	accounts *memstore.AccountStore
+	tokens   *apitoken.Service
+	lm       *login.Manager
+	web      *web.Server
+	srv      *httptest.Server
+	logs     *syncBuf
+	health   atomic.Value // error
+}
+
+type envOption func(*web.Config)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mem := memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
+	t.Cleanup(func() { mem.Close() })
+	e.store = &flakyStore{SessionStore: mem}
+	errorHandler := web.ErrorHandler(logger)
+	var err error
+	e.sessions, err = session.New(session.Config{Store: e.store, Keys: [][]byte{key}, Now: e.clock.Now,
+		Logger: logger, ErrorHandler: errorHandler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.accounts = memstore.NewAccountStore()
+	e.tokens = &apitoken.Service{Store: e.accounts, Now: e.clock.Now}
+	protector, err := csrf.New(csrf.Config{Keys: [][]byte{key}, Insecure: true, ErrorHandler: web.CSRFErrorHandler(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.lm, err = login.New(login.Config{
+		Sessions:     e.sessions,
+		Users:        e.accounts,
+		Passwords:    &password.Hasher{Params: cheap},
+		Policy:       password.Policy{},
+		Remember:     e.accounts,
+		Tokens:       e.tokens,
+		Throttle:     throttle.New(nil, throttle.Config{Now: e.clock.Now}),
+		CSRF:         protector,
+		Audit:        audit.New(logger),
+		ErrorHandler: errorHandler,
+		Logger:       logger,
+		Now:          e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := web.Config{
+		Sessions: e.sessions,
+		Login:    e.lm,
+		Accounts: e.accounts,
+		Tokens:   e.tokens,
+		Logger:   logger,
+		Audit:    audit.New(logger),
+		Version:  "test",
+		Health: func(context.Context) error {
+			if err, _ := e.health.Load().(error); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.web, err = web.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.web.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// addUser creates an account with goodPassword.
+func (e *env) addUser(name string, roles ...string) *account.User {
+	e.t.Helper()
+	u, err := e.lm.Register(context.Background(), name, name+"@example.com", goodPassword, roles...)
+	if err != nil {
+		e.t.Fatalf("Register(%q): %v", name, err)
+	}
+	return u
+}
+
+// client is a browser: a cookie jar that does not follow redirects.
+type client struct {
+	e   *env
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (e *env) browser() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{e: e, jar: jar, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type resp struct {
+	code int
+	body string
+	h    http.Header
+}
+
+// location returns the response's redirect target.
+func (r resp) location() string { return r.h.Get("Location") }
+
+// send sends a request with body and headers (name, value pairs).
+func (c *client) send(method, path string, body io.Reader, hdr ...string) resp {
+	c.e.t.Helper()
+	req, err := http.NewRequest(method, c.e.srv.URL+path, body)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	r, err := c.c.Do(req)
+	if err != nil {
+		c.e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return resp{r.StatusCode, string(b), r.Header}
+}
+
+func (c *client) get(path string, hdr ...string) resp { return c.send("GET", path, nil, hdr...) }
+
+// form posts form as-is (no CSRF token added).
+func (c *client) form(path string, form url.Values, hdr ...string) resp {
+	c.e.t.Helper()
+	hdr = append([]string{"Content-Type", "application/x-www-form-urlencoded"}, hdr...)
+	return c.send("POST", path, strings.NewReader(form.Encode()), hdr...)
+}
+
+var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+
+// csrfToken returns a CSRF token from the login page, which every
+// visitor can load.
+func (c *client) csrfToken() string {
+	c.e.t.Helper()
+	m := tokenRE.FindStringSubmatch(c.get("/login").body)
+	if m == nil {
+		c.e.t.Fatal("no CSRF token on /login")
+	}
+	return m[1]
+}
+
+// post posts form with a valid CSRF token.
+func (c *client) post(path string, form url.Values) resp {
+	c.e.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf_token", c.csrfToken())
+	return c.form(path, form)
+}
+
+// json sends a JSON body.
+func (c *client) json(method, path, body string, hdr ...string) resp {
+	c.e.t.Helper()
+	hdr = append([]string{"Content-Type", "application/json"}, hdr...)
+	return c.send(method, path, strings.NewReader(body), hdr...)
+}
+
+func (c *client) login(user, pw string) resp {
+	c.e.t.Helper()
+	return c.post("/login", url.Values{"username": {user}, "password": {pw}})
+}
+
+// loggedIn returns a browser logged in as user.
+func (e *env) loggedIn(user string) *client {
+	e.t.Helper()
+	b := e.browser()
+	if r := b.login(user, goodPassword); r.code != http.StatusSeeOther {
+		e.t.Fatalf("login %s: %d %s", user, r.code, r.body)
+	}
+	return b
+}
+
+func (c *client) cookie(name string) string {
+	u, _ := url.Parse(c.e.srv.URL)
+	for _, ck := range c.jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func (c *client) setCookie(name, value string) {
+	u, _ := url.Parse(c.e.srv.URL)
+	c.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// withOnly returns a new browser holding only the named cookie of c.
+func (c *client) withOnly(name string) *client {
+	b := c.e.browser()
+	b.setCookie(name, c.cookie(name))
+	return b
+}
+
+// mustContain fails the test unless body contains every want.
+func mustContain(t *testing.T, what, body string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s does not contain %q:\n%s", what, w, body)
+		}
+	}
+}
+
+// mustNotContain fails the test if body contains any of bad.
+func mustNotContain(t *testing.T, what, body string, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if strings.Contains(body, b) {
+			t.Errorf("%s contains %q:\n%s", what, b, body)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/session"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pages holds one template set per page: the layout plus the page's
+// "content" block.
+var pages = parsePages()
+
+// cssVersion is a digest of the stylesheet, appended to its URL so a new
+// release is fetched at once despite the cache header.
+var cssVersion = digestOf("static/style.css")
+
+var funcs = template.FuncMap{
+	// date formats a day, as in "2 January 2026".
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2 January 2006")
+	},
+	// datetime formats a moment in UTC, as in "2 Jan 2026 15:04 UTC".
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2 Jan 2006 15:04 UTC")
+	},
+}
+
+func parsePages() map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	m := make(map[string]*template.Template)
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".html")
+		if base == "layout" {
+			continue
+		}
+		m[base] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, name))
+	}
+	return m
+}
+
+func digestOf(name string) string {
+	b, err := staticFS.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
+}
+
+// base is what the layout needs; every page's data embeds it.
+type base struct {
+	Title    string
+	User     *account.User // the signed-in user, or nil
+	CSRF     string        // the masked CSRF token for this page's forms
+	Flashes  []session.Flash
+	Nav      bool // show the signed-in user or the log-in links
+	Version  string
+	CSS      string // the stylesheet's URL
+	needCSRF bool   // the page has a form, so an anonymous visitor needs a token too
+}
+
+func (b *base) common() *base { return b }
+
+// pageData is the data of a page: a struct that embeds base.
+type pageData interface{ common() *base }
+
+// errorPage is the data of the error page.
+type errorPage struct {
+	base
+	Heading string
+	Message string
+	Status  int
+}
+
+// flashCategories are the categories the stylesheet knows.
+var flashCategories = map[string]bool{"success": true, "info": true, "error": true}
+
+// render writes a page of the site with the signed-in user, a CSRF token
+// and the pending flash messages.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	b := d.common()
+	b.Nav = true
+	b.Version = s.version
+	u := login.CurrentUser(r.Context())
+	if u != nil || b.needCSRF {
+		b.CSRF = s.login.CSRFToken(w, r)
+	}
+	for _, f := range session.FromRequest(r).Flashes() {
+		if !flashCategories[f.Category] {
+			f.Category = "info"
+		}
+		b.Flashes = append(b.Flashes, f)
+	}
+	renderPage(w, r, status, name, d, true, s.log)
+}
+
+// renderPage executes page name with d and writes it with status. With
+// nav, the header shows the signed-in user and a log-out form whose token
+// comes from the session; without, only the site's name (for failures on
+// our side, where the session is not to be touched).
+func renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, nav bool, logger *slog.Logger) {
+	b := d.common()
+	b.CSS = "/static/style.css?v=" + cssVersion
+	if b.Version == "" {
+		if ri := infoOf(r); ri != nil {
+			b.Version = ri.version
+		}
+	}
+	b.Nav = nav
+	if nav && b.User == nil {
+		b.User = login.CurrentUser(r.Context())
+	}
+	if nav && b.User != nil && b.CSRF == "" && login.HowAuthenticated(r.Context()) != login.ByBearer {
+		if secret := login.CSRFSecret(r); len(secret) > 0 {
+			w.Header().Add("Vary", "Cookie")
+			b.CSRF = csrf.Mask(secret)
+		}
+	}
+	var buf bytes.Buffer
+	t := pages[name]
+	if t == nil {
+		logger.Error("web: no such template", "template", name)
+		status = http.StatusInternalServerError
+	} else if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		logger.Error("web: render page", "template", name, "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("<!doctype html><title>Error</title><p>" + msgInternal + "</p>\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// serveStatic serves the embedded stylesheet and icon. Their URLs carry a
+// version, so a day of caching never serves a stale file after a release.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	b, err := staticFS.ReadFile(name)
+	if err != nil || strings.HasSuffix(name, "/") {
+		s.fail(w, r, errNotFound)
+		return
+	}
+	sum := sha256.Sum256(b)
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+}

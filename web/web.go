@@ -1,0 +1,402 @@
+// Package web is hallpass's ready server: the HTML pages (register, log
+// in, dashboard, account, admin), a JSON API for JavaScript apps, the
+// templates and the stylesheet, behind one http.Handler.
+//
+// The handler stacks, outermost first: security headers and panic
+// recovery, a 1 MiB request-body limit, the session middleware, the login
+// middleware, the CSRF check, and the routes. Every error, from any layer,
+// is answered by one function with the right status and either a page in
+// the site's layout or a JSON {"error", "message"} object; a person never
+// sees a Go error, SQL or a stack.
+//
+// The session and login Managers are built before the Server, by the
+// caller; give them ErrorHandler (and the csrf.Protector CSRFErrorHandler)
+// so their failures look like the rest of the site.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
+	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/session"
+)
+
+// MaxBodyBytes is the largest request body the Server reads. Larger
+// bodies are answered with 413 Request Entity Too Large.
+const MaxBodyBytes = 1 << 20
+
+// DefaultFreshFor is the default for Config.FreshFor.
+const DefaultFreshFor = 10 * time.Minute
+
+// Config configures a Server. Sessions, Login and Accounts are required;
+// every other zero field is a documented default or turns a feature off.
+type Config struct {
+	// Sessions is the session manager that Login was built on. Required.
+	Sessions *session.Manager
+
+	// Login resolves the current user and logs users in and out.
+	// Required. Build it with ErrorHandler as its Config.ErrorHandler.
+	Login *login.Manager
+
+	// Accounts is the account store Login was built on, for the account
+	// and admin pages. Required.
+	Accounts account.Store
+
+	// Tokens issues API bearer tokens. Nil hides the API token section
+	// of the account page and answers /api/tokens with 404.
+	Tokens *apitoken.Service
+
+	// BaseURL is the public URL of the site, such as
+	// "https://auth.example.com". When its scheme is https, every
+	// response carries Strict-Transport-Security. Its origin is also
+	// trusted by the origin check of the JSON login endpoint (for
+	// proxies that rewrite the Host header). Empty: neither. The Secure
+	// attribute of cookies is configured by the caller on the session,
+	// login and csrf packages, not here.
+	BaseURL string
+
+	// Logger receives one record per failed request (at Error level for
+	// 5xx answers) and every recovered panic. Default slog.Default().
+	Logger *slog.Logger
+
+	// Health reports whether the stores answer, for GET /healthz: nil
+	// means healthy (200 "ok"), an error 503 "unavailable". A nil Health
+	// is always healthy.
+	Health func(ctx context.Context) error
+
+	// FreshFor is how recently the password must have been entered to
+	// create an API token. Default DefaultFreshFor (10 minutes).
+	FreshFor time.Duration
+
+	// Version is shown in the page footer. Empty shows none.
+	Version string
+
+	// Audit records the creation and revocation of API tokens (login
+	// records the other security events). Nil discards them.
+	Audit *audit.Logger
+}
+
+// Server serves hallpass's pages and JSON API. Create one with New; it is
+// safe for concurrent use.
+type Server struct {
+	sessions *session.Manager
+	login    *login.Manager
+	accounts account.Store
+	tokens   *apitoken.Service
+	health   func(context.Context) error
+	freshFor time.Duration
+	version  string
+	audit    *audit.Logger
+	hsts     bool
+	log      *slog.Logger
+	origin   *http.CrossOriginProtection
+	mux      *http.ServeMux
+	handler  http.Handler
+}
+
+// New returns a Server for cfg, or an error naming the invalid setting.
+func New(cfg Config) (*Server, error) {
+	if cfg.Sessions == nil || cfg.Login == nil || cfg.Accounts == nil {
+		return nil, errors.New("web: Config.Sessions, Login and Accounts are required")
+	}
+	if cfg.FreshFor < 0 {
+		return nil, errors.New("web: Config.FreshFor must not be negative")
+	}
+	if cfg.FreshFor == 0 {
+		cfg.FreshFor = DefaultFreshFor
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		sessions: cfg.Sessions,
+		login:    cfg.Login,
+		accounts: cfg.Accounts,
+		tokens:   cfg.Tokens,
+		health:   cfg.Health,
+		freshFor: cfg.FreshFor,
+		version:  cfg.Version,
+		audit:    cfg.Audit,
+		log:      cfg.Logger,
+		origin:   http.NewCrossOriginProtection(),
+	}
+	if cfg.BaseURL != "" {
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("web: Config.BaseURL %q is not an http or https URL", cfg.BaseURL)
+		}
+		s.hsts = u.Scheme == "https"
+		if err := s.origin.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, fmt.Errorf("web: Config.BaseURL: %w", err)
+		}
+	}
+	s.mux = s.routes()
+	h := http.Handler(http.HandlerFunc(s.dispatch))
+	h = s.csrf(h)
+	h = s.login.Middleware(h)
+	h = s.sessions.Middleware(h)
+	h = s.limitBody(h)
+	s.handler = s.outer(h)
+	return s, nil
+}
+
+// Handler returns the Server's complete handler: security headers, panic
+// recovery, body limit, sessions, login, CSRF and routes.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// routes registers every page and API endpoint.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	needLogin := s.login.RequireLogin
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	admin := s.login.RequireRole("admin", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errForbidden)
+	}))
+
+	mux.Handle("GET /static/", h(s.serveStatic))
+	mux.Handle("GET /healthz", h(s.healthz))
+
+	mux.Handle("GET /{$}", h(s.home))
+	mux.Handle("GET /register", h(s.registerForm))
+	mux.Handle("POST /register", h(s.register))
+	mux.Handle("GET /login", h(s.loginForm))
+	mux.Handle("POST /login", h(s.loginSubmit))
+	mux.Handle("POST /logout", h(s.logout))
+	mux.Handle("GET /dashboard", needLogin(h(s.dashboard)))
+	mux.Handle("GET /account", needLogin(h(s.account)))
+	mux.Handle("POST /account/password", needLogin(h(s.changePassword)))
+	mux.Handle("POST /account/sessions/{id}/revoke", needLogin(h(s.revokeSession)))
+	mux.Handle("POST /account/sessions/revoke-others", needLogin(h(s.revokeOtherSessions)))
+	mux.Handle("POST /account/tokens", needLogin(h(s.createToken)))
+	mux.Handle("POST /account/tokens/{id}/revoke", needLogin(h(s.revokeToken)))
+	mux.Handle("GET /admin", admin(h(s.admin)))
+	mux.Handle("POST /admin/users/{id}/{action}", admin(h(s.adminAction)))
+
+	mux.Handle("POST /api/session", h(s.apiLogin))
+	mux.Handle("GET /api/session", h(s.apiSession))
+	mux.Handle("DELETE /api/session", h(s.apiLogout))
+	mux.Handle("GET /api/me", needLogin(h(s.apiMe)))
+	mux.Handle("GET /api/sessions", needLogin(h(s.apiSessions)))
+	mux.Handle("DELETE /api/sessions/{id}", needLogin(h(s.apiRevokeSession)))
+	mux.Handle("POST /api/tokens", needLogin(h(s.apiCreateToken)))
+	mux.Handle("GET /api/tokens", needLogin(h(s.apiTokens)))
+	mux.Handle("DELETE /api/tokens/{id}", needLogin(h(s.apiRevokeToken)))
+	return mux
+}
+
+// dispatch routes r through the mux, answering unknown paths and methods
+// with the site's own 404 and 405 (instead of ServeMux's plain text).
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No pattern: ServeMux would answer 404, 405 or a redirect to the
+	// cleaned path. Find out which without letting it write.
+	h, _ := s.mux.Handler(r)
+	c := &capture{header: make(http.Header)}
+	h.ServeHTTP(c, r)
+	switch c.code {
+	case http.StatusNotFound:
+		s.fail(w, r, errNotFound)
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", c.header.Get("Allow"))
+		s.fail(w, r, errMethodNotAllowed)
+	default:
+		if loc := c.header.Get("Location"); loc != "" {
+			w.Header().Set("Location", loc)
+		}
+		w.WriteHeader(c.code)
+	}
+}
+
+// capture records the status and headers a handler writes, discarding the
+// body.
+type capture struct {
+	header http.Header
+	code   int
+}
+
+func (c *capture) Header() http.Header { return c.header }
+
+func (c *capture) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	c.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// csrf runs the login Manager's CSRF check on every request but the JSON
+// login. That endpoint has no token to check (an anonymous JavaScript
+// client holds neither a session nor the pre-session cookie); it is
+// protected instead by the origin check and by requiring a JSON body,
+// which a cross-site form cannot send and a cross-site fetch cannot send
+// without a CORS preflight that this server never approves.
+func (s *Server) csrf(next http.Handler) http.Handler {
+	checked := s.login.CSRF(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/session" {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		if err := s.origin.Check(r); err != nil {
+			s.fail(w, r, errCrossOrigin)
+			return
+		}
+		if !isJSON(r) {
+			s.fail(w, r, errUnsupportedMediaType)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isJSON reports whether r's body is declared as application/json.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// limitBody refuses a body whose Content-Length is over MaxBodyBytes
+// before anything reads it. Longer bodies sent without a length are cut
+// by outer, and the form and JSON readers turn the *http.MaxBytesError
+// into 413.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			s.fail(w, r, &http.MaxBytesError{Limit: MaxBodyBytes})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// outer sets the security headers on every response, marks every dynamic
+// response no-store, caps the request body at MaxBodyBytes, and turns a
+// panic into a logged 500 page.
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		if s.hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			// The server's own writer, so that hitting the limit also
+			// closes the connection after the response.
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		rw := &responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, &requestInfo{version: s.version}))
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("web: panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", stack())
+			if rw.wroteHeader {
+				// Too late for an error page: cut the response short, so
+				// the client cannot take it for a complete one.
+				panic(http.ErrAbortHandler)
+			}
+			s.fail(rw, r, errPanic)
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// contentSecurityPolicy allows the site's own stylesheet and images and
+// nothing else: no scripts, no inline styles, no framing.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// responseWriter enforces Cache-Control: no-store on dynamic responses
+// when the header is written, after inner layers (the session
+// middleware's no-cache="Set-Cookie") had their say, and remembers
+// whether the header went out.
+type responseWriter struct {
+	http.ResponseWriter
+	noStore     bool
+	wroteHeader bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wroteHeader && code >= 200 {
+		w.wroteHeader = true
+		if w.noStore {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends buffered data to the client.
+func (w *responseWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestInfo is per-request state shared by the layers of one request.
+type requestInfo struct {
+	logged  bool   // the cause of an error response has been logged
+	version string // Config.Version, for pages rendered by ErrorHandler
+}
+
+type infoKey struct{}
+
+func infoOf(r *http.Request) *requestInfo {
+	ri, _ := r.Context().Value(infoKey{}).(*requestInfo)
+	return ri
+}
+
+// healthz answers 200 "ok" when the stores answer, 503 "unavailable"
+// otherwise.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.health(ctx); err != nil {
+			s.log.Warn("web: health check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "unavailable")
+			return
+		}
+	}
+	io.WriteString(w, "ok")
+}
