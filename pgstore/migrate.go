@@ -25,7 +25,7 @@ import (
 // the same database at once apply each migration exactly once.
 //
 // To change the schema (for example to add the accounts or API token
-// tables), add the next file, such as 0002_accounts.sql; never edit or
+// tables), add the next file, such as 0003_audit.sql; never edit or
 // renumber one that has been released. A file may hold several
 // statements, and must not contain BEGIN or COMMIT.
 //

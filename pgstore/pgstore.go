@@ -1,8 +1,9 @@
 // Package pgstore keeps hallpass's state in PostgreSQL, through
 // github.com/jackc/pgx/v5 and its connection pool. It implements the
 // session store (session.Store with session.UserIndex and
-// session.Sweeper); the other stores of hallpass will live in the same
-// database, behind the same DB.
+// session.Sweeper) and the account stores (account.Store with
+// account.Importer, account.RememberStore and account.TokenStore), all in
+// the same database, behind the same DB.
 //
 // Open a database once per process and share it:
 //
@@ -10,6 +11,7 @@
 //	if err != nil { ... }
 //	defer db.Close()
 //	m, err := session.New(session.Config{Store: db.Sessions(), ...})
+//	accounts := db.Accounts() // users, remember-me tokens, API tokens
 //
 // Open creates and upgrades the tables it needs (all named hallpass_*),
 // recording the applied versions in hallpass_schema_migrations; several
@@ -19,7 +21,8 @@
 //
 // Times are kept as timestamptz, at microsecond precision, and are always
 // compared with Options.Now, never with the database's clock. Expired
-// sessions are never returned; a background sweep deletes their rows.
+// sessions and tokens are never returned; a background sweep deletes their
+// rows (see AccountStore for how long expired API tokens are kept).
 package pgstore
 
 import (
@@ -52,7 +55,7 @@ type Options struct {
 
 	// SweepInterval is how often a background goroutine deletes expired
 	// rows. Zero means DefaultSweepInterval (one minute); a negative value
-	// disables the background sweep (call Sweep yourself).
+	// disables the background sweep (call the stores' Sweep yourself).
 	SweepInterval time.Duration
 
 	// Logger receives the errors of the background sweep, which has no
@@ -61,7 +64,7 @@ type Options struct {
 }
 
 // DB is an open hallpass database. It owns its connection pool: the stores
-// it hands out (Sessions) stay valid until Close. A DB is safe for
+// it hands out (Sessions, Accounts) stay valid until Close. A DB is safe for
 // concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
@@ -69,6 +72,7 @@ type DB struct {
 	log  *slog.Logger
 
 	sessions *SessionStore
+	accounts *AccountStore
 
 	stopSweep context.CancelFunc
 	swept     chan struct{} // closed when the sweep goroutine returns; nil if none
@@ -108,6 +112,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("pgstore: open %s: %w", cfg.ConnConfig.Database, err)
 	}
 	d.sessions = &SessionStore{pool: d.pool, now: d.now, sweepBatch: sweepBatch}
+	d.accounts = &AccountStore{pool: d.pool, now: d.now}
 
 	interval := opts.SweepInterval
 	if interval == 0 {
@@ -124,6 +129,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // Sessions returns the session store kept in the database.
 func (d *DB) Sessions() *SessionStore { return d.sessions }
+
+// Accounts returns the store of users, remember-me tokens and API tokens
+// kept in the database.
+func (d *DB) Accounts() *AccountStore { return d.accounts }
 
 // Pool returns the connection pool of d, for callers that need to run
 // their own queries on the same database. It is closed by Close.
@@ -164,6 +173,8 @@ func (d *DB) sweepEvery(ctx context.Context, interval time.Duration) {
 		fn   func(context.Context) (int, error)
 	}{
 		{"hallpass_sessions", d.sessions.Sweep},
+		{"hallpass_remember_tokens", d.accounts.sweepRemember},
+		{"hallpass_api_tokens", d.accounts.sweepTokens},
 	}
 	for {
 		select {

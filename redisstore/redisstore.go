@@ -1,7 +1,9 @@
-// Package redisstore keeps hallpass's sessions in Redis, through
-// github.com/redis/go-redis/v9. It implements session.Store and
-// session.UserIndex; Redis expires records by itself, so there is no
-// Sweeper.
+// Package redisstore keeps hallpass's sessions, and its login throttling
+// counters, in Redis, through github.com/redis/go-redis/v9. SessionStore
+// implements session.Store and session.UserIndex (Redis expires records by
+// itself, so there is no Sweeper); Counter (NewCounter) implements
+// throttle.Counter with one round trip per failed login, so the limit
+// holds across every process sharing the Redis.
 //
 // Give New any redis.UniversalClient: a single server (*redis.Client), a
 // Redis Cluster (*redis.ClusterClient) or a Sentinel-managed failover

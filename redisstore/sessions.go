@@ -27,8 +27,10 @@ type Options struct {
 	// ("hallpass:").
 	Prefix string
 
-	// Now returns the current time, against which expiry is checked (Redis's
-	// own clock is never used). Default time.Now; tests pass a fake clock.
+	// Now returns the current time, against which session expiry is checked
+	// (Redis's own clock is never used for sessions; a Counter's windows run
+	// on Redis's TTLs, and Now only turns the remaining TTL into a reset
+	// time). Default time.Now; tests pass a fake clock.
 	Now func() time.Time
 }
 

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hallpass/hallpass/throttle"
+)
+
+// config is the server's configuration, from environment variables and
+// flags (a flag wins over its variable).
+type config struct {
+	Addr            string
+	BaseURL         *url.URL
+	Data            string
+	SecretKeys      [][]byte // empty: read or generate DATA/secret.key
+	SessionStore    string   // "sqlite", "memory", or a redis://, postgres://, memcached:// URL
+	DatabaseURL     string   // "": SQLite in the data directory; or postgres://
+	RedisURL        string   // "": throttle counters in memory (or on the session Redis)
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	RememberFor     time.Duration
+	PasswordMin     int
+	TrustedProxies  []netip.Prefix
+	LogLevel        slog.Level
+}
+
+// Secure reports whether the app is served over https.
+func (c *config) Secure() bool { return c.BaseURL.Scheme == "https" }
+
+// setting is one configuration value: its flag, its variable, its default
+// and how to parse it into the config.
+type setting struct {
+	flag, env, def, usage string
+	parse                 func(c *config, v string) error
+}
+
+var settings = []setting{
+	{"addr", "HALLPASS_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", func(c *config, v string) error {
+		if _, port, err := splitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("want host:port, like 127.0.0.1:8080")
+		}
+		c.Addr = v
+		return nil
+	}},
+	{"base-url", "HALLPASS_BASE_URL", "http://localhost:8080", "public URL of the site; https turns on Secure and __Host- cookies and HSTS", func(c *config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("want an http or https URL without a path, like https://login.example.com")
+		}
+		u.Path = ""
+		c.BaseURL = u
+		return nil
+	}},
+	{"data", "HALLPASS_DATA", "./hallpass-data", "directory for the SQLite database and the generated secret key", func(c *config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("must not be empty")
+		}
+		c.Data = v
+		return nil
+	}},
+	{"secret-keys", "HALLPASS_SECRET_KEYS", "", "comma-separated secret keys of at least 32 characters; the first signs (default: generated in the data directory)", func(c *config, v string) error {
+		c.SecretKeys = nil
+		if v == "" {
+			return nil
+		}
+		for i, k := range strings.Split(v, ",") {
+			k = strings.TrimSpace(k)
+			if len(k) < 32 {
+				return fmt.Errorf("key %d is %d characters; each key needs at least 32 (try: openssl rand -hex 32)", i+1, len(k))
+			}
+			c.SecretKeys = append(c.SecretKeys, []byte(k))
+		}
+		return nil
+	}},
+	{"session-store", "HALLPASS_SESSION_STORE", "sqlite", "where sessions live: sqlite, memory, redis://..., rediss://..., postgres://..., memcached://host:port[,host:port]", func(c *config, v string) error {
+		switch {
+		case v == "sqlite", v == "memory":
+		case hasScheme(v, "redis", "rediss", "postgres", "postgresql", "memcached"):
+		default:
+			return fmt.Errorf("want sqlite, memory, or a redis://, rediss://, postgres:// or memcached:// URL")
+		}
+		c.SessionStore = v
+		return nil
+	}},
+	{"database-url", "HALLPASS_DATABASE_URL", "", "accounts database: empty for SQLite in the data directory, or postgres://...", func(c *config, v string) error {
+		if v != "" && !hasScheme(v, "postgres", "postgresql") {
+			return fmt.Errorf("want a postgres:// URL, or nothing for SQLite")
+		}
+		c.DatabaseURL = v
+		return nil
+	}},
+	{"redis-url", "HALLPASS_REDIS_URL", "", "Redis for login throttling counters shared by several processes (default: the session store's Redis, if any)", func(c *config, v string) error {
+		if v != "" && !hasScheme(v, "redis", "rediss") {
+			return fmt.Errorf("want a redis:// or rediss:// URL")
+		}
+		c.RedisURL = v
+		return nil
+	}},
+	{"idle-timeout", "HALLPASS_IDLE_TIMEOUT", "30m", "end sessions unused for this long", durationSetting(func(c *config) *time.Duration { return &c.IdleTimeout })},
+	{"absolute-timeout", "HALLPASS_ABSOLUTE_TIMEOUT", "12h", "end sessions this long after login", durationSetting(func(c *config) *time.Duration { return &c.AbsoluteTimeout })},
+	{"remember-for", "HALLPASS_REMEMBER_FOR", "720h", "lifetime of remember-me tokens", durationSetting(func(c *config) *time.Duration { return &c.RememberFor })},
+	{"password-min", "HALLPASS_PASSWORD_MIN", "8", "minimum password length (8 to 64)", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 8 || n > 64 {
+			return fmt.Errorf("want a whole number from 8 to 64")
+		}
+		c.PasswordMin = n
+		return nil
+	}},
+	{"trusted-proxies", "HALLPASS_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", func(c *config, v string) error {
+		c.TrustedProxies = nil
+		if v == "" {
+			return nil
+		}
+		p, err := throttle.ParseCIDRs(strings.Split(v, ",")...)
+		if err != nil {
+			return fmt.Errorf("want comma-separated CIDRs like 10.0.0.0/8,::1/128")
+		}
+		c.TrustedProxies = p
+		return nil
+	}},
+	{"log-level", "HALLPASS_LOG_LEVEL", "info", "debug, info, warn or error", func(c *config, v string) error {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("want debug, info, warn or error")
+		}
+		return nil
+	}},
+}
+
+func durationSetting(field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration like 30m, 12h or 720h")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func hasScheme(v string, schemes ...string) bool {
+	scheme, _, ok := strings.Cut(v, "://")
+	if !ok {
+		return false
+	}
+	for _, s := range schemes {
+		if scheme == s {
+			return true
+		}
+	}
+	return false
+}
+
+func splitHostPort(v string) (string, string, error) {
+	i := strings.LastIndexByte(v, ':')
+	if i < 0 {
+		return "", "", errors.New("no port")
+	}
+	port := v[i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", "", errors.New("bad port")
+	}
+	return v[:i], port, nil
+}
+
+// registerFlags adds a flag for every setting to fs and returns a function
+// that builds the config once fs has parsed: a flag that was given wins
+// over its environment variable, which wins over the default. An invalid
+// value is an error naming the flag or the variable it came from.
+func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config, error) {
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		vals[s.flag] = fs.String(s.flag, s.def, s.usage+" ($"+s.env+")")
+	}
+	return func() (*config, error) {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		c := &config{}
+		for _, s := range settings {
+			v, source := s.def, "default of "+s.env
+			if e := getenv(s.env); e != "" {
+				v, source = e, s.env
+			}
+			if given[s.flag] {
+				v, source = *vals[s.flag], "--"+s.flag
+			}
+			if err := s.parse(c, v); err != nil {
+				if strings.Contains(s.env, "KEYS") || strings.Contains(strings.ToUpper(s.flag), "URL") {
+					return nil, fmt.Errorf("%s: %v", source, err) // never echo secrets or credentials
+				}
+				return nil, fmt.Errorf("%s: invalid value %q: %v", source, v, err)
+			}
+		}
+		if c.AbsoluteTimeout < c.IdleTimeout {
+			return nil, fmt.Errorf("HALLPASS_ABSOLUTE_TIMEOUT (%v) must not be shorter than HALLPASS_IDLE_TIMEOUT (%v)", c.AbsoluteTimeout, c.IdleTimeout)
+		}
+		return c, nil
+	}
+}
+
+// redactURL returns u with any password replaced, for logs.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
+}

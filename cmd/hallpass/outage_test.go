@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// inProcess opens the app for cfg and serves it from an httptest server,
+// with its logs captured.
+func inProcess(t *testing.T, cfg *config) (*httptest.Server, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	a, err := openApp(context.Background(), cfg, newLogger(logs, 0))
+	if err != nil {
+		t.Fatalf("openApp: %v", err)
+	}
+	srv := httptest.NewServer(a.web.Handler())
+	t.Cleanup(func() { srv.Close(); a.close() })
+	return srv, logs
+}
+
+// testConfig returns the default config with a temporary data directory.
+func testConfig(t *testing.T, env map[string]string) *config {
+	t.Helper()
+	env["HALLPASS_DATA"] = t.TempDir()
+	env["HALLPASS_SECRET_KEYS"] = testKeys
+	fs := newFlagSet("test", "test", io.Discard)
+	build := registerFlags(fs, func(k string) string { return env[k] })
+	fs.Parse(nil)
+	cfg, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// signUp registers ada and logs her in through the HTML forms.
+func signUp(t *testing.T, base string) *browser {
+	t.Helper()
+	b := newBrowser(t)
+	if r := b.form(base, "/register", "/register", url.Values{"username": {"ada"}, "email": {"ada@example.com"}, "password": {"correct horse battery"}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("register: %d\n%s", r.Code, r.Body)
+	}
+	if r := b.form(base, "/login", "/login", url.Values{"username": {"ada"}, "password": {"correct horse battery"}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%s", r.Code, r.Body)
+	}
+	if r := b.do("GET", base+"/dashboard", nil); r.Code != http.StatusOK {
+		t.Fatalf("dashboard: %d", r.Code)
+	}
+	return b
+}
+
+// checkOutage asserts how the server behaves while its session store is
+// down: 503 pages and JSON errors, /healthz 503, one log line for the
+// whole outage, and no leaked internals.
+func checkOutage(t *testing.T, base string, b *browser, logs *lockedBuffer) {
+	t.Helper()
+	for range 3 {
+		r := b.do("GET", base+"/dashboard", nil)
+		if r.Code != http.StatusServiceUnavailable || !strings.Contains(r.Body, "<html") {
+			t.Errorf("dashboard during the outage: %d, want a 503 page\n%s", r.Code, r.Body)
+		}
+		for _, leak := range []string{"dial tcp", "connection refused", "goroutine", "sql", "redis:"} {
+			if strings.Contains(strings.ToLower(r.Body), leak) {
+				t.Errorf("503 page shows internals (%q):\n%s", leak, r.Body)
+			}
+		}
+	}
+	r := b.do("GET", base+"/api/me", nil, "Accept", "application/json")
+	if r.Code != http.StatusServiceUnavailable || !strings.Contains(r.Body, `"error":"unavailable"`) {
+		t.Errorf("API during the outage: %d %s, want 503 {\"error\":\"unavailable\"}", r.Code, r.Body)
+	}
+	if r := b.do("GET", base+"/healthz", nil); r.Code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz during the outage: %d, want 503", r.Code)
+	}
+	if n := strings.Count(logs.String(), "session store unavailable"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once:\n%s", n, logs)
+	}
+}
+
+// waitRecovered polls the dashboard until the same session is served again.
+func waitRecovered(t *testing.T, base string, b *browser, logs *lockedBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := b.do("GET", base+"/dashboard", nil)
+		if r.Code == http.StatusOK && strings.Contains(r.Body, "Welcome ada!") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not recovered 30s after the store came back: %d\n%s", r.Code, logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := b.do("GET", base+"/healthz", nil); r.Code != http.StatusOK {
+		t.Errorf("/healthz after recovery: %d", r.Code)
+	}
+	if !strings.Contains(logs.String(), "session store recovered") {
+		t.Errorf("recovery not logged:\n%s", logs)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// A private redis-server is stopped mid-run and started again: the same
+// process serves the logged-in user again without a restart.
+func TestOutageRedis(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed; skipping the Redis outage test")
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	start := func() {
+		cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--dbfilename", "dump.rdb", "--daemonize", "no")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go cmd.Wait()
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+		defer c.Close()
+		for i := 0; c.Ping(context.Background()).Err() != nil; i++ {
+			if i > 100 {
+				t.Fatal("private redis-server did not start")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	stop := func() {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+		defer c.Close()
+		c.ShutdownSave(context.Background()) // keeps the data for the restart
+		for i := 0; c.Ping(context.Background()).Err() == nil; i++ {
+			if i > 100 {
+				t.Fatal("private redis-server did not stop")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	start()
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+		c.ShutdownNoSave(context.Background())
+		c.Close()
+	})
+	cfg := testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": fmt.Sprintf("redis://127.0.0.1:%d/0", port)})
+	srv, logs := inProcess(t, cfg)
+	b := signUp(t, srv.URL)
+
+	stop()
+	checkOutage(t, srv.URL, b, logs)
+	start()
+	waitRecovered(t, srv.URL, b, logs)
+}
+
+// proxy forwards TCP connections to a backend until cut; restore listens
+// again on the same port.
+type proxy struct {
+	t       *testing.T
+	addr    string
+	backend string
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   []net.Conn
+}
+
+func newProxy(t *testing.T, backend string) *proxy {
+	p := &proxy{t: t, backend: backend, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	p.restore()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *proxy) restore() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// cut closes the listener and every connection: the database is gone.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// PostgreSQL (sessions and accounts) becomes unreachable mid-run, through a
+// proxy the test cuts (the shared server cannot be stopped under other
+// tests), and comes back.
+func TestOutagePostgres(t *testing.T) {
+	pg := os.Getenv("HALLPASS_TEST_POSTGRES_URL")
+	if pg == "" {
+		t.Skip("HALLPASS_TEST_POSTGRES_URL not set; skipping the PostgreSQL outage test")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := fmt.Sprintf("hallpass_outage_%d", os.Getpid())
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); conn.Close(ctx) })
+
+	u, _ := url.Parse(pg)
+	p := newProxy(t, u.Host)
+	u.Host = p.addr
+	q := u.Query()
+	q.Set("search_path", schema)
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	cfg := testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": u.String(), "HALLPASS_DATABASE_URL": u.String()})
+	srv, logs := inProcess(t, cfg)
+	b := signUp(t, srv.URL)
+
+	p.cut()
+	checkOutage(t, srv.URL, b, logs)
+	p.restore()
+	waitRecovered(t, srv.URL, b, logs)
+}

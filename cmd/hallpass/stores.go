@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hallpass/hallpass/memcachestore"
+	"github.com/hallpass/hallpass/pgstore"
+	"github.com/hallpass/hallpass/redisstore"
+	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/throttle"
+)
+
+// openRemoteSessions opens a session store named by a URL: redis://,
+// rediss://, redis+cluster://, postgres:// or memcached://host:port[,...].
+func openRemoteSessions(ctx context.Context, a *app, u string) (session.Store, error) {
+	scheme, rest, _ := strings.Cut(u, "://")
+	switch scheme {
+	case "redis", "rediss", "redis+cluster", "rediss+cluster":
+		client, err := a.redis(u)
+		if err != nil {
+			return nil, fmt.Errorf("HALLPASS_SESSION_STORE: %w", err)
+		}
+		st := redisstore.New(client, redisstore.Options{})
+		a.checks["redis"] = st.Ping
+		return st, nil
+	case "postgres", "postgresql":
+		db, err := a.postgres(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("HALLPASS_SESSION_STORE: %w", err)
+		}
+		return db.Sessions(), nil
+	case "memcached":
+		var addrs []string
+		for _, h := range strings.Split(strings.TrimSuffix(rest, "/"), ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				addrs = append(addrs, h)
+			}
+		}
+		if len(addrs) == 0 {
+			return nil, fmt.Errorf("HALLPASS_SESSION_STORE: want memcached://host:port[,host:port]")
+		}
+		client := memcache.New(addrs...)
+		st := memcachestore.New(client, memcachestore.Options{})
+		a.checks["memcached"] = st.Ping
+		a.closers = append(a.closers, client.Close)
+		return st, nil
+	}
+	return nil, fmt.Errorf("HALLPASS_SESSION_STORE: unsupported store %q", scheme)
+}
+
+// redis returns the Redis client for url, opening it once.
+func (a *app) redis(url string) (redis.UniversalClient, error) {
+	if a.redisClients == nil {
+		a.redisClients = map[string]redis.UniversalClient{}
+	}
+	if c, ok := a.redisClients[url]; ok {
+		return c, nil
+	}
+	c, err := redisstore.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	// go-redis prints every failed dial; the session manager already logs
+	// an outage once, so its own lines go to debug level.
+	redis.SetLogger(redisLogger{a.log})
+	a.redisClients[url] = c
+	a.closers = append(a.closers, c.Close)
+	return c, nil
+}
+
+// postgres returns the PostgreSQL database for url, opening it (and
+// running its migrations) once.
+func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
+	if a.pg != nil {
+		if a.pgURL != url {
+			return nil, fmt.Errorf("sessions and accounts must use the same PostgreSQL database")
+		}
+		return a.pg, nil
+	}
+	db, err := pgstore.Open(ctx, url, pgstore.Options{Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL %s: %w", redactURL(url), err)
+	}
+	a.pg, a.pgURL = db, url
+	a.closers = append(a.closers, db.Close)
+	a.checks["postgres"] = db.Ping
+	return db, nil
+}
+
+// openPostgresAccounts opens the accounts database on PostgreSQL.
+func openPostgresAccounts(ctx context.Context, a *app, url string) (accountStores, error) {
+	db, err := a.postgres(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("HALLPASS_DATABASE_URL: %w", err)
+	}
+	return db.Accounts(), nil
+}
+
+// openCounter returns the throttle counters: on Redis when HALLPASS_REDIS_URL
+// is set or the session store is Redis, so the limit holds across
+// processes; in memory otherwise.
+func openCounter(ctx context.Context, a *app, cfg *config) (throttle.Counter, string, error) {
+	url := cfg.RedisURL
+	if url == "" && hasScheme(cfg.SessionStore, "redis", "rediss", "redis+cluster", "rediss+cluster") {
+		url = cfg.SessionStore
+	}
+	if url == "" {
+		return throttle.NewMemoryCounter(throttle.MemoryOptions{}), "memory (this process only)", nil
+	}
+	client, err := a.redis(url)
+	if err != nil {
+		return nil, "", fmt.Errorf("HALLPASS_REDIS_URL: %w", err)
+	}
+	if _, ok := a.checks["redis"]; !ok {
+		a.checks["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
+	}
+	return redisstore.NewCounter(client, redisstore.Options{}), redactURL(url), nil
+}
+
+// redisLogger sends go-redis's internal messages to slog at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
