@@ -43,7 +43,7 @@ var (
 	// ErrInvalidCredentials reports a failed login: wrong password,
 	// unknown user and disabled account alike, so the answer reveals
 	// nothing about which usernames exist.
-	ErrInvalidCredentials = errors.New("Invalid username or password.")
+	ErrInvalidCredentials = errors.New("login: invalid username or password")
 
 	// ErrUnauthenticated reports a request without a logged-in user.
 	ErrUnauthenticated = errors.New("login: not logged in")
@@ -137,13 +137,12 @@ type Config struct {
 
 // Manager logs users in and out and resolves the current user.
 type Manager struct {
-	cfg       Config
-	sessions  *session.Manager
-	users     account.Store
-	indexed   bool // the session store can list a user's sessions
-	log       *slog.Logger
-	remember  string
-	dummyUser *account.User
+	cfg      Config
+	sessions *session.Manager
+	users    account.Store
+	indexed  bool // the session store can list a user's sessions
+	log      *slog.Logger
+	remember string
 }
 
 // New returns a Manager for cfg.

@@ -191,16 +191,6 @@ func htmlUnescape(s string) string {
 	return strings.NewReplacer("&#43;", "+", "&#61;", "=", "&amp;", "&", "&#34;", `"`, "&#39;", "'").Replace(s)
 }
 
-// cookies returns the browser's cookies for base as a Cookie header.
-func (b *browser) cookies(base string) string {
-	u, _ := url.Parse(base)
-	var parts []string
-	for _, c := range b.jar.Cookies(u) {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	return strings.Join(parts, "; ")
-}
-
 // copyCookies gives the browser, at to, the cookies it holds for from: the
 // same browser talking to another process behind a load balancer.
 func (b *browser) copyCookies(from, to string) {
