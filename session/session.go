@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +22,9 @@ const (
 	flashKey   = "_flashes"
 	persistKey = "_persistent"
 )
+
+// varyCookie is the Vary header of responses that depend on the session.
+var varyCookie = []string{"Cookie"}
 
 // Limits on what a session records about its client.
 const (
@@ -40,6 +44,7 @@ type Session struct {
 
 	mu         sync.Mutex
 	token      []byte // from a valid cookie, or issued by Renew; nil for none
+	tokBuf     [TokenSize]byte
 	id         string // IDOf(token), computed on load
 	loaded     bool
 	cookieRead bool
@@ -89,9 +94,32 @@ func (s *Session) readCookie() {
 		return
 	}
 	s.cookieRead = true
-	if c, err := s.req.Cookie(s.m.cfg.CookieName); err == nil {
-		s.token, _ = s.m.keys.verify(c.Value)
+	if v, ok := cookieValue(s.req.Header, s.m.cfg.CookieName); ok && s.m.keys.verify(v, &s.tokBuf) {
+		s.token = s.tokBuf[:]
 	}
+}
+
+// cookieValue returns the value of the first cookie called name in the
+// request's Cookie headers, as net/http reads it (surrounding double
+// quotes removed), without allocating: this runs on every request that
+// uses its session.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // Load loads the session now, if it was not loaded yet, and returns the
@@ -564,7 +592,11 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		return nil
 	}
 	h := w.Header()
-	h.Add("Vary", "Cookie")
+	if _, ok := h["Vary"]; ok {
+		h.Add("Vary", "Cookie")
+	} else {
+		h["Vary"] = varyCookie[:1:1] // shared and full: an append copies it
+	}
 	if s.err != nil {
 		return s.err
 	}
@@ -595,21 +627,23 @@ func (s *Session) commit(w http.ResponseWriter) error {
 			s.writeCookie, s.expireCookie = false, true
 			break
 		}
-		var u Update
-		if len(s.set) > 0 || len(s.del) > 0 {
+		changed := len(s.set) > 0 || len(s.del) > 0
+		touch := now.Sub(s.rec.LastSeen) >= m.cfg.TouchInterval
+		if !changed && !touch {
+			break // a read-only request: no store write
+		}
+		u := &Update{}
+		if changed {
 			u.Set = s.set
 			for k := range s.del {
 				u.Delete = append(u.Delete, k)
 			}
 		}
-		if now.Sub(s.rec.LastSeen) >= m.cfg.TouchInterval {
+		if touch {
 			u.LastSeen = now
 			u.Expiry = m.expiry(s.rec.CreatedAt, now)
 		}
-		if u.Set == nil && u.Delete == nil && u.LastSeen.IsZero() {
-			break // a read-only request: no store write
-		}
-		err := m.store.Update(s.ctx, s.id, &u)
+		err := m.store.Update(s.ctx, s.id, u)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or expired by another request meanwhile: its
 			// changes are dropped, never resurrected.

@@ -28,7 +28,14 @@ const MinKeySize = 32
 // without one MAC ever being valid for another. The first key signs; every
 // key verifies, so keys can be rotated by prepending a new one.
 type keyring struct {
-	pools []*sync.Pool // one pool of HMAC states per key, first signs
+	pools []*sync.Pool // one pool of *macState per key, first signs
+}
+
+// macState is a reusable HMAC with room for its sum, so computing a tag
+// allocates nothing.
+type macState struct {
+	h   hash.Hash
+	sum [macSize]byte
 }
 
 func newKeyring(keys [][]byte, purpose string) (*keyring, error) {
@@ -43,49 +50,52 @@ func newKeyring(keys [][]byte, purpose string) (*keyring, error) {
 		d := hmac.New(sha256.New, k)
 		d.Write([]byte(purpose))
 		sub := d.Sum(nil)
-		kr.pools = append(kr.pools, &sync.Pool{New: func() any { return hmac.New(sha256.New, sub) }})
+		kr.pools = append(kr.pools, &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, sub)} }})
 	}
 	return kr, nil
 }
 
-// mac appends the tag of msg under key i to dst.
-func (kr *keyring) mac(i int, dst, msg []byte) []byte {
-	h := kr.pools[i].Get().(hash.Hash)
-	h.Reset()
-	h.Write(msg)
-	dst = h.Sum(dst)
-	kr.pools[i].Put(h)
-	return dst
+// check reports whether tag is the tag of msg under key i.
+func (kr *keyring) check(i int, msg, tag []byte) bool {
+	st := kr.pools[i].Get().(*macState)
+	st.h.Reset()
+	st.h.Write(msg)
+	ok := hmac.Equal(st.h.Sum(st.sum[:0]), tag)
+	kr.pools[i].Put(st)
+	return ok
 }
 
 // sign returns the cookie value for token.
 func (kr *keyring) sign(token []byte) string {
+	st := kr.pools[0].Get().(*macState)
+	st.h.Reset()
+	st.h.Write(token)
 	var buf [TokenSize + macSize]byte
-	b := append(buf[:0], token...)
-	b = kr.mac(0, b, token)
-	return base64.RawURLEncoding.EncodeToString(b)
+	copy(buf[:], token)
+	copy(buf[TokenSize:], st.h.Sum(st.sum[:0]))
+	kr.pools[0].Put(st)
+	return base64.RawURLEncoding.EncodeToString(buf[:])
 }
 
-// verify decodes a cookie value and returns its token when the tag is
-// valid under any key. Garbage of any kind yields ok == false.
-func (kr *keyring) verify(v string) (token []byte, ok bool) {
+// verify decodes a cookie value into dst and reports whether its tag is
+// valid under any key. Garbage of any kind yields false.
+func (kr *keyring) verify(v string, dst *[TokenSize]byte) bool {
 	if len(v) != cookieLen {
-		return nil, false
+		return false
 	}
 	var src [128]byte // copied to the stack: no allocation for the conversion
 	var buf [TokenSize + macSize]byte
 	n, err := base64.RawURLEncoding.Decode(buf[:], src[:copy(src[:], v)])
 	if err != nil || n != len(buf) {
-		return nil, false
+		return false
 	}
-	tok, tag := buf[:TokenSize], buf[TokenSize:]
-	var sum [macSize]byte
 	for i := range kr.pools {
-		if hmac.Equal(kr.mac(i, sum[:0], tok), tag) {
-			return append([]byte(nil), tok...), true
+		if kr.check(i, buf[:TokenSize], buf[TokenSize:]) {
+			copy(dst[:], buf[:TokenSize])
+			return true
 		}
 	}
-	return nil, false
+	return false
 }
 
 // newToken returns TokenSize bytes from crypto/rand.
@@ -100,5 +110,7 @@ func newToken() []byte {
 // IDs, so a leaked store contains no usable cookies.
 func IDOf(token []byte) string {
 	sum := sha256.Sum256(token)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var out [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
