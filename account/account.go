@@ -170,12 +170,16 @@ func NormalizeRoles(roles []string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
+// DefaultListLimit is the page size of Store.ListUsers when
+// ListOptions.Limit is zero (or negative).
+const DefaultListLimit = 100
+
 // ListOptions pages through users, ordered by ID. A store issues IDs in
 // creation order, so that order is the order of creation; IDs are opaque,
 // so it need not be the order of the ID strings ("10" comes after "9").
 type ListOptions struct {
 	After string // return users created after the one with this ID (one the store issued); "" from the start
-	Limit int    // at most this many; 0 means 100
+	Limit int    // at most this many; 0 means DefaultListLimit (100)
 }
 
 // Store keeps user accounts. Usernames are unique case-insensitively:
@@ -285,6 +289,13 @@ type APIToken struct {
 	LastUsedAt time.Time // zero: never used
 }
 
+// ExpiredTokenRetention is how long a store that deletes expired tokens
+// in the background (sqlitestore, pgstore) keeps an expired API token,
+// which ListTokens shows as expired, before deleting it. Expired
+// remember-me tokens are never shown to anyone, so such a store deletes
+// them at once.
+const ExpiredTokenRetention = 30 * 24 * time.Hour
+
 // TokenStore keeps API tokens. A token is expired when its ExpiresAt is
 // not zero and at or before the now a method is given. The ctx and error
 // rules of Store apply.
@@ -297,8 +308,9 @@ type TokenStore interface {
 	// ErrNotFound (also for an expired one, judged against now).
 	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*APIToken, error)
 
-	// ListTokens returns the user's tokens, expired ones included, newest
-	// (by CreatedAt) first; a user with none yields an empty slice.
+	// ListTokens returns the user's tokens, expired ones included (a
+	// store may delete a token ExpiredTokenRetention after it expires),
+	// newest (by CreatedAt) first; a user with none yields an empty slice.
 	ListTokens(ctx context.Context, userID string) ([]*APIToken, error)
 
 	// TouchToken records a use of the token at t: it sets LastUsedAt. A

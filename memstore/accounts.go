@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/internal/seqid"
 )
 
 var (
@@ -21,10 +21,6 @@ var (
 	_ account.RememberStore = (*AccountStore)(nil)
 	_ account.TokenStore    = (*AccountStore)(nil)
 )
-
-// defaultListLimit is the page size of ListUsers when ListOptions.Limit is
-// not positive.
-const defaultListLimit = 100
 
 // AccountStore keeps user accounts, remember-me tokens and API tokens in
 // memory: it implements account.Store (with account.Importer),
@@ -80,16 +76,6 @@ func fold(name string) string {
 	return string(b)
 }
 
-// parseID returns the number n of a decimal ID this store may have issued,
-// rejecting any other spelling of n ("01", "+1").
-func parseID(id string) (int64, bool) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n < 1 || strconv.FormatInt(n, 10) != id {
-		return 0, false
-	}
-	return n, true
-}
-
 func cloneUser(u *account.User) *account.User {
 	c := *u
 	c.Roles = slices.Clone(u.Roles)
@@ -99,7 +85,7 @@ func cloneUser(u *account.User) *account.User {
 // userIndex returns the index in s.users of the user id, or -1. The caller
 // holds s.mu.
 func (s *AccountStore) userIndex(id string) int {
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok || n > int64(len(s.users)) {
 		return -1
 	}
@@ -125,7 +111,7 @@ func (s *AccountStore) CreateUser(ctx context.Context, u *account.User) error {
 // add stores a copy of u, which the caller has checked, as the next user,
 // and sets u's ID and zero times. The caller holds s.mu.
 func (s *AccountStore) add(u *account.User, now time.Time) {
-	u.ID = strconv.Itoa(len(s.users) + 1)
+	u.ID = seqid.Format(int64(len(s.users) + 1))
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now
 	}
@@ -206,7 +192,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	}
 	var start int64
 	if opt.After != "" {
-		n, ok := parseID(opt.After)
+		n, ok := seqid.Parse(opt.After)
 		if !ok {
 			return nil, fmt.Errorf("memstore: list users after %q: %w", opt.After, account.ErrInvalid)
 		}
@@ -214,7 +200,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	}
 	limit := opt.Limit
 	if limit <= 0 {
-		limit = defaultListLimit
+		limit = account.DefaultListLimit
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -409,7 +395,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) err
 		return fmt.Errorf("memstore: create api token: %w", errHashInUse)
 	}
 	s.lastToken++
-	t.ID = strconv.FormatInt(s.lastToken, 10)
+	t.ID = seqid.Format(s.lastToken)
 	s.tokens[t.ID] = cloneToken(t)
 	s.byHash[string(t.Hash)] = t.ID
 	return nil
@@ -452,8 +438,8 @@ func (s *AccountStore) ListTokens(ctx context.Context, userID string) ([]*accoun
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
 			return c
 		}
-		x, _ := parseID(a.ID)
-		y, _ := parseID(b.ID)
+		x, _ := seqid.Parse(a.ID)
+		y, _ := seqid.Parse(b.ID)
 		return cmp.Compare(y, x)
 	})
 	return list, nil

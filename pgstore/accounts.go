@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/internal/seqid"
 )
 
 var (
@@ -20,16 +20,6 @@ var (
 	_ account.RememberStore = (*AccountStore)(nil)
 	_ account.TokenStore    = (*AccountStore)(nil)
 )
-
-// ExpiredTokenRetention is how long an expired API token stays in the
-// database, listed by ListTokens as expired, before the sweep deletes it.
-// Expired remember-me tokens are never shown to anyone, so the sweep
-// deletes them at once.
-const ExpiredTokenRetention = 30 * 24 * time.Hour
-
-// defaultListLimit is the page size of ListUsers when ListOptions.Limit is
-// not positive.
-const defaultListLimit = 100
 
 // importBatch is how many users ImportUsers sends in one pipelined round
 // trip, so that a large import neither waits on one round trip per user
@@ -64,24 +54,12 @@ const (
 // account.ErrConflict from account.ErrNotFound.
 //
 // The DB's background sweep deletes expired remember-me tokens, and API
-// tokens that expired more than ExpiredTokenRetention ago; Sweep runs one
-// pass now.
+// tokens that expired more than account.ExpiredTokenRetention ago; Sweep
+// runs one pass now.
 type AccountStore struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
 }
-
-// parseID returns the row ID that id spells, accepting only the canonical
-// decimal form the store issues (not "01", "+1" or " 1").
-func parseID(id string) (int64, bool) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n < 1 || strconv.FormatInt(n, 10) != id {
-		return 0, false
-	}
-	return n, true
-}
-
-func formatID(n int64) string { return strconv.FormatInt(n, 10) }
 
 // stored returns t as a timestamptz column keeps it: pgx sends whole
 // microseconds, rounding down.
@@ -145,7 +123,7 @@ func scanUser(row pgx.Row) (*account.User, error) {
 	if len(u.Roles) == 0 {
 		u.Roles = nil
 	}
-	u.ID = formatID(id)
+	u.ID = seqid.Format(id)
 	return &u, nil
 }
 
@@ -180,7 +158,7 @@ func (s *AccountStore) CreateUser(ctx context.Context, u *account.User) error {
 	if err != nil {
 		return wrap(ctx, "create user", err)
 	}
-	u.ID, u.CreatedAt, u.PasswordChangedAt = formatID(id), created, changed
+	u.ID, u.CreatedAt, u.PasswordChangedAt = seqid.Format(id), created, changed
 	return nil
 }
 
@@ -242,7 +220,7 @@ func (s *AccountStore) ImportUsers(ctx context.Context, users []*account.User) e
 		return fmt.Errorf("pgstore: %s: %w", op, err)
 	}
 	for i, u := range users {
-		u.ID, u.CreatedAt, u.PasswordChangedAt = formatID(results[i].id), results[i].created, results[i].changed
+		u.ID, u.CreatedAt, u.PasswordChangedAt = seqid.Format(results[i].id), results[i].created, results[i].changed
 	}
 	return nil
 }
@@ -266,7 +244,7 @@ const userByIDSQL = `SELECT ` + userColumns + ` FROM hallpass_users WHERE id = $
 // account.ErrNotFound.
 func (s *AccountStore) UserByID(ctx context.Context, id string) (*account.User, error) {
 	const op = "user by id"
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return nil, notFound(ctx, op)
 	}
@@ -311,7 +289,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	}
 	var after int64
 	if opt.After != "" {
-		n, ok := parseID(opt.After)
+		n, ok := seqid.Parse(opt.After)
 		if !ok {
 			return nil, fmt.Errorf("pgstore: %s after %q: %w", op, opt.After, account.ErrInvalid)
 		}
@@ -319,7 +297,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	}
 	limit := opt.Limit
 	if limit <= 0 {
-		limit = defaultListLimit
+		limit = account.DefaultListLimit
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM hallpass_users WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
@@ -336,7 +314,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 // the id, and returns an error wrapping account.ErrNotFound when no row
 // matched.
 func (s *AccountStore) updateUser(ctx context.Context, op, id, query string, args ...any) error {
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return notFound(ctx, op)
 	}
@@ -375,7 +353,7 @@ func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) 
 // account.ErrNotFound for an unknown id.
 func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
 	const op = "rehash password"
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return notFound(ctx, op)
 	}
@@ -410,7 +388,7 @@ func ownerID(ctx context.Context, op, userID string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, wrap(ctx, op, err)
 	}
-	n, ok := parseID(userID)
+	n, ok := seqid.Parse(userID)
 	if !ok {
 		return 0, fmt.Errorf("pgstore: %s: user %q: %w", op, userID, account.ErrNotFound)
 	}
@@ -470,7 +448,7 @@ func (s *AccountStore) RememberBySelector(ctx context.Context, selector string, 
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	t.UserID, t.RotatedAt = formatID(uid), orZero(rotated)
+	t.UserID, t.RotatedAt = seqid.Format(uid), orZero(rotated)
 	return &t, nil
 }
 
@@ -524,7 +502,7 @@ func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID strin
 	if err := ctx.Err(); err != nil {
 		return 0, wrap(ctx, op, err)
 	}
-	uid, ok := parseID(userID)
+	uid, ok := seqid.Parse(userID)
 	if !ok {
 		return 0, nil
 	}
@@ -551,7 +529,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) err
 	if err != nil {
 		return insertTokenError(ctx, op, t.UserID, err)
 	}
-	t.ID = formatID(id)
+	t.ID = seqid.Format(id)
 	return nil
 }
 
@@ -567,7 +545,7 @@ func scanToken(row pgx.Row) (*account.APIToken, error) {
 	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &t.CreatedAt, &expires, &lastUsed); err != nil {
 		return nil, err
 	}
-	t.ID, t.UserID = formatID(id), formatID(uid)
+	t.ID, t.UserID = seqid.Format(id), seqid.Format(uid)
 	t.ExpiresAt, t.LastUsedAt = orZero(expires), orZero(lastUsed)
 	return &t, nil
 }
@@ -588,14 +566,14 @@ func (s *AccountStore) TokenByHash(ctx context.Context, hash []byte, now time.Ti
 }
 
 // ListTokens returns the user's tokens, expired ones included (until the
-// sweep deletes them, ExpiredTokenRetention after they expire), newest
-// first.
+// sweep deletes them, account.ExpiredTokenRetention after they expire),
+// newest first.
 func (s *AccountStore) ListTokens(ctx context.Context, userID string) ([]*account.APIToken, error) {
 	const op = "list api tokens"
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	uid, ok := parseID(userID)
+	uid, ok := seqid.Parse(userID)
 	if !ok {
 		return []*account.APIToken{}, nil
 	}
@@ -618,7 +596,7 @@ func (s *AccountStore) TouchToken(ctx context.Context, id string, t time.Time) e
 	if err := ctx.Err(); err != nil {
 		return wrap(ctx, op, err)
 	}
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return nil
 	}
@@ -632,8 +610,8 @@ func (s *AccountStore) TouchToken(ctx context.Context, id string, t time.Time) e
 // account.ErrNotFound when the user has no such token.
 func (s *AccountStore) DeleteToken(ctx context.Context, userID, id string) error {
 	const op = "delete api token"
-	uid, ok1 := parseID(userID)
-	n, ok2 := parseID(id)
+	uid, ok1 := seqid.Parse(userID)
+	n, ok2 := seqid.Parse(id)
 	if !ok1 || !ok2 {
 		return notFound(ctx, op)
 	}
@@ -654,9 +632,9 @@ func (s *AccountStore) DeleteTokensByUser(ctx context.Context, userID string) (i
 }
 
 // Sweep deletes the expired remember-me tokens and the API tokens that
-// expired more than ExpiredTokenRetention ago, 500 rows per statement, and
-// returns how many rows it deleted. The background sweep of the DB runs
-// the same deletes; tests call Sweep directly.
+// expired more than account.ExpiredTokenRetention ago, 500 rows per
+// statement, and returns how many rows it deleted. The background sweep
+// of the DB runs the same deletes; tests call Sweep directly.
 func (s *AccountStore) Sweep(ctx context.Context) (int, error) {
 	n, err := s.sweepRemember(ctx)
 	if err != nil {
@@ -681,9 +659,9 @@ func (s *AccountStore) sweepRemember(ctx context.Context) (int, error) {
 }
 
 // sweepTokens deletes the API tokens that expired more than
-// ExpiredTokenRetention ago.
+// account.ExpiredTokenRetention ago.
 func (s *AccountStore) sweepTokens(ctx context.Context) (int, error) {
-	return s.sweep(ctx, "sweep api tokens", sweepTokensSQL, s.now().Add(-ExpiredTokenRetention))
+	return s.sweep(ctx, "sweep api tokens", sweepTokensSQL, s.now().Add(-account.ExpiredTokenRetention))
 }
 
 // sweep runs query, a DELETE of at most sweepBatch rows that expired at or

@@ -238,13 +238,13 @@ func tokensToSweep(t *testing.T, db *pgstore.DB, clock *sessiontest.Clock) {
 	a := db.Accounts()
 	u := mustCreateUser(t, a, "Ada")
 	now := clock.Now()
-	for i, ttl := range []time.Duration{time.Minute, 2 * pgstore.ExpiredTokenRetention} {
+	for i, ttl := range []time.Duration{time.Minute, 2 * account.ExpiredTokenRetention} {
 		rt := &account.RememberToken{Selector: fmt.Sprint("sel", i), ValidatorHash: digest("v"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 		if err := a.CreateRemember(ctx, rt); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i, exp := range []time.Time{{}, now.Add(time.Minute), now.Add(time.Minute + pgstore.ExpiredTokenRetention)} {
+	for i, exp := range []time.Time{{}, now.Add(time.Minute), now.Add(time.Minute + account.ExpiredTokenRetention)} {
 		at := &account.APIToken{UserID: u.ID, Hash: digest(fmt.Sprint("token", i)), CreatedAt: now, ExpiresAt: exp}
 		if err := a.CreateToken(ctx, at); err != nil {
 			t.Fatal(err)
@@ -265,10 +265,10 @@ func TestAccountSweep(t *testing.T) {
 	}{
 		{0, 0, 2, 3},
 		{time.Minute, 1, 1, 3}, // a remember-me token expired; the API token is kept
-		{pgstore.ExpiredTokenRetention - time.Second, 0, 1, 3}, // not yet kept long enough
+		{account.ExpiredTokenRetention - time.Second, 0, 1, 3}, // not yet kept long enough
 		{time.Second, 1, 1, 2},                                 // the API token expired ExpiredTokenRetention ago
-		{pgstore.ExpiredTokenRetention, 2, 0, 1},               // the other remember-me token, the other API token
-		{100 * pgstore.ExpiredTokenRetention, 0, 0, 1},         // the token that never expires stays
+		{account.ExpiredTokenRetention, 2, 0, 1},               // the other remember-me token, the other API token
+		{100 * account.ExpiredTokenRetention, 0, 0, 1},         // the token that never expires stays
 	}
 	for _, tt := range tests {
 		clock.Advance(tt.advance)
@@ -292,7 +292,7 @@ func TestAccountBackgroundSweep(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	tokensToSweep(t, db, clock)
-	clock.Advance(100 * pgstore.ExpiredTokenRetention)
+	clock.Advance(100 * account.ExpiredTokenRetention)
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		r, k := accountRows(t, db)
 		if r == 0 && k == 1 {

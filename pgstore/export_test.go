@@ -14,8 +14,8 @@ func (s *SessionStore) SweepInBatches(ctx context.Context, batch int) (removed, 
 // Migrations returns the versions of the embedded migrations, in order.
 func Migrations() []int {
 	var vs []int
-	for _, m := range migrations {
-		vs = append(vs, m.version)
+	for _, m := range schemaMigrations {
+		vs = append(vs, m.Version)
 	}
 	return vs
 }

@@ -6,20 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/migrations"
 )
 
 // The schema is the sequence of SQL files in migrations/, named
-// NNNN_description.sql with versions numbered from 0001 without gaps; the
-// package's migrations slice holds them in version order. Open applies,
-// in order, each one the database has not recorded in
+// NNNN_description.sql with versions numbered from 0001 without gaps;
+// schemaMigrations holds them in version order. Open applies, in order,
+// each one the database has not recorded in
 // hallpass_schema_migrations, each in its own transaction that first
 // takes a transaction-scoped advisory lock, so several processes opening
 // the same database at once apply each migration exactly once.
@@ -32,50 +30,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string // file name, for errors
-	sql     string
-}
-
-// migrations is the parsed contents of migrationFiles, in version order.
-var migrations = mustParseMigrations(migrationFiles)
-
-func mustParseMigrations(fsys fs.FS) []migration {
-	ms, err := parseMigrations(fsys)
-	if err != nil {
-		panic(err)
-	}
-	return ms
-}
-
-// parseMigrations reads the migration files of fsys, checking that their
-// versions run from 1 without gaps or repeats.
-func parseMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	ms := make([]migration, 0, len(names))
-	for _, name := range names { // fs.Glob returns names sorted
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("pgstore: migration %s: name must be NNNN_description.sql", base)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("pgstore: migration %s: version %d, want %d (versions run from 1 without gaps)", base, v, len(ms)+1)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	return ms, nil
-}
+// schemaMigrations is the parsed contents of migrationFiles, in version
+// order.
+var schemaMigrations = migrations.MustParse(migrationFiles, "pgstore")
 
 // lockKey returns the key of the advisory lock that serialises the
 // migrations of schema ("" for the connection's default schema).
@@ -89,7 +46,7 @@ func lockKey(schema string) int64 {
 // creating schema first if it is not "". It refuses a database whose
 // schema is newer than this program's, written by a later version of
 // hallpass.
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migration, now func() time.Time) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migrations.Migration, now func() time.Time) error {
 	key := lockKey(schema)
 	var v int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -141,7 +98,7 @@ var errApplied = errors.New("already applied")
 
 // apply runs m in one transaction holding the migration lock, unless
 // another process applied it first.
-func apply(ctx context.Context, pool *pgxpool.Pool, key int64, m migration, now func() time.Time) error {
+func apply(ctx context.Context, pool *pgxpool.Pool, key int64, m migrations.Migration, now func() time.Time) error {
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
 			return err
@@ -150,20 +107,20 @@ func apply(ctx context.Context, pool *pgxpool.Pool, key int64, m migration, now 
 		if err != nil {
 			return err
 		}
-		if v >= m.version {
+		if v >= m.Version {
 			return errApplied
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO hallpass_schema_migrations (version, applied_at) VALUES ($1, $2)`,
-			m.version, now()); err != nil {
+			m.Version, now()); err != nil {
 			return fmt.Errorf("record version: %w", err)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errApplied) {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	return nil
 }

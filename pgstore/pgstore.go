@@ -34,6 +34,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/sweep"
 )
 
 // DefaultSweepInterval is the interval of the background sweep when
@@ -74,8 +76,7 @@ type DB struct {
 	sessions *SessionStore
 	accounts *AccountStore
 
-	stopSweep context.CancelFunc
-	swept     chan struct{} // closed when the sweep goroutine returns; nil if none
+	stopSweep func() // stops the background sweep and waits for it; nil if none
 	closeOnce sync.Once
 }
 
@@ -107,7 +108,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	if err := migrate(ctx, d.pool, opts.Schema, migrations, d.now); err != nil {
+	if err := migrate(ctx, d.pool, opts.Schema, schemaMigrations, d.now); err != nil {
 		d.pool.Close()
 		return nil, fmt.Errorf("pgstore: open %s: %w", cfg.ConnConfig.Database, err)
 	}
@@ -119,10 +120,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		interval = DefaultSweepInterval
 	}
 	if interval > 0 {
-		sweepCtx, cancel := context.WithCancel(context.Background())
-		d.stopSweep = cancel
-		d.swept = make(chan struct{})
-		go d.sweepEvery(sweepCtx, interval)
+		d.stopSweep = sweep.Start(interval, d.log, "pgstore",
+			sweep.Job{Table: "hallpass_sessions", Run: d.sessions.Sweep},
+			sweep.Job{Table: "hallpass_remember_tokens", Run: d.accounts.sweepRemember},
+			sweep.Job{Table: "hallpass_api_tokens", Run: d.accounts.sweepTokens})
 	}
 	return d, nil
 }
@@ -155,43 +156,8 @@ func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
 		if d.stopSweep != nil {
 			d.stopSweep()
-			<-d.swept
 		}
 		d.pool.Close()
 	})
 	return nil
-}
-
-// sweepEvery runs every sweep of the database each interval until ctx is
-// done. A sweep that fails is logged and tried again next time.
-func (d *DB) sweepEvery(ctx context.Context, interval time.Duration) {
-	defer close(d.swept)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	sweeps := []struct {
-		what string
-		fn   func(context.Context) (int, error)
-	}{
-		{"hallpass_sessions", d.sessions.Sweep},
-		{"hallpass_remember_tokens", d.accounts.sweepRemember},
-		{"hallpass_api_tokens", d.accounts.sweepTokens},
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, s := range sweeps {
-			n, err := s.fn(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				d.log.Error("pgstore: background sweep failed", "table", s.what, "err", err)
-			} else if n > 0 {
-				d.log.Debug("pgstore: swept expired rows", "table", s.what, "rows", n)
-			}
-		}
-	}
 }

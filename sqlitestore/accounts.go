@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/internal/seqid"
 )
 
 var (
@@ -21,16 +21,6 @@ var (
 	_ account.RememberStore = (*AccountStore)(nil)
 	_ account.TokenStore    = (*AccountStore)(nil)
 )
-
-// ExpiredTokenRetention is how long an expired API token stays in the
-// database, listed by ListTokens as expired, before the sweep deletes it.
-// Expired remember-me tokens are never shown to anyone, so the sweep
-// deletes them at once.
-const ExpiredTokenRetention = 30 * 24 * time.Hour
-
-// defaultListLimit is the page size of ListUsers when ListOptions.Limit is
-// not positive.
-const defaultListLimit = 100
 
 // AccountStore keeps the user accounts, remember-me tokens and API tokens
 // of a DB, in the tables users, remember_tokens and api_tokens: it
@@ -44,8 +34,8 @@ const defaultListLimit = 100
 // account.ErrNotFound for any other UserID.
 //
 // The DB's background sweep deletes expired remember-me tokens, and API
-// tokens that expired more than ExpiredTokenRetention ago; Sweep runs one
-// pass now.
+// tokens that expired more than account.ExpiredTokenRetention ago; Sweep
+// runs one pass now.
 type AccountStore struct {
 	db *DB
 
@@ -89,18 +79,6 @@ func (s *AccountStore) close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// parseID returns the row ID that id spells, accepting only the canonical
-// decimal form the store issues (not "01" or "+1").
-func parseID(id string) (int64, bool) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n < 1 || strconv.FormatInt(n, 10) != id {
-		return 0, false
-	}
-	return n, true
-}
-
-func formatID(n int64) string { return strconv.FormatInt(n, 10) }
 
 // stored returns t as the store keeps it: truncated to milliseconds.
 func stored(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
@@ -170,7 +148,7 @@ func scanUser(row interface{ Scan(...any) error }) (*account.User, error) {
 	if u.Roles, err = decodeRoles(roles); err != nil {
 		return nil, err
 	}
-	u.ID = formatID(id)
+	u.ID = seqid.Format(id)
 	u.CreatedAt, u.PasswordChangedAt = time.UnixMilli(created), time.UnixMilli(changed)
 	return &u, nil
 }
@@ -210,7 +188,7 @@ func (s *AccountStore) CreateUser(ctx context.Context, u *account.User) error {
 	if err != nil {
 		return wrap(ctx, "create user", err)
 	}
-	u.ID, u.CreatedAt, u.PasswordChangedAt = formatID(id), created, changed
+	u.ID, u.CreatedAt, u.PasswordChangedAt = seqid.Format(id), created, changed
 	return nil
 }
 
@@ -266,14 +244,14 @@ func (s *AccountStore) ImportUsers(ctx context.Context, users []*account.User) e
 		return wrap(ctx, "import users", err)
 	}
 	for i, u := range users {
-		u.ID, u.CreatedAt, u.PasswordChangedAt = formatID(results[i].id), results[i].created, results[i].changed
+		u.ID, u.CreatedAt, u.PasswordChangedAt = seqid.Format(results[i].id), results[i].created, results[i].changed
 	}
 	return nil
 }
 
 // UserByID returns the user with id, or account.ErrNotFound.
 func (s *AccountStore) UserByID(ctx context.Context, id string) (*account.User, error) {
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return nil, s.notFound(ctx, "user by id")
 	}
@@ -319,7 +297,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	}
 	var after int64
 	if opt.After != "" {
-		n, ok := parseID(opt.After)
+		n, ok := seqid.Parse(opt.After)
 		if !ok {
 			return nil, fmt.Errorf("sqlitestore: list users after %q: %w", opt.After, account.ErrInvalid)
 		}
@@ -327,7 +305,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	}
 	limit := opt.Limit
 	if limit <= 0 {
-		limit = defaultListLimit
+		limit = account.DefaultListLimit
 	}
 	rows, err := s.db.read.QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
@@ -352,7 +330,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 // updateUser runs query, an UPDATE of the user id whose last argument is
 // the id, and returns account.ErrNotFound when no row matched.
 func (s *AccountStore) updateUser(ctx context.Context, op, id, query string, args ...any) error {
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return s.notFound(ctx, op)
 	}
@@ -392,7 +370,7 @@ func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) 
 // oldHash, and account.ErrNotFound for an unknown id.
 func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
 	const op = "rehash password"
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return s.notFound(ctx, op)
 	}
@@ -433,8 +411,8 @@ func (s *AccountStore) conflictOrNotFound(ctx context.Context, tx *sql.Tx, op, q
 }
 
 // Sweep deletes the expired remember-me tokens and the API tokens that
-// expired more than ExpiredTokenRetention ago, and returns how many rows
-// it deleted.
+// expired more than account.ExpiredTokenRetention ago, and returns how
+// many rows it deleted.
 func (s *AccountStore) Sweep(ctx context.Context) (int, error) {
 	n, err := s.sweepRemember(ctx)
 	if err != nil {
@@ -451,11 +429,11 @@ func (s *AccountStore) sweepRemember(ctx context.Context) (int, error) {
 }
 
 // sweepTokens deletes the API tokens that expired more than
-// ExpiredTokenRetention ago.
+// account.ExpiredTokenRetention ago.
 func (s *AccountStore) sweepTokens(ctx context.Context) (int, error) {
 	return s.sweep(ctx, "sweep api tokens", `DELETE FROM api_tokens WHERE id IN
 		(SELECT id FROM api_tokens WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)`,
-		ms(s.db.now().Add(-ExpiredTokenRetention)))
+		ms(s.db.now().Add(-account.ExpiredTokenRetention)))
 }
 
 // sweep runs query, a DELETE of at most sweepBatch rows taking a time and

@@ -87,7 +87,7 @@ func TestMigrateFromSessionsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(ctx, raw, migrations[:1], time.Now); err != nil {
+	if err := migrate(ctx, raw, schemaMigrations[:1], time.Now); err != nil {
 		t.Fatalf("migrate to 0001 = %v", err)
 	}
 	now := time.Now()
@@ -103,8 +103,8 @@ func TestMigrateFromSessionsOnly(t *testing.T) {
 
 	db := mustOpenPath(t, path, Options{SweepInterval: -1})
 	var versions int
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != len(migrations) {
-		t.Errorf("after upgrade, schema_migrations has %d rows, %v; want %d", versions, err, len(migrations))
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != len(schemaMigrations) {
+		t.Errorf("after upgrade, schema_migrations has %d rows, %v; want %d", versions, err, len(schemaMigrations))
 	}
 	if _, err := db.Sessions().Load(ctx, "old"); err != nil {
 		t.Errorf("after upgrade, Load(old) = %v, want the session", err)
@@ -179,13 +179,13 @@ func tokensToSweep(t *testing.T, db *DB, clock *sessiontest.Clock) {
 	a := db.Accounts()
 	u := mustCreateUser(t, a, "Ada")
 	now := clock.Now()
-	for i, ttl := range []time.Duration{time.Minute, 2 * ExpiredTokenRetention} {
+	for i, ttl := range []time.Duration{time.Minute, 2 * account.ExpiredTokenRetention} {
 		rt := &account.RememberToken{Selector: string(rune('a' + i)), ValidatorHash: digest("v"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 		if err := a.CreateRemember(ctx, rt); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i, exp := range []time.Time{{}, now.Add(time.Minute), now.Add(time.Minute + ExpiredTokenRetention)} {
+	for i, exp := range []time.Time{{}, now.Add(time.Minute), now.Add(time.Minute + account.ExpiredTokenRetention)} {
 		at := &account.APIToken{UserID: u.ID, Hash: digest(string(rune('a' + i))), CreatedAt: now, ExpiresAt: exp}
 		if err := a.CreateToken(ctx, at); err != nil {
 			t.Fatal(err)
@@ -206,10 +206,10 @@ func TestAccountSweep(t *testing.T) {
 	}{
 		{0, 0, 2, 3},
 		{time.Minute, 1, 1, 3}, // a remember-me token expired; the API token is kept
-		{ExpiredTokenRetention - time.Second, 0, 1, 3}, // not yet kept long enough
-		{time.Second, 1, 1, 2},                         // the API token expired ExpiredTokenRetention ago
-		{ExpiredTokenRetention, 2, 0, 1},               // the other remember-me token, the other API token
-		{100 * ExpiredTokenRetention, 0, 0, 1},         // the token that never expires stays
+		{account.ExpiredTokenRetention - time.Second, 0, 1, 3}, // not yet kept long enough
+		{time.Second, 1, 1, 2},                                 // the API token expired ExpiredTokenRetention ago
+		{account.ExpiredTokenRetention, 2, 0, 1},               // the other remember-me token, the other API token
+		{100 * account.ExpiredTokenRetention, 0, 0, 1},         // the token that never expires stays
 	}
 	for _, tt := range tests {
 		clock.Advance(tt.advance)
@@ -228,7 +228,7 @@ func TestAccountBackgroundSweep(t *testing.T) {
 	clock := sessiontest.NewClock()
 	db, _ := mustOpen(t, Options{Now: clock.Now, SweepInterval: 10 * time.Millisecond})
 	tokensToSweep(t, db, clock)
-	clock.Advance(100 * ExpiredTokenRetention)
+	clock.Advance(100 * account.ExpiredTokenRetention)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r, k := accountRows(t, db)

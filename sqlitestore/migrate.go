@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/hallpass/hallpass/internal/migrations"
 )
 
 // The schema is the sequence of SQL files in migrations/, named
@@ -21,50 +19,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string // file name, for errors
-	sql     string
-}
-
-// migrations is the parsed contents of migrationFiles, in version order.
-var migrations = mustParseMigrations(migrationFiles)
-
-func mustParseMigrations(fsys fs.FS) []migration {
-	ms, err := parseMigrations(fsys)
-	if err != nil {
-		panic(err)
-	}
-	return ms
-}
-
-// parseMigrations reads the migration files of fsys, checking that their
-// versions run from 1 without gaps or repeats.
-func parseMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	ms := make([]migration, 0, len(names))
-	for _, name := range names { // fs.Glob returns names sorted
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlitestore: migration %s: name must be NNNN_description.sql", base)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("sqlitestore: migration %s: version %d, want %d (versions run from 1 without gaps)", base, v, len(ms)+1)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	return ms, nil
-}
+// schemaMigrations is the parsed contents of migrationFiles, in version
+// order.
+var schemaMigrations = migrations.MustParse(migrationFiles, "sqlitestore")
 
 // schemaVersion returns the highest migration version recorded in db, or 0.
 func schemaVersion(ctx context.Context, q interface {
@@ -78,7 +35,7 @@ func schemaVersion(ctx context.Context, q interface {
 // migrate brings the schema of the database behind w (the writer pool) up
 // to date. It refuses a database whose schema is newer than this program's,
 // written by a later version of hallpass.
-func migrate(ctx context.Context, w *sql.DB, ms []migration, now func() time.Time) error {
+func migrate(ctx context.Context, w *sql.DB, ms []migrations.Migration, now func() time.Time) error {
 	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		applied_at INTEGER NOT NULL -- Unix milliseconds
@@ -102,28 +59,28 @@ func migrate(ctx context.Context, w *sql.DB, ms []migration, now func() time.Tim
 
 // apply runs m in one write transaction, unless another process applied it
 // first.
-func apply(ctx context.Context, w *sql.DB, m migration, now func() time.Time) error {
+func apply(ctx context.Context, w *sql.DB, m migrations.Migration, now func() time.Time) error {
 	tx, err := w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see writerDSN
 	if err != nil {
-		return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+		return fmt.Errorf("sqlitestore: migration %s: %w", m.Name, err)
 	}
 	defer tx.Rollback()
 	v, err := schemaVersion(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+		return fmt.Errorf("sqlitestore: migration %s: %w", m.Name, err)
 	}
-	if v >= m.version {
+	if v >= m.Version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, now().UnixMilli()); err != nil {
-		return fmt.Errorf("sqlitestore: migration %s: record version: %w", m.name, err)
+		m.Version, now().UnixMilli()); err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: record version: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlitestore: migration %s: commit: %w", m.name, err)
+		return fmt.Errorf("sqlitestore: migration %s: commit: %w", m.Name, err)
 	}
 	return nil
 }

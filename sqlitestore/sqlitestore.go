@@ -31,6 +31,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/hallpass/hallpass/internal/sweep"
 )
 
 // DefaultSweepInterval is the interval of the background sweep when
@@ -78,8 +80,7 @@ type DB struct {
 	sessions *SessionStore
 	accounts *AccountStore
 
-	stopSweep context.CancelFunc
-	swept     chan struct{} // closed when the sweep goroutine returns; nil if none
+	stopSweep func() // stops the background sweep and waits for it; nil if none
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -126,10 +127,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		interval = DefaultSweepInterval
 	}
 	if interval > 0 {
-		sweepCtx, cancel := context.WithCancel(context.Background())
-		d.stopSweep = cancel
-		d.swept = make(chan struct{})
-		go d.sweepEvery(sweepCtx, interval)
+		d.stopSweep = sweep.Start(interval, d.log, "sqlitestore",
+			sweep.Job{Table: "sessions", Run: d.sessions.Sweep},
+			sweep.Job{Table: "remember_tokens", Run: d.accounts.sweepRemember},
+			sweep.Job{Table: "api_tokens", Run: d.accounts.sweepTokens})
 	}
 	return d, nil
 }
@@ -173,7 +174,7 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want WAL (is the file on a network file system?)", mode)
 	}
-	if err := migrate(ctx, d.write, migrations, d.now); err != nil {
+	if err := migrate(ctx, d.write, schemaMigrations, d.now); err != nil {
 		return err
 	}
 
@@ -210,7 +211,6 @@ func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
 		if d.stopSweep != nil {
 			d.stopSweep()
-			<-d.swept
 		}
 		d.closeErr = d.closeDBs()
 		if d.closeErr != nil {
@@ -235,40 +235,6 @@ func (d *DB) closeDBs() error {
 		errs = append(errs, d.write.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// sweepEvery runs every sweep of the database each interval until ctx is
-// done. A sweep that fails is logged and tried again next time.
-func (d *DB) sweepEvery(ctx context.Context, interval time.Duration) {
-	defer close(d.swept)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	sweeps := []struct {
-		what string
-		fn   func(context.Context) (int, error)
-	}{
-		{"sessions", d.sessions.Sweep},
-		{"remember_tokens", d.accounts.sweepRemember},
-		{"api_tokens", d.accounts.sweepTokens},
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, s := range sweeps {
-			n, err := s.fn(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				d.log.Error("sqlitestore: background sweep failed", "table", s.what, "err", err)
-			} else if n > 0 {
-				d.log.Debug("sqlitestore: swept expired rows", "table", s.what, "rows", n)
-			}
-		}
-	}
 }
 
 // wrap adds the operation to err. When ctx is done, the result wraps

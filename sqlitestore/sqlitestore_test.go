@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/hallpass/hallpass/session"
@@ -86,8 +85,8 @@ func TestReopen(t *testing.T) {
 		if err := db.read.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&versions, &max); err != nil {
 			t.Fatal(err)
 		}
-		if versions != len(migrations) || max != len(migrations) {
-			t.Errorf("after reopening %d times, schema_migrations has %d rows up to version %d, want %d", i+1, versions, max, len(migrations))
+		if versions != len(schemaMigrations) || max != len(schemaMigrations) {
+			t.Errorf("after reopening %d times, schema_migrations has %d rows up to version %d, want %d", i+1, versions, max, len(schemaMigrations))
 		}
 		if _, err := db.Sessions().Load(ctx, "id"); err != nil {
 			t.Errorf("after reopening, Load = %v, want the record", err)
@@ -101,7 +100,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, len(migrations)+1); err != nil {
+	if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, len(schemaMigrations)+1); err != nil {
 		t.Fatal(err)
 	}
 	if db, err := Open(ctx, path, Options{SweepInterval: -1}); err == nil || !strings.Contains(err.Error(), "newer") {
@@ -121,43 +120,9 @@ func TestOpenRejectsNonFiles(t *testing.T) {
 	}
 }
 
-func TestParseMigrations(t *testing.T) {
-	if len(migrations) == 0 || migrations[0].version != 1 {
-		t.Fatalf("embedded migrations = %v, want versions from 1", migrations)
-	}
-	sql := &fstest.MapFile{Data: []byte("CREATE TABLE t (x);")}
-	tests := []struct {
-		name  string
-		files fstest.MapFS
-		want  []int // nil: want an error
-	}{
-		{"none", fstest.MapFS{}, []int{}},
-		{"ordered", fstest.MapFS{"migrations/0002_b.sql": sql, "migrations/0001_a.sql": sql, "migrations/README": sql}, []int{1, 2}},
-		{"gap", fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0003_c.sql": sql}, nil},
-		{"repeat", fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0001_b.sql": sql}, nil},
-		{"zero", fstest.MapFS{"migrations/0000_a.sql": sql}, nil},
-		{"no number", fstest.MapFS{"migrations/sessions.sql": sql}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ms, err := parseMigrations(tt.files)
-			if tt.want == nil {
-				if err == nil {
-					t.Errorf("parseMigrations = %v, want an error", ms)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parseMigrations = %v", err)
-			}
-			var got []int
-			for _, m := range ms {
-				got = append(got, m.version)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("parseMigrations versions = %v, want %v", got, tt.want)
-			}
-		})
+func TestEmbeddedMigrations(t *testing.T) {
+	if len(schemaMigrations) == 0 || schemaMigrations[0].Version != 1 {
+		t.Fatalf("embedded migrations = %v, want versions from 1", schemaMigrations)
 	}
 }
 

@@ -10,12 +10,13 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/internal/seqid"
 )
 
 // ownerID returns the row ID of the user that owns a new token, or an
 // error wrapping account.ErrNotFound when userID cannot name one.
 func ownerID(userID string) (int64, error) {
-	n, ok := parseID(userID)
+	n, ok := seqid.Parse(userID)
 	if !ok {
 		return 0, fmt.Errorf("user %q: %w", userID, account.ErrNotFound)
 	}
@@ -69,7 +70,7 @@ func (s *AccountStore) RememberBySelector(ctx context.Context, selector string, 
 	if err != nil {
 		return nil, wrap(ctx, "remember token by selector", err)
 	}
-	t.UserID = formatID(uid)
+	t.UserID = seqid.Format(uid)
 	t.RotatedAt, t.CreatedAt, t.ExpiresAt = optTime(rotated), time.UnixMilli(created), time.UnixMilli(expires)
 	return &t, nil
 }
@@ -124,7 +125,7 @@ func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID strin
 	if err := ctx.Err(); err != nil {
 		return 0, wrap(ctx, op, err)
 	}
-	uid, ok := parseID(userID)
+	uid, ok := seqid.Parse(userID)
 	if !ok {
 		return 0, nil
 	}
@@ -153,7 +154,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) err
 	if err != nil {
 		return wrap(ctx, "create api token", err)
 	}
-	t.ID = formatID(id)
+	t.ID = seqid.Format(id)
 	return nil
 }
 
@@ -168,7 +169,7 @@ func scanToken(row interface{ Scan(...any) error }) (*account.APIToken, error) {
 	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &created, &expires, &lastUsed); err != nil {
 		return nil, err
 	}
-	t.ID, t.UserID = formatID(id), formatID(uid)
+	t.ID, t.UserID = seqid.Format(id), seqid.Format(uid)
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = time.UnixMilli(created), optTime(expires), optTime(lastUsed)
 	return &t, nil
 }
@@ -190,14 +191,14 @@ func (s *AccountStore) TokenByHash(ctx context.Context, hash []byte, now time.Ti
 }
 
 // ListTokens returns the user's tokens, expired ones included (until the
-// sweep deletes them, ExpiredTokenRetention after they expire), newest
-// first.
+// sweep deletes them, account.ExpiredTokenRetention after they expire),
+// newest first.
 func (s *AccountStore) ListTokens(ctx context.Context, userID string) ([]*account.APIToken, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(ctx, "list api tokens", err)
 	}
 	list := []*account.APIToken{}
-	uid, ok := parseID(userID)
+	uid, ok := seqid.Parse(userID)
 	if !ok {
 		return list, nil
 	}
@@ -228,7 +229,7 @@ func (s *AccountStore) TouchToken(ctx context.Context, id string, t time.Time) e
 	if err := ctx.Err(); err != nil {
 		return wrap(ctx, "touch api token", err)
 	}
-	n, ok := parseID(id)
+	n, ok := seqid.Parse(id)
 	if !ok {
 		return nil
 	}
@@ -242,8 +243,8 @@ func (s *AccountStore) TouchToken(ctx context.Context, id string, t time.Time) e
 // when the user has no such token.
 func (s *AccountStore) DeleteToken(ctx context.Context, userID, id string) error {
 	const op = "delete api token"
-	uid, ok1 := parseID(userID)
-	n, ok2 := parseID(id)
+	uid, ok1 := seqid.Parse(userID)
+	n, ok2 := seqid.Parse(id)
 	if !ok1 || !ok2 {
 		return s.notFound(ctx, op)
 	}

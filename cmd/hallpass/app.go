@@ -75,8 +75,8 @@ func (a *app) health(ctx context.Context) error {
 }
 
 // openApp opens the stores named by cfg and builds the managers.
-func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: logger, checks: map[string]func(context.Context) error{}}
+func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: logger, checks: map[string]func(context.Context) error{}}
 	defer func() {
 		if err != nil {
 			a.close()

@@ -42,6 +42,10 @@ type setting struct {
 	parse                 func(c *config, v string) error
 }
 
+// secretSettings may hold keys or passwords (in URLs): their values are
+// never repeated in error messages.
+var secretSettings = map[string]bool{"secret-keys": true, "session-store": true, "database-url": true, "redis-url": true}
+
 var settings = []setting{
 	{"addr", "HALLPASS_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", func(c *config, v string) error {
 		if _, port, err := splitHostPort(v); err != nil || port == "" {
@@ -193,7 +197,7 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 				v, source = *vals[s.flag], "--"+s.flag
 			}
 			if err := s.parse(c, v); err != nil {
-				if strings.Contains(s.env, "KEYS") || strings.Contains(strings.ToUpper(s.flag), "URL") {
+				if secretSettings[s.flag] {
 					return nil, fmt.Errorf("%s: %v", source, err) // never echo secrets or credentials
 				}
 				return nil, fmt.Errorf("%s: invalid value %q: %v", source, v, err)

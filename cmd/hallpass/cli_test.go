@@ -1,0 +1,630 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/sqlitestore"
+)
+
+// The CLI tests call run, the whole program, in-process: each test gets a
+// data directory of its own, and the server, when a test needs one, runs
+// in-process on the same directory, as an operator's server would while
+// they type commands.
+
+// cli runs hallpass commands on one data directory.
+type cli struct {
+	t    *testing.T
+	data string
+	env  map[string]string
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	data := t.TempDir()
+	return &cli{t: t, data: data, env: map[string]string{"HALLPASS_DATA": data, "HALLPASS_SECRET_KEYS": testKeys}}
+}
+
+func (c *cli) getenv(k string) string { return c.env[k] }
+
+// exec runs "hallpass args..." with stdin and returns what it printed and
+// its error. A panic fails the test (instead of killing the test binary)
+// and is returned as the error.
+func (c *cli) exec(stdin string, args ...string) (stdout, stderr string, err error) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	defer func() {
+		if p := recover(); p != nil {
+			c.t.Errorf("hallpass %s panicked: %v\n%s", strings.Join(args, " "), p, debug.Stack())
+			stdout, stderr, err = out.String(), errOut.String(), fmt.Errorf("panic: %v", p)
+		}
+	}()
+	err = run(context.Background(), args, c.getenv, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// ok runs a command that must succeed and returns its standard output.
+func (c *cli) ok(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.exec(stdin, args...)
+	if err != nil {
+		c.t.Fatalf("hallpass %s: %v\nstderr:\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// fails runs a command that must fail and returns its error message and
+// standard error.
+func (c *cli) fails(stdin string, args ...string) (msg, stderr string) {
+	c.t.Helper()
+	out, errOut, err := c.exec(stdin, args...)
+	if err == nil {
+		c.t.Fatalf("hallpass %s succeeded, want an error\nstdout:\n%s", strings.Join(args, " "), out)
+	}
+	return err.Error(), errOut
+}
+
+// serve starts the server in-process on the CLI's data directory.
+func (c *cli) serve() *httptest.Server {
+	c.t.Helper()
+	cfg, _, err := parseConfig("serve", "hallpass serve", nil, c.getenv, io.Discard, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	srv, _ := inProcess(c.t, cfg)
+	return srv
+}
+
+// accounts opens the data directory's account store directly, to read
+// what the commands and the server wrote.
+func (c *cli) accounts() account.Store {
+	c.t.Helper()
+	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { db.Close() })
+	return db.Accounts()
+}
+
+// listed returns the "users list" row of name, split into columns, or nil.
+func (c *cli) listed(name string) []string {
+	c.t.Helper()
+	for _, line := range strings.Split(c.ok("", "users", "list"), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// logIn logs name in over HTTP with a fresh browser, and checks the
+// dashboard greets them.
+func logIn(t *testing.T, base, name, pw string) *browser {
+	t.Helper()
+	b := newBrowser(t)
+	r := b.form(base, "/login", "/login", url.Values{"username": {name}, "password": {pw}})
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/dashboard" {
+		t.Fatalf("log in as %s with %q: %d (Location %q), want 303 to /dashboard\n%s", name, pw, r.Code, r.Header.Get("Location"), r.Body)
+	}
+	if r := b.do("GET", base+"/dashboard", nil); r.Code != http.StatusOK || !strings.Contains(r.Body, "Welcome "+name+"!") {
+		t.Fatalf("dashboard of %s: %d, want 200 with Welcome %s!\n%s", name, r.Code, name, r.Body)
+	}
+	return b
+}
+
+// wantLoggedOut checks the browser's dashboard redirects to the login form.
+func wantLoggedOut(t *testing.T, b *browser, base, who string) {
+	t.Helper()
+	r := b.do("GET", base+"/dashboard", nil)
+	if loc := r.Header.Get("Location"); r.Code != http.StatusSeeOther || loc != "/login?next=%2Fdashboard" {
+		t.Errorf("%s: dashboard answered %d (Location %q), want 303 to /login?next=%%2Fdashboard", who, r.Code, loc)
+	}
+}
+
+// helpCommands are the commands that "hallpass help" lists.
+var helpCommands = []string{"[serve]", "users add", "users list", "users disable", "users enable", "users set-role",
+	"users import", "sessions list", "sessions revoke", "version", "help"}
+
+func TestCLIHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"users", "help"}, {"sessions", "--help"}} {
+		c := newCLI(t)
+		out := c.ok("", args...)
+		for _, cmd := range helpCommands {
+			if !strings.Contains(out, "hallpass "+cmd) {
+				t.Errorf("hallpass %s does not list %q:\n%s", strings.Join(args, " "), cmd, out)
+			}
+		}
+	}
+}
+
+// Every command's --help prints its usage and flags and returns
+// flag.ErrHelp (exit code 2) before it opens, or creates, any data.
+func TestCLISubcommandHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--help"},
+		{"--help-me"}, // a flag of the default command, serve: unknown, so a usage error
+		{"users", "add", "--help"},
+		{"users", "add", "bob", "--email", "b@example.com", "-h"},
+		{"users", "list", "--help"},
+		{"users", "disable", "--help"},
+		{"users", "enable", "--help"},
+		{"users", "set-role", "--help"},
+		{"users", "import", "--help"},
+		{"sessions", "list", "--help"},
+		{"sessions", "revoke", "--help"},
+	} {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			c := newCLI(t)
+			c.env["HALLPASS_DATA"] = filepath.Join(c.data, "not-yet")
+			_, stderr, err := c.exec("", args...)
+			if args[0] == "--help-me" {
+				var u *usageError
+				if !errors.As(err, &u) || exitCode(err) != 2 {
+					t.Errorf("hallpass --help-me: %v (exit %d), want a usage error, exit 2", err, exitCode(err))
+				}
+			} else {
+				if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 2 {
+					t.Errorf("hallpass %s: %v (exit %d), want flag.ErrHelp, exit 2", strings.Join(args, " "), err, exitCode(err))
+				}
+				usage := "Usage: hallpass " + strings.Join(args[:len(args)-1], " ")
+				if args[0] == "users" || args[0] == "sessions" {
+					usage = "Usage: hallpass " + args[0] + " " + args[1]
+				}
+				if !strings.Contains(stderr, usage) {
+					t.Errorf("stderr does not start with %q:\n%s", usage, stderr)
+				}
+			}
+			// Every command takes the server's settings as flags.
+			if !strings.Contains(stderr, "-data") || !strings.Contains(stderr, "HALLPASS_DATA") {
+				t.Errorf("usage does not list the -data flag and its variable:\n%s", stderr)
+			}
+			if _, err := os.Stat(c.env["HALLPASS_DATA"]); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("--help touched the data directory (stat: %v)", err)
+			}
+		})
+	}
+}
+
+func TestCLIVersion(t *testing.T) {
+	out := newCLI(t).ok("", "version")
+	if !regexp.MustCompile(`^hallpass \S+\n$`).MatchString(out) {
+		t.Errorf("hallpass version printed %q, want \"hallpass VERSION\\n\"", out)
+	}
+}
+
+func TestCLIUnknownCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"users", "frobnicate"}, `users: unknown command "frobnicate"`},
+		{[]string{"sessions", "frobnicate"}, `sessions: unknown command "frobnicate"`},
+		{[]string{"users"}, "users: which command?"},
+		{[]string{"users", "list", "extra"}, "users list takes no arguments"},
+		{[]string{"users", "add", "bob", "--email", "b@example.com", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"users", "add", "bob", "--email", "b@example.com"}, "pass --password-stdin"}, // stdin is no terminal
+		{[]string{"sessions", "revoke"}, "want --user NAME"},
+		{[]string{"serve", "extra"}, "serve takes no arguments"},
+	} {
+		c := newCLI(t)
+		_, _, err := c.exec("", tc.args...)
+		var u *usageError
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != 2 {
+			t.Errorf("hallpass %s: %v (exit %d), want a usage error containing %q, exit 2", strings.Join(tc.args, " "), err, exitCode(err), tc.want)
+		}
+	}
+}
+
+// A bad setting fails every command, before it touches any data, with an
+// error naming the variable (or flag) it came from; the error echoes
+// neither secrets nor credentials.
+func TestCLIBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		args    []string
+		want    []string // nil: the command succeeds
+		notWant string
+	}{
+		{env: map[string]string{"HALLPASS_IDLE_TIMEOUT": "abc"}, want: []string{"HALLPASS_IDLE_TIMEOUT", `"abc"`, "duration"}},
+		{env: map[string]string{"HALLPASS_IDLE_TIMEOUT": "abc"}, args: []string{"--idle-timeout", "45m"}}, // the flag wins
+		{args: []string{"--idle-timeout=-5m"}, want: []string{"--idle-timeout", `"-5m"`}},
+		{env: map[string]string{"HALLPASS_ABSOLUTE_TIMEOUT": "10m"}, want: []string{"HALLPASS_ABSOLUTE_TIMEOUT", "HALLPASS_IDLE_TIMEOUT"}},
+		{env: map[string]string{"HALLPASS_PASSWORD_MIN": "4"}, want: []string{"HALLPASS_PASSWORD_MIN", "8 to 64"}},
+		{env: map[string]string{"HALLPASS_SECRET_KEYS": "short-secret"}, want: []string{"HALLPASS_SECRET_KEYS", "at least 32"}, notWant: "short-secret"},
+		{env: map[string]string{"HALLPASS_SESSION_STORE": "mysql://app:hunter2@db/hp"}, want: []string{"HALLPASS_SESSION_STORE"}, notWant: "hunter2"},
+		{env: map[string]string{"HALLPASS_DATABASE_URL": "mysql://app:hunter2@db/hp"}, want: []string{"HALLPASS_DATABASE_URL"}, notWant: "hunter2"},
+		{env: map[string]string{"HALLPASS_BASE_URL": "https://login.example.com/app"}, want: []string{"HALLPASS_BASE_URL", "without a path"}},
+	} {
+		c := newCLI(t)
+		c.env["HALLPASS_DATA"] = filepath.Join(c.data, "not-yet")
+		for k, v := range tc.env {
+			c.env[k] = v
+		}
+		args := append([]string{"users", "list"}, tc.args...)
+		_, _, err := c.exec("", args...)
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("env %v, hallpass %s: %v, want success", tc.env, strings.Join(args, " "), err)
+			}
+			continue
+		}
+		wantErrText(t, tc.env, err, tc.want, tc.notWant)
+		if _, err := os.Stat(c.env["HALLPASS_DATA"]); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("env %v: a bad setting still created the data directory", tc.env)
+		}
+	}
+}
+
+// A store that cannot be opened fails the command cleanly, naming the
+// setting, and without repeating the password in its URL.
+func TestCLIStoreUnavailable(t *testing.T) {
+	notDir := writeTemp(t, "a-file", "")
+	for _, tc := range []struct {
+		env     map[string]string
+		want    []string
+		notWant string
+	}{
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://"}, []string{"HALLPASS_SESSION_STORE", "memcached://host:port"}, ""},
+		{map[string]string{"HALLPASS_SESSION_STORE": "redis://:s3cr%zzet@127.0.0.1:1/0"}, []string{"HALLPASS_SESSION_STORE"}, "s3cr"},
+		{map[string]string{"HALLPASS_REDIS_URL": "redis://:s3cr%zzet@127.0.0.1:1/0"}, []string{"HALLPASS_REDIS_URL"}, "s3cr"},
+		{map[string]string{"HALLPASS_DATABASE_URL": "postgres://app:s3cr%zzet@127.0.0.1:1/db"}, []string{"HALLPASS_DATABASE_URL"}, "s3cr"},
+		{map[string]string{"HALLPASS_DATABASE_URL": "postgres://app:s3cret@127.0.0.1:1/db?connect_timeout=2"}, []string{"HALLPASS_DATABASE_URL", "connect"}, "s3cret"},
+		{map[string]string{"HALLPASS_DATA": notDir}, []string{"data directory"}, ""},
+	} {
+		c := newCLI(t)
+		for k, v := range tc.env {
+			c.env[k] = v
+		}
+		_, _, err := c.exec("", "users", "list")
+		wantErrText(t, tc.env, err, tc.want, tc.notWant)
+	}
+}
+
+// wantErrText checks err contains every string of want and not notWant.
+func wantErrText(t *testing.T, env map[string]string, err error, want []string, notWant string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("env %v: hallpass users list succeeded, want an error naming %s", env, want[0])
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("env %v: error %q does not contain %q", env, err, w)
+		}
+	}
+	if notWant != "" && strings.Contains(err.Error(), notWant) {
+		t.Errorf("env %v: error %q echoes the secret %q", env, err, notWant)
+	}
+}
+
+func TestCLIUsers(t *testing.T) {
+	c := newCLI(t)
+	pw := "correct horse battery\n"
+	if out := c.ok(pw, "users", "add", "alice", "--email", "a@example.com", "--role", "admin", "--password-stdin"); !strings.HasPrefix(out, "added user alice (id ") {
+		t.Errorf("users add printed %q, want \"added user alice (id ...)\"", out)
+	}
+	// Flags may come before the name, and --role repeats.
+	c.ok("another fine passphrase", "users", "add", "--role", "editor", "--role", "viewer", "--email=b@example.com", "--password-stdin", "bob")
+	if row := c.listed("alice"); row == nil || row[2] != "a@example.com" || row[3] != "admin" || row[4] != "active" {
+		t.Errorf("users list row of alice = %q, want email a@example.com, roles admin, active", row)
+	}
+	if row := c.listed("bob"); row == nil || row[3] != "editor,viewer" {
+		t.Errorf("users list row of bob = %q, want roles editor,viewer", row)
+	}
+
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"taken", pw, []string{"alice", "--email", "other@example.com"}, "username is taken"},
+		{"taken, other case", pw, []string{"ALICE", "--email", "other@example.com"}, "username is taken"},
+		{"too short", "short\n", []string{"carol", "--email", "c@example.com"}, "password must be at least 8 characters"},
+		{"too common", "password123\n", []string{"carol", "--email", "c@example.com"}, "too common"},
+		{"same as username", "carol-the-great\n", []string{"carol-the-great", "--email", "c@example.com"}, "same as your username"},
+		{"no password", "", []string{"carol", "--email", "c@example.com"}, "no password on standard input"},
+		{"bad email", pw, []string{"carol", "--email", "not-an-email"}, "email"},
+		{"bad username", pw, []string{"carol smith", "--email", "c@example.com"}, "username"},
+		{"bad role", pw, []string{"carol", "--email", "c@example.com", "--role", "Super User"}, "role"},
+	} {
+		msg, _ := c.fails(tc.stdin, append(append([]string{"users", "add"}, tc.args...), "--password-stdin")...)
+		if !strings.Contains(strings.ToLower(msg), tc.want) {
+			t.Errorf("%s: users add failed with %q, want it to say %q", tc.name, msg, tc.want)
+		}
+	}
+	if c.listed("carol") != nil || c.listed("carol-the-great") != nil {
+		t.Errorf("a failed users add still created the user")
+	}
+
+	// Disable, enable, and the roles.
+	if out := c.ok("", "users", "disable", "alice"); !strings.HasPrefix(out, "disabled alice") {
+		t.Errorf("users disable printed %q", out)
+	}
+	if row := c.listed("alice"); row == nil || row[4] != "disabled" {
+		t.Errorf("after users disable, alice's row = %q, want disabled", row)
+	}
+	if out := c.ok("", "users", "enable", "alice"); out != "enabled alice\n" {
+		t.Errorf("users enable printed %q", out)
+	}
+	if row := c.listed("alice"); row == nil || row[4] != "active" {
+		t.Errorf("after users enable, alice's row = %q, want active", row)
+	}
+	if out := c.ok("", "users", "set-role", "alice", "viewer", "Editor"); out != "alice now has roles: editor, viewer\n" {
+		t.Errorf("users set-role alice viewer Editor printed %q", out)
+	}
+	if out := c.ok("", "users", "set-role", "alice"); out != "alice now has roles: (none)\n" {
+		t.Errorf("users set-role alice printed %q, want (none)", out)
+	}
+	if row := c.listed("alice"); row == nil || row[3] != "-" {
+		t.Errorf("after removing every role, alice's row = %q, want roles -", row)
+	}
+	for _, args := range [][]string{{"disable", "nobody"}, {"enable", "nobody"}, {"set-role", "nobody", "admin"}} {
+		if msg, _ := c.fails("", append([]string{"users"}, args...)...); msg != `no user named "nobody"` {
+			t.Errorf("users %s: %q, want no user named \"nobody\"", strings.Join(args, " "), msg)
+		}
+	}
+}
+
+// hashVector is a password hash made by another system, from password/testdata.
+type hashVector struct {
+	Source, Note, Password, Hash string
+	Want                         bool
+}
+
+// legacyHash returns the hash of password whose encoding starts with
+// prefix, from the vectors that the password package verifies.
+func legacyHash(t *testing.T, prefix, pw string) string {
+	t.Helper()
+	for _, file := range []string{"werkzeug_vectors.json", "other_vectors.json"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "password", "testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct{ Vectors []hashVector }
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, v := range f.Vectors {
+			if v.Want && v.Password == pw && strings.HasPrefix(v.Hash, prefix) {
+				return v.Hash
+			}
+		}
+	}
+	t.Fatalf("no vector with a %q hash of %q in password/testdata", prefix, pw)
+	return ""
+}
+
+// legacyUser is an account exported from a Flask, Django or PHP app: its
+// hash is the vector of password whose encoding starts with prefix. Roles
+// are a CSV field, or a JSON value in JSON Lines.
+type legacyUser struct {
+	name, prefix, password, roles string
+}
+
+var legacyCSV = []legacyUser{
+	{"wz-pbkdf2", "pbkdf2:sha256:1000$", "correct horse battery staple", "editor"},
+	{"wz-pbkdf2-sha512", "pbkdf2:sha512:1000$", "pässwörd", ""},
+	{"wz-pbkdf2-short-salt", "pbkdf2:sha256:4096$", "hunter2", ""}, // below today's minimum length, still accepted at login
+	{"wz-scrypt", "scrypt:16:2:3$", "日本語のパスワード", "editor viewer"},
+	{"wz-scrypt-1024", "scrypt:1024:8:1$", "emoji 🔐 key", ""},
+	{"php-bcrypt-2y", "$2y$04$", "pässwörd", "viewer"},
+	{"py-bcrypt-2b", "$2b$04$", `dollar$ colon: percent% quote" backslash\`, "admin"},
+	{"django-pbkdf2", "pbkdf2_sha256$1000$", "pa\u0308sswort", "editor;viewer"}, // typed decomposed (NFD)
+}
+
+var legacyJSONL = []legacyUser{
+	{"django-bcrypt", "bcrypt_sha256$$2b$04$", "correct horse battery staple", `["viewer"]`},
+	{"bcrypt-2a", "$2a$04$", "emoji 🔐 key", `"editor admin"`},
+}
+
+// writeTemp writes content to name in a temporary directory.
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Users exported with Werkzeug, Django and bcrypt hashes are imported from
+// CSV and JSON Lines, log in over HTTP with their old passwords, and have
+// their hashes upgraded to argon2id on that first login.
+func TestCLIImportLegacyHashes(t *testing.T) {
+	c := newCLI(t)
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"username", "email", "password_hash", "roles"})
+	for _, u := range legacyCSV {
+		w.Write([]string{u.name, u.name + "@example.com", legacyHash(t, u.prefix, u.password), u.roles})
+	}
+	w.Flush()
+	out := c.ok("", "users", "import", writeTemp(t, "users.csv", buf.String()))
+	if want := "imported 8 users, skipped 0 invalid rows\n"; out != want {
+		t.Errorf("users import users.csv printed %q, want %q", out, want)
+	}
+
+	var jsonl strings.Builder
+	for _, u := range legacyJSONL {
+		line, _ := json.Marshal(map[string]any{"username": u.name, "email": u.name + "@example.com",
+			"password_hash": legacyHash(t, u.prefix, u.password), "roles": json.RawMessage(u.roles)})
+		jsonl.Write(append(line, '\n'))
+	}
+	out = c.ok("", "users", "import", writeTemp(t, "users.jsonl", jsonl.String()))
+	if want := "imported 2 users, skipped 0 invalid rows\n"; out != want {
+		t.Errorf("users import users.jsonl printed %q, want %q", out, want)
+	}
+
+	for name, want := range map[string]string{"wz-pbkdf2": "editor", "wz-pbkdf2-sha512": "-", "wz-scrypt": "editor,viewer",
+		"django-pbkdf2": "editor,viewer", "django-bcrypt": "viewer", "bcrypt-2a": "admin,editor"} {
+		if row := c.listed(name); row == nil || row[3] != want {
+			t.Errorf("users list row of %s = %q, want roles %s", name, row, want)
+		}
+	}
+
+	srv := c.serve()
+	accounts := c.accounts()
+	ctx := context.Background()
+	for _, u := range append(legacyCSV, legacyJSONL...) {
+		t.Run(u.name, func(t *testing.T) {
+			before, err := accounts.UserByUsername(ctx, u.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(before.PasswordHash, u.prefix) {
+				t.Fatalf("imported hash %q, want the %s hash stored as given", before.PasswordHash, u.prefix)
+			}
+			logIn(t, srv.URL, u.name, u.password)
+			after, err := accounts.UserByUsername(ctx, u.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(after.PasswordHash, "$argon2id$") || password.NeedsRehash(after.PasswordHash) {
+				t.Fatalf("hash after the first login = %q, want today's argon2id", after.PasswordHash)
+			}
+			if ok, err := password.Verify(ctx, u.password, after.PasswordHash); !ok || err != nil {
+				t.Errorf("the upgraded hash does not verify the password: %v, %v", ok, err)
+			}
+			logIn(t, srv.URL, u.name, u.password) // and again, with the new hash
+		})
+	}
+}
+
+// A file with invalid rows imports nothing and names every bad line; with
+// --skip-invalid the valid rows are imported.
+func TestCLIImportInvalidRows(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--password-stdin")
+	h := legacyHash(t, "$2b$04$", "correct horse battery staple")
+	file := writeTemp(t, "users.csv", strings.Join([]string{
+		"username,email,password_hash,roles",                          // line 1
+		"carol,carol@example.com," + h + ",editor",                    // line 2: valid
+		"erin,not-an-email," + h + ",",                                // line 3: bad email
+		"frank,frank@example.com,{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=,", // line 4: unknown hash format
+		"Carol,carol2@example.com," + h + ",",                         // line 5: repeats line 2
+		"alice,alice2@example.com," + h + ",",                         // line 6: taken
+		"dave,dave@example.com," + h + ",viewer",                      // line 7: valid
+	}, "\n"))
+
+	msg, stderr := c.fails("", "users", "import", file)
+	if !strings.Contains(msg, "4 invalid rows; nothing imported") || !strings.Contains(msg, "--skip-invalid") {
+		t.Errorf("users import with bad rows failed with %q, want \"4 invalid rows; nothing imported\" and a hint", msg)
+	}
+	for _, want := range []string{
+		"line 3 (erin): ", "line 4 (frank): ", "format hallpass cannot verify",
+		"line 5 (Carol): ", "repeats line 2", "line 6 (alice): ", "taken",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	for _, good := range []string{"line 1 ", "line 2 ", "line 7 "} {
+		if strings.Contains("\n"+stderr, "\n"+good) {
+			t.Errorf("stderr blames a valid %s:\n%s", good, stderr)
+		}
+	}
+	for _, name := range []string{"carol", "dave", "erin", "frank"} {
+		if c.listed(name) != nil {
+			t.Errorf("%s was imported from a file with invalid rows; want nothing imported", name)
+		}
+	}
+
+	out := c.ok("", "users", "import", "--skip-invalid", file)
+	if want := "imported 2 users, skipped 4 invalid rows\n"; out != want {
+		t.Errorf("users import --skip-invalid printed %q, want %q", out, want)
+	}
+	for name, want := range map[string]bool{"carol": true, "dave": true, "erin": false, "frank": false} {
+		if got := c.listed(name) != nil; got != want {
+			t.Errorf("after --skip-invalid, %s listed = %v, want %v", name, got, want)
+		}
+	}
+	if row := c.listed("alice"); row == nil || row[2] != "a@example.com" {
+		t.Errorf("alice's row = %q: the import must not touch an existing user", row)
+	}
+
+	// Rows that cannot be read at all, in either format.
+	for _, tc := range []struct{ name, content, want string }{
+		{"bad.csv", "dave2,d@example.com\n", "line 1: want 3 or 4 columns"},
+		{"bad.jsonl", `{"username":"x1","email":"x@example.com","password_hash":"` + h + `"}` + "\n{not json}\n", "line 2: not a JSON object"},
+		{"empty.csv", "\n\n", "the import file is empty"},
+	} {
+		msg, stderr := c.fails("", "users", "import", writeTemp(t, tc.name, tc.content))
+		if !strings.Contains(msg+stderr, tc.want) {
+			t.Errorf("import %s: %q, stderr %q; want %q", tc.name, msg, stderr, tc.want)
+		}
+	}
+	if c.listed("x1") != nil {
+		t.Errorf("x1 was imported from a JSON Lines file with an unreadable line")
+	}
+}
+
+// sessions list shows a user's sessions, started over HTTP; sessions revoke
+// ends them and their remember-me tokens, and disabling a user ends theirs.
+func TestCLISessions(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--password-stdin")
+	c.ok("another fine passphrase", "users", "add", "bob", "--email", "b@example.com", "--password-stdin")
+	srv := c.serve()
+
+	if out := c.ok("", "sessions", "list", "--user", "alice"); strings.Count(out, "\n") != 1 {
+		t.Errorf("sessions list before any login printed %q, want only the header", out)
+	}
+	laptop := logIn(t, srv.URL, "alice", "correct horse battery")
+	phone := newBrowser(t) // logs in with remember me
+	if r := phone.form(srv.URL, "/login", "/login", url.Values{"username": {"alice"}, "password": {"correct horse battery"}, "remember": {"on"}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("log in with remember me: %d", r.Code)
+	}
+	bobs := logIn(t, srv.URL, "bob", "another fine passphrase")
+
+	out := c.ok("", "sessions", "list", "--user", "alice")
+	if n := strings.Count(out, "\nalice "); n != 2 || strings.Contains(out, "bob") {
+		t.Errorf("sessions list --user alice shows %d sessions of alice, want 2 and none of bob's:\n%s", n, out)
+	}
+	if out := c.ok("", "sessions", "list"); strings.Count(out, "\nalice ") != 2 || strings.Count(out, "\nbob ") != 1 {
+		t.Errorf("sessions list shows, want alice's 2 sessions and bob's 1:\n%s", out)
+	}
+	if msg, _ := c.fails("", "sessions", "list", "--user", "nobody"); msg != `no user named "nobody"` {
+		t.Errorf("sessions list --user nobody: %q", msg)
+	}
+
+	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 2 sessions and 1 remember-me tokens of alice\n" {
+		t.Errorf("sessions revoke printed %q, want 2 sessions and 1 remember-me token ended", out)
+	}
+	wantLoggedOut(t, laptop, srv.URL, "alice's laptop after revoke")
+	wantLoggedOut(t, phone, srv.URL, "alice's phone (with a remember-me cookie) after revoke")
+	if r := bobs.do("GET", srv.URL+"/dashboard", nil); r.Code != http.StatusOK {
+		t.Errorf("bob's session after revoking alice's: %d, want 200", r.Code)
+	}
+	if out := c.ok("", "sessions", "list", "--user", "alice"); strings.Contains(out, "\nalice ") {
+		t.Errorf("sessions list after revoke still shows alice's sessions:\n%s", out)
+	}
+
+	// Disabling bob ends his session and refuses his password.
+	c.ok("", "users", "disable", "bob")
+	wantLoggedOut(t, bobs, srv.URL, "bob's browser after users disable bob")
+	b := newBrowser(t)
+	if r := b.form(srv.URL, "/login", "/login", url.Values{"username": {"bob"}, "password": {"another fine passphrase"}}); r.Code != http.StatusUnauthorized || !strings.Contains(r.Body, "Invalid username or password.") {
+		t.Errorf("disabled bob logs in: %d, want 401 Invalid username or password.", r.Code)
+	}
+	c.ok("", "users", "enable", "bob")
+	logIn(t, srv.URL, "bob", "another fine passphrase")
+}
