@@ -48,6 +48,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error returns the message, a sentence fit to show a person.
 func (e *FieldError) Error() string { return e.Message }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
@@ -90,6 +91,7 @@ func (fe FieldErrors) Err() error {
 	return fe
 }
 
+// Error joins the messages of all fields.
 func (fe FieldErrors) Error() string {
 	msgs := make([]string, len(fe))
 	for i, f := range fe {

@@ -219,8 +219,13 @@ const (
 	ByBearer          // an API bearer token
 )
 
+// String names the method: "anonymous", "session", "remember" or "bearer".
 func (m Method) String() string {
-	return [...]string{"anonymous", "session", "remember", "bearer"}[m]
+	names := [...]string{"anonymous", "session", "remember", "bearer"}
+	if m < 0 || int(m) >= len(names) {
+		return fmt.Sprintf("Method(%d)", int(m))
+	}
+	return names[m]
 }
 
 // state is the per-request result of resolving the user.
