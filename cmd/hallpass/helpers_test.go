@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,17 +99,17 @@ func startProcess(t *testing.T, env ...string) *proc {
 		}
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
+		cmd.Process.Signal(syscall.SIGTERM) // drains in-flight requests, then exits 0
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("hallpass exited with %v after SIGINT; logs:\n%s", err, p.logs)
+				t.Errorf("hallpass exited with %v after SIGTERM; logs:\n%s", err, p.logs)
 			}
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
-			t.Errorf("hallpass did not stop within 30s of SIGINT")
+			t.Errorf("hallpass did not stop within 30s of SIGTERM")
 		}
 	})
 	select {
