@@ -240,70 +240,8 @@ func TestPing(t *testing.T) {
 	}
 }
 
-// benchRecord returns a typical record: a user's session with a few
-// small values.
-func benchRecord() *session.Record {
-	now := time.Now()
-	return &session.Record{
-		UserID:    "bench-user",
-		Values:    map[string][]byte{"csrf": []byte(`"0123456789abcdef"`), "flash": []byte(`[]`), "cart": []byte(`{"items":[1,2,3]}`)},
-		CreatedAt: now, LastSeen: now, Expiry: now.Add(time.Hour),
-		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) bench",
-	}
-}
-
-func BenchmarkLoad(b *testing.B) {
+// go test -run '^$' -bench . ./memcachestore/ (with HALLPASS_TEST_MEMCACHED_ADDR)
+func BenchmarkSessionStore(b *testing.B) {
 	c, _ := testClient(b)
-	s := newStore(c, time.Now)
-	ctx := b.Context()
-	id := session.IDOf([]byte(rand.Text()))
-	if err := s.Create(ctx, id, benchRecord()); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := s.Load(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkUpdate(b *testing.B) {
-	c, _ := testClient(b)
-	s := newStore(c, time.Now)
-	ctx := b.Context()
-	id := session.IDOf([]byte(rand.Text()))
-	if err := s.Create(ctx, id, benchRecord()); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := s.Load(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-		now := time.Now()
-		u := &session.Update{Set: map[string][]byte{"flash": []byte(`["saved"]`)}, LastSeen: now, Expiry: now.Add(time.Hour)}
-		if err := s.Update(ctx, id, u); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkRenew(b *testing.B) {
-	c, _ := testClient(b)
-	s := newStore(c, time.Now)
-	ctx := b.Context()
-	rec := benchRecord()
-	id := session.IDOf([]byte(rand.Text()))
-	if err := s.Create(ctx, id, rec); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		next := session.IDOf([]byte(rand.Text()))
-		if err := s.Create(ctx, next, rec); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Delete(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-		id = next
-	}
+	sessiontest.Benchmark(b, newStore(c, time.Now))
 }

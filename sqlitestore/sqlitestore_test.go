@@ -228,20 +228,8 @@ func TestContextInterruptsWait(t *testing.T) {
 	}
 }
 
-func BenchmarkLoad(b *testing.B) {
+// go test -run '^$' -bench . ./sqlitestore/
+func BenchmarkSessionStore(b *testing.B) {
 	db, _ := mustOpen(b, Options{SweepInterval: -1})
-	s := db.Sessions()
-	ctx := b.Context()
-	id := session.IDOf([]byte("benchmark token"))
-	rec := record("u", time.Now(), time.Hour)
-	rec.Values = map[string][]byte{"user": []byte(`"ada"`), "n": []byte("0"), "csrf": []byte(`"0123456789abcdef"`)}
-	if err := s.Create(ctx, id, rec); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Load(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sessiontest.Benchmark(b, db.Sessions())
 }

@@ -1,0 +1,90 @@
+package sessiontest
+
+import (
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/session"
+)
+
+// Benchmark measures a store's hot paths with the same workload for every
+// engine, so their figures compare side by side:
+//
+//   - Load: a read-only request (one Load);
+//   - Update: a request that changes a value (Load, then an Update that
+//     sets a key and refreshes the timestamps);
+//   - Renew: a login's token renewal (Create of the new ID, Delete of the
+//     old one).
+//
+// store must be empty and use the real clock. A store's test file calls it
+// from one benchmark function:
+//
+//	func BenchmarkSessionStore(b *testing.B) { sessiontest.Benchmark(b, newStore(b)) }
+func Benchmark(b *testing.B, store session.Store) {
+	b.Run("Load", func(b *testing.B) {
+		ctx := b.Context()
+		id := session.IDOf([]byte(rand.Text()))
+		if err := store.Create(ctx, id, benchRecord()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := store.Load(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Update", func(b *testing.B) {
+		ctx := b.Context()
+		id := session.IDOf([]byte(rand.Text()))
+		if err := store.Create(ctx, id, benchRecord()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := store.Load(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			u := &session.Update{Set: map[string][]byte{"flash": []byte(`["saved"]`)}, LastSeen: now, Expiry: now.Add(time.Hour)}
+			if err := store.Update(ctx, id, u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Renew", func(b *testing.B) {
+		ctx := b.Context()
+		rec := benchRecord()
+		id := session.IDOf([]byte(rand.Text()))
+		if err := store.Create(ctx, id, rec); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			next := session.IDOf([]byte(rand.Text()))
+			if err := store.Create(ctx, next, rec); err != nil {
+				b.Fatal(err)
+			}
+			if err := store.Delete(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			id = next
+		}
+	})
+}
+
+// benchRecord returns a typical record: a user's session with a few small
+// values.
+func benchRecord() *session.Record {
+	now := time.Now()
+	return &session.Record{
+		UserID:    "bench-user",
+		Values:    map[string][]byte{"_user": []byte(`{"id":"42","u":"ada","r":["admin"]}`), "_csrf": []byte(`"0123456789abcdef0123456789abcdef"`), "n": []byte("7")},
+		CreatedAt: now,
+		LastSeen:  now,
+		Expiry:    now.Add(time.Hour),
+		IP:        "192.0.2.1",
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+	}
+}
