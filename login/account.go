@@ -69,9 +69,8 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
-	key := u.Username
 	if t := m.cfg.Throttle; t != nil {
-		if err := t.Check(ctx, lower(key), m.ip(r)); err != nil {
+		if err := t.Check(ctx, u.Username, m.ip(r)); err != nil {
 			if !errors.Is(err, throttle.ErrThrottled) {
 				return fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
 			}
@@ -84,7 +83,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	}
 	if !ok {
 		if t := m.cfg.Throttle; t != nil {
-			if err := t.Fail(ctx, lower(key), m.ip(r)); err != nil {
+			if err := t.Fail(ctx, u.Username, m.ip(r)); err != nil {
 				m.log.Warn("login: cannot record a failed password check", "err", err)
 			}
 		}
@@ -117,16 +116,6 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	}
 	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: n})
 	return nil
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // SetPassword sets a user's password as an administrator or a reset flow

@@ -312,10 +312,11 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 	if s == nil {
 		return nil, session.ErrNoSession
 	}
-	if m.hasCookie(r, m.sessions.CookieName()) {
-		if err := s.Load(); err != nil {
-			return nil, err
-		}
+	// Loading a session without a cookie costs nothing (no store call).
+	if err := s.Load(); err != nil {
+		return nil, err
+	}
+	if !s.IsNew() {
 		var snap snapshot
 		if ok, _ := s.Get(userKey, &snap); ok && snap.ID != "" && snap.ID == s.UserID() {
 			u := snap.user()
@@ -382,7 +383,7 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.User, error) {
 	ctx := r.Context()
 	ip := m.ip(r)
-	key := strings.ToLower(username)
+	key := username // the throttle normalises account names (case, spaces)
 	if t := m.cfg.Throttle; t != nil {
 		if err := t.Check(ctx, key, ip); err != nil {
 			if !errors.Is(err, throttle.ErrThrottled) {

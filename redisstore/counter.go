@@ -44,14 +44,8 @@ type Counter struct {
 // by "t:". The caller keeps ownership of client and closes it after the
 // last use of the counter.
 func NewCounter(client redis.UniversalClient, opts Options) *Counter {
-	c := &Counter{client: client, prefix: opts.Prefix, now: opts.Now}
-	if c.prefix == "" {
-		c.prefix = DefaultPrefix
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	return c
+	opts = opts.withDefaults()
+	return &Counter{client: client, prefix: opts.Prefix, now: opts.Now}
 }
 
 func (c *Counter) key(key string) string { return c.prefix + "t:" + key }

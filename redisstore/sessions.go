@@ -47,14 +47,19 @@ type SessionStore struct {
 // caller keeps ownership of client and closes it after the last use of the
 // store.
 func New(client redis.UniversalClient, opts Options) *SessionStore {
-	s := &SessionStore{client: client, prefix: opts.Prefix, now: opts.Now}
-	if s.prefix == "" {
-		s.prefix = DefaultPrefix
+	opts = opts.withDefaults()
+	return &SessionStore{client: client, prefix: opts.Prefix, now: opts.Now}
+}
+
+// withDefaults fills in the documented defaults of unset fields.
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return s
+	return o
 }
 
 // Fields of a session hash. Value fields start with valuePrefix, which no

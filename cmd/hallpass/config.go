@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -48,7 +49,7 @@ var secretSettings = map[string]bool{"secret-keys": true, "session-store": true,
 
 var settings = []setting{
 	{"addr", "HALLPASS_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", func(c *config, v string) error {
-		if _, port, err := splitHostPort(v); err != nil || port == "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
 			return fmt.Errorf("want host:port, like 127.0.0.1:8080")
 		}
 		c.Addr = v
@@ -163,16 +164,9 @@ func hasScheme(v string, schemes ...string) bool {
 	return false
 }
 
-func splitHostPort(v string) (string, string, error) {
-	i := strings.LastIndexByte(v, ':')
-	if i < 0 {
-		return "", "", errors.New("no port")
-	}
-	port := v[i+1:]
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return "", "", errors.New("bad port")
-	}
-	return v[:i], port, nil
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 // registerFlags adds a flag for every setting to fs and returns a function

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -159,7 +160,7 @@ func interspersed(fs *flag.FlagSet, args []string) []string {
 			if len(name) > 0 && name[0] == '-' {
 				name = name[1:]
 			}
-			if eq := indexByte(name, '='); eq >= 0 {
+			if strings.IndexByte(name, '=') >= 0 {
 				continue
 			}
 			if f := fs.Lookup(name); f != nil {
@@ -176,15 +177,6 @@ func interspersed(fs *flag.FlagSet, args []string) []string {
 		pos = append(pos, a)
 	}
 	return append(append(flags, "--"), pos...)
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // serve runs the server until ctx ends (SIGINT or SIGTERM), then drains
