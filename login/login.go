@@ -60,12 +60,14 @@ var (
 )
 
 // Hasher is what the Manager needs of package password: hashing,
-// verification of any supported format, and a dummy verification that
-// spends the work of a real one. *password.Hasher implements it.
+// verification of any supported format (VerifyRehash also says when the
+// stored hash should be replaced: weaker than today's parameters, a legacy
+// format, or made from an unnormalized password), and a dummy verification
+// that spends the work of a real one. *password.Hasher implements it.
 type Hasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, password, encoded string) (bool, error)
-	NeedsRehash(encoded string) bool
+	VerifyRehash(ctx context.Context, password, encoded string) (ok, rehash bool, err error)
 	DummyVerify(ctx context.Context, password string) error
 }
 
@@ -375,7 +377,8 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 
 // Authenticate checks a username and password. On success it returns the
 // user, resets the account's failure count and, when the stored hash is
-// weaker than today's parameters (or a legacy format), rehashes it. An
+// weaker than today's parameters, a legacy format, or matched only the
+// password's unnormalized bytes, rehashes it (as NFC argon2id). An
 // unknown user costs the same hashing work as a wrong password, and a
 // disabled account the same answer, ErrInvalidCredentials. Over the
 // throttle's limit it returns the throttle's error (throttle.ErrThrottled)
@@ -397,7 +400,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
 		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
-	reason := ""
+	reason, rehash := "", false
 	if u == nil {
 		err := m.cfg.Passwords.DummyVerify(ctx, pw)
 		if errors.Is(err, password.ErrBusy) {
@@ -405,7 +408,8 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		}
 		reason = "unknown_user"
 	} else {
-		ok, err := m.cfg.Passwords.Verify(ctx, pw, u.PasswordHash)
+		var ok bool
+		ok, rehash, err = m.cfg.Passwords.VerifyRehash(ctx, pw, u.PasswordHash)
 		switch {
 		case errors.Is(err, password.ErrBusy):
 			return nil, err
@@ -438,7 +442,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 			m.log.Warn("login: cannot reset the failure count", "err", err)
 		}
 	}
-	if m.cfg.Passwords.NeedsRehash(u.PasswordHash) {
+	if rehash {
 		m.rehash(r, u, pw)
 	}
 	return u, nil
