@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,10 +201,19 @@ type snapshot struct {
 	Email    string    `json:"e,omitempty"`
 	Roles    []string  `json:"r,omitempty"`
 	PwAt     time.Time `json:"p"`
+	// Renew asks the session's next request to renew its token: set when
+	// a privilege change rewrote the snapshot from outside the session.
+	Renew bool `json:"n,omitempty"`
 }
 
 func snapshotOf(u *account.User) snapshot {
 	return snapshot{ID: u.ID, Username: u.Username, Email: u.Email, Roles: u.Roles, PwAt: u.PasswordChangedAt}
+}
+
+// sameUser reports whether a and b copy the same state of one user.
+func (s snapshot) sameUser(o snapshot) bool {
+	return s.ID == o.ID && s.Username == o.Username && s.Email == o.Email &&
+		slices.Equal(s.Roles, o.Roles) && s.PwAt.Equal(o.PwAt)
 }
 
 func (s snapshot) user() *account.User {
@@ -321,7 +331,6 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 	if !s.IsNew() {
 		var snap snapshot
 		if ok, _ := s.Get(userKey, &snap); ok && snap.ID != "" && snap.ID == s.UserID() {
-			u := snap.user()
 			if !m.indexed {
 				// Without a session index, changes cannot reach this
 				// session: ask the source of truth on every request.
@@ -333,9 +342,27 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 					s.Destroy()
 					return st, nil
 				}
-				u = snapshotOf(fresh).user()
+				if next := snapshotOf(fresh); !next.sameUser(snap) {
+					next.Renew = !slices.Equal(next.Roles, snap.Roles)
+					snap = next
+					if err := s.Put(userKey, snap); err != nil {
+						return nil, err
+					}
+				}
 			}
-			st.user = u
+			if snap.Renew {
+				// The user's roles changed since this token was issued:
+				// it dies now and the browser gets a new one with this
+				// response, as at login.
+				snap.Renew = false
+				if err := s.Put(userKey, snap); err != nil {
+					return nil, err
+				}
+				if err := s.Renew(); err != nil {
+					return nil, err
+				}
+			}
+			st.user = snap.user()
 			st.authAt = s.GetTime(authAtKey)
 			st.method = BySession
 			if st.authAt.IsZero() {
@@ -476,11 +503,17 @@ func truncate(s string) string {
 // (the old one dies at once), the user and the time of password entry are
 // recorded, a fresh CSRF secret replaces the pre-session token, and, when
 // remember is true, a remember-me cookie is issued. Call it after
-// Authenticate. The response must not have been written yet.
+// Authenticate. The session's copy of the user (roles included) comes from
+// a read of the account made after the password check, not from u, and u
+// is updated to match; a disabled account or a password changed since
+// Authenticate read u fails with ErrInvalidCredentials. The response must
+// not have been written yet.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User, remember bool) error {
-	if err := m.startSession(w, r, u, m.now()); err != nil {
+	fresh, err := m.startSession(w, r, u, m.now())
+	if err != nil {
 		return err
 	}
+	u.Username, u.Email, u.Roles = fresh.Username, fresh.Email, fresh.Roles
 	if remember && m.cfg.Remember != nil {
 		if err := m.issueRemember(w, r, u.ID); err != nil {
 			return err
@@ -490,42 +523,81 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User,
 	return nil
 }
 
-// startSession binds the request's session to u. authAt is the time the
-// password was entered; zero for a session restored by remember-me.
-func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) error {
+// startSession binds the request's session to u and returns the user as
+// stored in it. authAt is the time the password was entered; zero for a
+// session restored by remember-me.
+//
+// The user is read again here, after the (slow) password check, and once
+// more after the session exists in the store: a change made before that
+// last read is in the snapshot, and a change made after it finds the
+// session when it rewrites the user's sessions (SetRoles, SetDisabled). A
+// disabled account, or a password changed since u was read, ends the
+// session with ErrInvalidCredentials.
+func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) (*account.User, error) {
 	s := session.FromRequest(r)
 	if s == nil {
-		return session.ErrNoSession
+		return nil, session.ErrNoSession
 	}
-	if err := s.SetUser(u.ID); err != nil {
-		return err
+	fresh, err := m.stillValid(r.Context(), u)
+	if err != nil || fresh == nil {
+		s.Destroy()
+		return nil, err
 	}
-	if err := s.Put(userKey, snapshotOf(u)); err != nil {
-		return err
+	if err := s.Put(userKey, snapshotOf(fresh)); err != nil {
+		return nil, err
 	}
 	if authAt.IsZero() {
 		s.Delete(authAtKey)
 	} else if err := s.Put(authAtKey, authAt); err != nil {
-		return err
+		return nil, err
 	}
 	if m.cfg.CSRF != nil {
 		m.cfg.CSRF.ClearCookie(w)
 		if err := s.Put(csrfKey, csrf.NewSecret()); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	// Close the race with a concurrent disable or password change: the
-	// account is read again after the session exists, so a change that
-	// slipped in between Authenticate and here is seen now.
-	fresh, err := m.users.UserByID(r.Context(), u.ID)
+	// SetUser stores the session with the values above at once, so a
+	// concurrent change that lists the user's sessions from now on sees it.
+	if err := s.SetUser(u.ID); err != nil {
+		return nil, err
+	}
+	for range 3 {
+		again, err := m.stillValid(r.Context(), u)
+		if err != nil || again == nil {
+			s.Destroy()
+			return nil, err
+		}
+		if snapshotOf(again).sameUser(snapshotOf(fresh)) {
+			return fresh, nil
+		}
+		// Changed meanwhile: store the new copy under a new token, then
+		// read once more, as a change may have missed this session again.
+		fresh = again
+		if err := s.Put(userKey, snapshotOf(fresh)); err != nil {
+			return nil, err
+		}
+		if err := s.Renew(); err != nil {
+			return nil, err
+		}
+	}
+	s.Destroy()
+	return nil, fmt.Errorf("login: %w: the account keeps changing", account.ErrConflict)
+}
+
+// stillValid reads u's account again and returns it, or nil with
+// ErrInvalidCredentials when it is gone, disabled, or its password changed
+// since u was read.
+func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.User, error) {
+	fresh, err := m.users.UserByID(ctx, u.ID)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
 	if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(u.PasswordChangedAt) {
-		s.Destroy()
-		return ErrInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
-	return nil
+	fresh.PasswordHash = ""
+	return fresh, nil
 }
 
 // Logout ends the request's session on the server, deletes its remember-me

@@ -80,7 +80,9 @@ type env struct {
 // defaults.
 var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1}
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a test server; opts may change the login Config (wrap
+// its Users or Passwords) before the Manager is built.
+func newEnv(t *testing.T, opts ...func(*login.Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
@@ -99,7 +101,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.lm, err = login.New(login.Config{
+	cfg := login.Config{
 		Sessions:  e.sessions,
 		Users:     e.users,
 		Passwords: e.hasher,
@@ -111,7 +113,11 @@ func newEnv(t *testing.T) *env {
 		Audit:     audit.New(logger),
 		Logger:    logger,
 		Now:       e.clock.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.lm, err = login.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

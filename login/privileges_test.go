@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/login"
 )
 
 // Grüße with a composed ü (NFC) and with u + combining diaeresis (NFD).
@@ -62,5 +64,129 @@ func TestLoginUnicodeNormalization(t *testing.T) {
 	}
 	if ok, err := e.hasher.Verify(context.Background(), grusseNFC, got.PasswordHash); !ok || err != nil {
 		t.Errorf("rehashed hash does not verify the NFC password: %v, %v", ok, err)
+	}
+}
+
+// gatedHasher stops the first password check it is asked for until the
+// test lets it go, so a change can land deterministically while a login
+// is checking the password.
+type gatedHasher struct {
+	login.Hasher
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedHasher) VerifyRehash(ctx context.Context, pw, encoded string) (bool, bool, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Hasher.VerifyRehash(ctx, pw, encoded)
+}
+
+// hookedUsers runs a hook once, right after the first UserByID it answers
+// once armed: the read returns the account as it was, and the hook changes
+// it before the caller goes on.
+type hookedUsers struct {
+	account.Store
+	hook atomic.Pointer[func()]
+}
+
+func (h *hookedUsers) UserByID(ctx context.Context, id string) (*account.User, error) {
+	u, err := h.Store.UserByID(ctx, id)
+	if f := h.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return u, err
+}
+
+// loginAsync logs b in on another goroutine and returns the status code.
+func loginAsync(b *client, user, pw string) <-chan int {
+	done := make(chan int, 1)
+	go func() { done <- b.login(user, pw, false).code }()
+	return done
+}
+
+// An admin demoted while their login checks the password does not get a
+// session with the admin role: the session's user is read after the check.
+func TestDemotedDuringPasswordCheck(t *testing.T) {
+	g := &gatedHasher{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, func(c *login.Config) { g.Hasher = c.Passwords; c.Passwords = g })
+	ada := e.addUser("ada", "correct horse battery", "admin")
+	b := e.browser()
+	g.armed.Store(true)
+	done := loginAsync(b, "ada", "correct horse battery")
+	<-g.entered
+	if err := e.lm.SetRoles(context.Background(), "root", ada.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	if code := <-done; code != http.StatusSeeOther {
+		t.Fatalf("login: %d, want 303", code)
+	}
+	if r := b.get("/me"); r.body != "ada session" {
+		t.Fatalf("/me after login = %d %q, want ada logged in", r.code, r.body)
+	}
+	if r := b.get("/admin"); r.code != http.StatusForbidden {
+		t.Errorf("/admin for an admin demoted during the password check: %d, want 403", r.code)
+	}
+}
+
+// A change that lands after login read the user but before its session
+// exists (so SetRoles cannot find the session to rewrite) is caught by the
+// read made after the session is stored.
+func TestDemotedWhileSessionStarts(t *testing.T) {
+	var users *hookedUsers
+	e := newEnv(t, func(c *login.Config) { users = &hookedUsers{Store: c.Users}; c.Users = users })
+	ada := e.addUser("ada", "correct horse battery", "admin")
+	demote := func() {
+		if err := e.lm.SetRoles(context.Background(), "root", ada.ID, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	b := e.browser()
+	users.hook.Store(&demote) // fires after the login's first read of ada
+	if r := b.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("login: %d %q, want 303", r.code, r.body)
+	}
+	if users.hook.Load() != nil {
+		t.Fatal("the hook never ran: the login did not read the user by ID")
+	}
+	if r := b.get("/admin"); r.code != http.StatusForbidden {
+		t.Errorf("/admin for an admin demoted while the session started: %d, want 403", r.code)
+	}
+}
+
+// A role change rewrites the user's sessions and renews their tokens: the
+// browser keeps its login under a new cookie, and the old token is dead.
+func TestRoleChangeRenewsSessionTokens(t *testing.T) {
+	e := newEnv(t)
+	ada := e.addUser("ada", "correct horse battery", "admin")
+	b := e.browser()
+	if r := b.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("login: %d", r.code)
+	}
+	before := b.cookie(sessCookie)
+	if err := e.lm.SetRoles(context.Background(), "root", ada.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/admin"); r.code != http.StatusForbidden {
+		t.Errorf("/admin after the role was revoked: %d, want 403", r.code)
+	}
+	after := b.cookie(sessCookie)
+	if after == "" || after == before {
+		t.Fatalf("session cookie after a role change: unchanged, want a renewed token")
+	}
+	if r := b.get("/me"); r.body != "ada session" {
+		t.Errorf("/me with the renewed token = %d %q, want ada still logged in", r.code, r.body)
+	}
+	if b.cookie(sessCookie) != after {
+		t.Error("token renewed a second time: the renewal should happen once per change")
+	}
+	old := e.browser()
+	old.setCookie(sessCookie, before)
+	if r := old.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("token from before the role change: /me = %d %q, want 303 to the login page", r.code, r.body)
 	}
 }
