@@ -58,6 +58,10 @@ var (
 
 	// ErrWrongPassword reports a wrong current password when changing it.
 	ErrWrongPassword = errors.New("login: current password is wrong")
+
+	// ErrInsufficientScope reports a request authenticated by an API token
+	// whose scopes do not cover it.
+	ErrInsufficientScope = errors.New("login: the API token's scopes do not allow this request")
 )
 
 // Hasher is what the Manager needs of package password: hashing,
@@ -292,6 +296,11 @@ func (m *Manager) record(r *http.Request, e audit.Event) {
 // reachable through CurrentUser. It must run inside session.Middleware. A
 // request with no session cookie, remember cookie or bearer token costs no
 // store round trip. A store failure is answered with Config.ErrorHandler.
+//
+// A request authenticated by an API token must be within the token's
+// scopes (MethodScope: read for safe methods, write for the others), on
+// every route; others get 403 "insufficient_scope". Routes that need more
+// add RequireScope.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := m.resolve(w, r)
@@ -299,8 +308,63 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.fail(w, r, err)
 			return
 		}
+		if need := MethodScope(r.Method); st.method == ByBearer && !st.token.HasScope(need) {
+			insufficientScope(w, need)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
 	})
+}
+
+// MethodScope returns the API token scope a request with method needs:
+// apitoken.ScopeRead for GET, HEAD, OPTIONS and TRACE, apitoken.ScopeWrite
+// for every other method.
+func MethodScope(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return apitoken.ScopeRead
+	}
+	return apitoken.ScopeWrite
+}
+
+// HasScope reports whether the request whose context is ctx may do what
+// scope allows: always for a session (password or remember-me), only when
+// the token carries scope for an API token, never for an anonymous
+// request.
+func HasScope(ctx context.Context, scope string) bool {
+	st := stateOf(ctx)
+	switch st.method {
+	case BySession, ByRemember:
+		return true
+	case ByBearer:
+		return st.token.HasScope(scope)
+	}
+	return false
+}
+
+// RequireScope lets through requests whose API token carries scope, and
+// every request not authenticated by a token (sessions are not limited by
+// scopes; combine it with RequireLogin or RequireRole for those). Use it
+// with apitoken.ScopeAdmin on administrators' routes. A token without the
+// scope gets 403 "insufficient_scope" naming it.
+func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if HowAuthenticated(r.Context()) == ByBearer && !HasScope(r.Context(), scope) {
+				insufficientScope(w, scope)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// insufficientScope answers a token request beyond the token's scopes as
+// RFC 6750 section 3.1 describes.
+func insufficientScope(w http.ResponseWriter, scope string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="hallpass", error="insufficient_scope", scope=%q`, scope))
+	writeJSONError(w, http.StatusForbidden, "insufficient_scope",
+		fmt.Sprintf("This API token does not allow this request: it needs the %q scope.", scope))
 }
 
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {

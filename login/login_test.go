@@ -169,6 +169,9 @@ func (e *env) mux() http.Handler {
 	mux.Handle("GET /admin", lm.RequireRole("admin", nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "admin area")
 	})))
+	mux.Handle("GET /admin/scoped", lm.RequireRole("admin", nil)(lm.RequireScope(apitoken.ScopeAdmin)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "admin area")
+	}))))
 	mux.Handle("GET /fresh", lm.RequireFresh(5*time.Minute)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "fresh")
 	})))
@@ -543,7 +546,7 @@ func TestCSRF(t *testing.T) {
 func TestBearerTokens(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser("ada", "correct horse battery")
-	secret, tok, err := e.tokens.Create(context.Background(), u.ID, "script", 0)
+	secret, tok, err := e.tokens.Create(context.Background(), u.ID, "script", []string{"read", "write"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,7 +614,7 @@ func TestDisableEndsEverything(t *testing.T) {
 	b1, b2 := e.browser(), e.browser()
 	b1.login("ada", "correct horse battery", true)
 	b2.login("ada", "correct horse battery", false)
-	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", []string{"read", "write"}, 0)
 	if err := e.lm.SetDisabled(context.Background(), "admin-1", u.ID, true); err != nil {
 		t.Fatal(err)
 	}
@@ -631,7 +634,7 @@ func TestChangePassword(t *testing.T) {
 	here, other := e.browser(), e.browser()
 	here.login("ada", "correct horse battery", true)
 	other.login("ada", "correct horse battery", true)
-	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", []string{"read", "write"}, 0)
 	before := here.cookie(sessCookie)
 
 	if r := here.post("/password", url.Values{"current": {"wrong wrong"}, "new": {"a new passphrase"}}); r.code != http.StatusForbidden {

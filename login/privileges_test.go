@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -188,5 +189,56 @@ func TestRoleChangeRenewsSessionTokens(t *testing.T) {
 	old.setCookie(sessCookie, before)
 	if r := old.get("/me"); r.code != http.StatusSeeOther {
 		t.Errorf("token from before the role change: /me = %d %q, want 303 to the login page", r.code, r.body)
+	}
+}
+
+// A token may do only what its scopes allow, on every route: read for
+// GET, write for POST, admin (besides the role) for admin routes.
+// Sessions are not limited by scopes.
+func TestTokenScopesEnforced(t *testing.T) {
+	e := newEnv(t)
+	ada := e.addUser("ada", "correct horse battery", "admin")
+	tokenWith := func(scopes ...string) []string {
+		secret, _, err := e.tokens.Create(context.Background(), ada.ID, strings.Join(scopes, "+"), scopes, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{"Authorization", "Bearer " + secret}
+	}
+	type want struct{ get, post, admin int }
+	tests := []struct {
+		scopes []string
+		want   want
+	}{
+		{[]string{"read"}, want{200, 403, 403}},
+		{[]string{"write"}, want{403, 200, 403}},
+		{[]string{"read", "write"}, want{200, 200, 403}},
+		{[]string{"admin"}, want{403, 403, 403}},
+		{[]string{"read", "admin"}, want{200, 403, 200}},
+	}
+	api := e.browser()
+	for _, tt := range tests {
+		bearer := tokenWith(tt.scopes...)
+		got := want{
+			get:   api.get("/me", bearer...).code,
+			post:  api.do("POST", "/action", url.Values{}, bearer...).code,
+			admin: api.get("/admin/scoped", bearer...).code,
+		}
+		if got != tt.want {
+			t.Errorf("token with scopes %q: GET /me, POST /action, GET /admin/scoped = %v, want %v", tt.scopes, got, tt.want)
+		}
+	}
+	r := api.do("POST", "/action", url.Values{}, tokenWith("read")...)
+	if ch := r.h.Get("WWW-Authenticate"); !strings.Contains(ch, `error="insufficient_scope"`) || !strings.Contains(ch, `scope="write"`) ||
+		!strings.Contains(r.body, `"insufficient_scope"`) {
+		t.Errorf("read-only token POSTing: WWW-Authenticate %q body %q, want insufficient_scope naming write", ch, r.body)
+	}
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	if r := b.get("/admin/scoped"); r.code != http.StatusOK {
+		t.Errorf("session on an admin route with RequireScope: %d, want 200 (sessions have no scopes)", r.code)
+	}
+	if r := b.post("/action", nil); r.code != http.StatusOK {
+		t.Errorf("session POST: %d, want 200", r.code)
 	}
 }
