@@ -289,6 +289,15 @@ type APIToken struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time // zero: never expires
 	LastUsedAt time.Time // zero: never used
+	// Scopes are what the token may do ("read", "write", "admin"; package
+	// apitoken defines and checks them). A store keeps them as given, in
+	// order; a token with none may do nothing.
+	Scopes []string
+}
+
+// HasScope reports whether the token carries scope.
+func (t *APIToken) HasScope(scope string) bool {
+	return t != nil && slices.Contains(t.Scopes, scope)
 }
 
 // ExpiredTokenRetention is how long a store that deletes expired tokens

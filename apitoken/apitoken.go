@@ -5,6 +5,11 @@
 // makes a leaked token easy to recognise (secret scanners, logs). The
 // secret is shown once, at creation; the store keeps only its SHA-256
 // digest. Tokens are accepted only in an "Authorization: Bearer" header.
+//
+// Every token carries scopes, chosen at creation, that bound what it may
+// do whoever its owner is: ScopeRead for safe requests (GET, HEAD),
+// ScopeWrite for the others, and ScopeAdmin, in addition, for
+// administrators' routes. Package login enforces them.
 package apitoken
 
 import (
@@ -15,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +44,41 @@ var (
 
 // MaxNameLen bounds a token's name.
 const MaxNameLen = 100
+
+// Scopes a token may carry.
+const (
+	ScopeRead  = "read"  // safe requests: GET, HEAD, OPTIONS
+	ScopeWrite = "write" // requests that change something: POST, PUT, PATCH, DELETE
+	ScopeAdmin = "admin" // administrators' routes (with read or write as well); only an admin's token may carry it
+)
+
+// AllScopes lists every scope, in the order ParseScopes returns them.
+func AllScopes() []string { return []string{ScopeRead, ScopeWrite, ScopeAdmin} }
+
+// ParseScopes checks the scopes asked for a new token and returns them
+// without duplicates, in the order of AllScopes. An unknown scope, or none
+// at all, is an *account.FieldError for the field "scopes" with a message
+// for a person.
+func ParseScopes(in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		if !slices.Contains(AllScopes(), s) {
+			if len(s) > 20 {
+				s = s[:20] + "…"
+			}
+			return nil, &account.FieldError{Field: "scopes", Message: fmt.Sprintf("%q is not a scope: choose read, write or admin.", s)}
+		}
+	}
+	for _, s := range AllScopes() {
+		if slices.Contains(in, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &account.FieldError{Field: "scopes", Message: "Choose at least one scope: read, write or admin."}
+	}
+	return out, nil
+}
 
 // Service creates, checks and revokes tokens on a TokenStore.
 type Service struct {
@@ -78,12 +119,18 @@ func WellFormed(secret string) bool {
 	return true
 }
 
-// Create issues a token named name for userID, expiring after expiresIn (0
-// for never). It returns the secret, to show once, and the stored record.
-func (s *Service) Create(ctx context.Context, userID, name string, expiresIn time.Duration) (string, *account.APIToken, error) {
+// Create issues a token named name for userID with scopes (checked by
+// ParseScopes), expiring after expiresIn (0 for never). It returns the
+// secret, to show once, and the stored record. Whether the user may have
+// ScopeAdmin is the caller's decision.
+func (s *Service) Create(ctx context.Context, userID, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > MaxNameLen {
 		return "", nil, &account.FieldError{Field: "name", Message: fmt.Sprintf("A token name is 1 to %d characters long.", MaxNameLen)}
+	}
+	scopes, err := ParseScopes(scopes)
+	if err != nil {
+		return "", nil, err
 	}
 	if expiresIn < 0 {
 		return "", nil, &account.FieldError{Field: "expires_in", Message: "A token cannot expire in the past."}
@@ -92,7 +139,7 @@ func (s *Service) Create(ctx context.Context, userID, name string, expiresIn tim
 	rand.Read(b[:])
 	secret := Prefix + base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.now()
-	t := &account.APIToken{UserID: userID, Name: name, Hash: Hash(secret), CreatedAt: now}
+	t := &account.APIToken{UserID: userID, Name: name, Hash: Hash(secret), CreatedAt: now, Scopes: scopes}
 	if expiresIn > 0 {
 		t.ExpiresAt = now.Add(expiresIn)
 	}

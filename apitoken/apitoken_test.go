@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func newService(t *testing.T) (*apitoken.Service, *sessiontest.Clock) {
 func TestCreateCheckRevoke(t *testing.T) {
 	s, _ := newService(t)
 	ctx := context.Background()
-	secret, tok, err := s.Create(ctx, "7", "deploy script", 0)
+	secret, tok, err := s.Create(ctx, "7", "deploy script", []string{apitoken.ScopeRead}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestCreateCheckRevoke(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	s, clock := newService(t)
-	secret, _, err := s.Create(context.Background(), "7", "ci", time.Hour)
+	secret, _, err := s.Create(context.Background(), "7", "ci", []string{apitoken.ScopeRead}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestCreateValidates(t *testing.T) {
 	}{{"", 0}, {strings.Repeat("n", 101), 0}, {"ok", -time.Second}}
 	for _, tt := range tests {
 		var fe *account.FieldError
-		if _, _, err := s.Create(context.Background(), "7", tt.name, tt.exp); !errors.As(err, &fe) {
+		if _, _, err := s.Create(context.Background(), "7", tt.name, []string{apitoken.ScopeRead}, tt.exp); !errors.As(err, &fe) {
 			t.Errorf("Create(%.10q, %v) = %v, want a FieldError", tt.name, tt.exp, err)
 		}
 	}
@@ -115,7 +116,62 @@ func TestFromRequest(t *testing.T) {
 // digest is stored.
 func ExampleService_Create() {
 	s := &apitoken.Service{Store: memstore.NewAccountStore()}
-	secret, tok, _ := s.Create(context.Background(), "42", "backup script", 90*24*time.Hour)
+	secret, tok, _ := s.Create(context.Background(), "42", "backup script", []string{apitoken.ScopeRead}, 90*24*time.Hour)
 	fmt.Println(secret[:3], len(secret), tok.Name)
 	// Output: hp_ 46 backup script
+}
+
+func TestParseScopes(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    []string
+		wantErr bool
+	}{
+		{[]string{"read"}, []string{"read"}, false},
+		{[]string{"admin", "read", "write"}, []string{"read", "write", "admin"}, false},
+		{[]string{"write", "write"}, []string{"write"}, false},
+		{nil, nil, true},
+		{[]string{}, nil, true},
+		{[]string{"read", "Admin"}, nil, true},
+		{[]string{"read", ""}, nil, true},
+		{[]string{"read write"}, nil, true},
+		{[]string{"*"}, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := apitoken.ParseScopes(tt.in)
+		var fe *account.FieldError
+		if tt.wantErr {
+			if !errors.As(err, &fe) || fe.Field != "scopes" || fe.Message == "" {
+				t.Errorf("ParseScopes(%q) = %q, %v; want a FieldError for scopes", tt.in, got, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ParseScopes(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// Create stores the parsed scopes and refuses bad ones before storing
+// anything.
+func TestCreateScopes(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	secret, tok, err := s.Create(ctx, "7", "ci", []string{"write", "read", "read"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"read", "write"}; !slices.Equal(tok.Scopes, want) {
+		t.Errorf("Create: Scopes = %q, want %q", tok.Scopes, want)
+	}
+	got, err := s.Check(ctx, secret)
+	if err != nil || !got.HasScope("write") || got.HasScope("admin") {
+		t.Errorf("Check = %+v, %v; want the token with read and write only", got, err)
+	}
+	if _, _, err := s.Create(ctx, "7", "bad", []string{"root"}, 0); !errors.Is(err, account.ErrInvalid) {
+		t.Errorf("Create with an unknown scope = %v, want an error wrapping account.ErrInvalid", err)
+	}
+	if list, _ := s.List(ctx, "7"); len(list) != 1 {
+		t.Errorf("List after a refused Create = %d tokens, want 1", len(list))
+	}
 }

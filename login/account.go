@@ -200,7 +200,11 @@ func (m *Manager) SetDisabled(ctx context.Context, actorID, userID string, disab
 
 // SetRoles replaces a user's roles and updates the copy of the user in
 // every one of their sessions, so the change applies on their next request
-// in every process.
+// in every process. Each session it rewrites also gets a new token at that
+// next request (the old one dies then), as a privilege change requires: a
+// server cannot hand another browser a cookie, so the rotation waits for
+// the browser to come back. Requests that reach the server with the old
+// token after that find no session.
 func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []string) error {
 	roles, err := account.NormalizeRoles(roles)
 	if err != nil {
@@ -213,7 +217,9 @@ func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []
 	if err != nil {
 		return err
 	}
-	if err := m.sessions.PutByUser(ctx, userID, userKey, snapshotOf(u)); err != nil && !errors.Is(err, session.ErrNotSupported) {
+	snap := snapshotOf(u)
+	snap.Renew = true
+	if err := m.sessions.PutByUser(ctx, userID, userKey, snap); err != nil && !errors.Is(err, session.ErrNotSupported) {
 		return err
 	}
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.RoleChange, UserID: userID, Actor: actorID, Reason: fmt.Sprint(roles)})

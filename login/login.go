@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,15 +58,21 @@ var (
 
 	// ErrWrongPassword reports a wrong current password when changing it.
 	ErrWrongPassword = errors.New("login: current password is wrong")
+
+	// ErrInsufficientScope reports a request authenticated by an API token
+	// whose scopes do not cover it.
+	ErrInsufficientScope = errors.New("login: the API token's scopes do not allow this request")
 )
 
 // Hasher is what the Manager needs of package password: hashing,
-// verification of any supported format, and a dummy verification that
-// spends the work of a real one. *password.Hasher implements it.
+// verification of any supported format (VerifyRehash also says when the
+// stored hash should be replaced: weaker than today's parameters, a legacy
+// format, or made from an unnormalized password), and a dummy verification
+// that spends the work of a real one. *password.Hasher implements it.
 type Hasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, password, encoded string) (bool, error)
-	NeedsRehash(encoded string) bool
+	VerifyRehash(ctx context.Context, password, encoded string) (ok, rehash bool, err error)
 	DummyVerify(ctx context.Context, password string) error
 }
 
@@ -198,10 +205,19 @@ type snapshot struct {
 	Email    string    `json:"e,omitempty"`
 	Roles    []string  `json:"r,omitempty"`
 	PwAt     time.Time `json:"p"`
+	// Renew asks the session's next request to renew its token: set when
+	// a privilege change rewrote the snapshot from outside the session.
+	Renew bool `json:"n,omitempty"`
 }
 
 func snapshotOf(u *account.User) snapshot {
 	return snapshot{ID: u.ID, Username: u.Username, Email: u.Email, Roles: u.Roles, PwAt: u.PasswordChangedAt}
+}
+
+// sameUser reports whether a and b copy the same state of one user.
+func (s snapshot) sameUser(o snapshot) bool {
+	return s.ID == o.ID && s.Username == o.Username && s.Email == o.Email &&
+		slices.Equal(s.Roles, o.Roles) && s.PwAt.Equal(o.PwAt)
 }
 
 func (s snapshot) user() *account.User {
@@ -280,6 +296,11 @@ func (m *Manager) record(r *http.Request, e audit.Event) {
 // reachable through CurrentUser. It must run inside session.Middleware. A
 // request with no session cookie, remember cookie or bearer token costs no
 // store round trip. A store failure is answered with Config.ErrorHandler.
+//
+// A request authenticated by an API token must be within the token's
+// scopes (MethodScope: read for safe methods, write for the others), on
+// every route; others get 403 "insufficient_scope". Routes that need more
+// add RequireScope.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := m.resolve(w, r)
@@ -287,8 +308,63 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.fail(w, r, err)
 			return
 		}
+		if need := MethodScope(r.Method); st.method == ByBearer && !st.token.HasScope(need) {
+			insufficientScope(w, need)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
 	})
+}
+
+// MethodScope returns the API token scope a request with method needs:
+// apitoken.ScopeRead for GET, HEAD, OPTIONS and TRACE, apitoken.ScopeWrite
+// for every other method.
+func MethodScope(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return apitoken.ScopeRead
+	}
+	return apitoken.ScopeWrite
+}
+
+// HasScope reports whether the request whose context is ctx may do what
+// scope allows: always for a session (password or remember-me), only when
+// the token carries scope for an API token, never for an anonymous
+// request.
+func HasScope(ctx context.Context, scope string) bool {
+	st := stateOf(ctx)
+	switch st.method {
+	case BySession, ByRemember:
+		return true
+	case ByBearer:
+		return st.token.HasScope(scope)
+	}
+	return false
+}
+
+// RequireScope lets through requests whose API token carries scope, and
+// every request not authenticated by a token (sessions are not limited by
+// scopes; combine it with RequireLogin or RequireRole for those). Use it
+// with apitoken.ScopeAdmin on administrators' routes. A token without the
+// scope gets 403 "insufficient_scope" naming it.
+func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if HowAuthenticated(r.Context()) == ByBearer && !HasScope(r.Context(), scope) {
+				insufficientScope(w, scope)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// insufficientScope answers a token request beyond the token's scopes as
+// RFC 6750 section 3.1 describes.
+func insufficientScope(w http.ResponseWriter, scope string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="hallpass", error="insufficient_scope", scope=%q`, scope))
+	writeJSONError(w, http.StatusForbidden, "insufficient_scope",
+		fmt.Sprintf("This API token does not allow this request: it needs the %q scope.", scope))
 }
 
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -319,7 +395,6 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 	if !s.IsNew() {
 		var snap snapshot
 		if ok, _ := s.Get(userKey, &snap); ok && snap.ID != "" && snap.ID == s.UserID() {
-			u := snap.user()
 			if !m.indexed {
 				// Without a session index, changes cannot reach this
 				// session: ask the source of truth on every request.
@@ -331,9 +406,27 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 					s.Destroy()
 					return st, nil
 				}
-				u = snapshotOf(fresh).user()
+				if next := snapshotOf(fresh); !next.sameUser(snap) {
+					next.Renew = !slices.Equal(next.Roles, snap.Roles)
+					snap = next
+					if err := s.Put(userKey, snap); err != nil {
+						return nil, err
+					}
+				}
 			}
-			st.user = u
+			if snap.Renew {
+				// The user's roles changed since this token was issued:
+				// it dies now and the browser gets a new one with this
+				// response, as at login.
+				snap.Renew = false
+				if err := s.Put(userKey, snap); err != nil {
+					return nil, err
+				}
+				if err := s.Renew(); err != nil {
+					return nil, err
+				}
+			}
+			st.user = snap.user()
 			st.authAt = s.GetTime(authAtKey)
 			st.method = BySession
 			if st.authAt.IsZero() {
@@ -375,7 +468,8 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 
 // Authenticate checks a username and password. On success it returns the
 // user, resets the account's failure count and, when the stored hash is
-// weaker than today's parameters (or a legacy format), rehashes it. An
+// weaker than today's parameters, a legacy format, or matched only the
+// password's unnormalized bytes, rehashes it (as NFC argon2id). An
 // unknown user costs the same hashing work as a wrong password, and a
 // disabled account the same answer, ErrInvalidCredentials. Over the
 // throttle's limit it returns the throttle's error (throttle.ErrThrottled)
@@ -397,7 +491,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
 		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
-	reason := ""
+	reason, rehash := "", false
 	if u == nil {
 		err := m.cfg.Passwords.DummyVerify(ctx, pw)
 		if errors.Is(err, password.ErrBusy) {
@@ -405,7 +499,8 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		}
 		reason = "unknown_user"
 	} else {
-		ok, err := m.cfg.Passwords.Verify(ctx, pw, u.PasswordHash)
+		var ok bool
+		ok, rehash, err = m.cfg.Passwords.VerifyRehash(ctx, pw, u.PasswordHash)
 		switch {
 		case errors.Is(err, password.ErrBusy):
 			return nil, err
@@ -438,7 +533,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 			m.log.Warn("login: cannot reset the failure count", "err", err)
 		}
 	}
-	if m.cfg.Passwords.NeedsRehash(u.PasswordHash) {
+	if rehash {
 		m.rehash(r, u, pw)
 	}
 	return u, nil
@@ -472,11 +567,17 @@ func truncate(s string) string {
 // (the old one dies at once), the user and the time of password entry are
 // recorded, a fresh CSRF secret replaces the pre-session token, and, when
 // remember is true, a remember-me cookie is issued. Call it after
-// Authenticate. The response must not have been written yet.
+// Authenticate. The session's copy of the user (roles included) comes from
+// a read of the account made after the password check, not from u, and u
+// is updated to match; a disabled account or a password changed since
+// Authenticate read u fails with ErrInvalidCredentials. The response must
+// not have been written yet.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User, remember bool) error {
-	if err := m.startSession(w, r, u, m.now()); err != nil {
+	fresh, err := m.startSession(w, r, u, m.now())
+	if err != nil {
 		return err
 	}
+	u.Username, u.Email, u.Roles = fresh.Username, fresh.Email, fresh.Roles
 	if remember && m.cfg.Remember != nil {
 		if err := m.issueRemember(w, r, u.ID); err != nil {
 			return err
@@ -486,42 +587,81 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User,
 	return nil
 }
 
-// startSession binds the request's session to u. authAt is the time the
-// password was entered; zero for a session restored by remember-me.
-func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) error {
+// startSession binds the request's session to u and returns the user as
+// stored in it. authAt is the time the password was entered; zero for a
+// session restored by remember-me.
+//
+// The user is read again here, after the (slow) password check, and once
+// more after the session exists in the store: a change made before that
+// last read is in the snapshot, and a change made after it finds the
+// session when it rewrites the user's sessions (SetRoles, SetDisabled). A
+// disabled account, or a password changed since u was read, ends the
+// session with ErrInvalidCredentials.
+func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) (*account.User, error) {
 	s := session.FromRequest(r)
 	if s == nil {
-		return session.ErrNoSession
+		return nil, session.ErrNoSession
 	}
-	if err := s.SetUser(u.ID); err != nil {
-		return err
+	fresh, err := m.stillValid(r.Context(), u)
+	if err != nil || fresh == nil {
+		s.Destroy()
+		return nil, err
 	}
-	if err := s.Put(userKey, snapshotOf(u)); err != nil {
-		return err
+	if err := s.Put(userKey, snapshotOf(fresh)); err != nil {
+		return nil, err
 	}
 	if authAt.IsZero() {
 		s.Delete(authAtKey)
 	} else if err := s.Put(authAtKey, authAt); err != nil {
-		return err
+		return nil, err
 	}
 	if m.cfg.CSRF != nil {
 		m.cfg.CSRF.ClearCookie(w)
 		if err := s.Put(csrfKey, csrf.NewSecret()); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	// Close the race with a concurrent disable or password change: the
-	// account is read again after the session exists, so a change that
-	// slipped in between Authenticate and here is seen now.
-	fresh, err := m.users.UserByID(r.Context(), u.ID)
+	// SetUser stores the session with the values above at once, so a
+	// concurrent change that lists the user's sessions from now on sees it.
+	if err := s.SetUser(u.ID); err != nil {
+		return nil, err
+	}
+	for range 3 {
+		again, err := m.stillValid(r.Context(), u)
+		if err != nil || again == nil {
+			s.Destroy()
+			return nil, err
+		}
+		if snapshotOf(again).sameUser(snapshotOf(fresh)) {
+			return fresh, nil
+		}
+		// Changed meanwhile: store the new copy under a new token, then
+		// read once more, as a change may have missed this session again.
+		fresh = again
+		if err := s.Put(userKey, snapshotOf(fresh)); err != nil {
+			return nil, err
+		}
+		if err := s.Renew(); err != nil {
+			return nil, err
+		}
+	}
+	s.Destroy()
+	return nil, fmt.Errorf("login: %w: the account keeps changing", account.ErrConflict)
+}
+
+// stillValid reads u's account again and returns it, or nil with
+// ErrInvalidCredentials when it is gone, disabled, or its password changed
+// since u was read.
+func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.User, error) {
+	fresh, err := m.users.UserByID(ctx, u.ID)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
 	if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(u.PasswordChangedAt) {
-		s.Destroy()
-		return ErrInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
-	return nil
+	fresh.PasswordHash = ""
+	return fresh, nil
 }
 
 // Logout ends the request's session on the server, deletes its remember-me

@@ -80,7 +80,9 @@ type env struct {
 // defaults.
 var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1}
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a test server; opts may change the login Config (wrap
+// its Users or Passwords) before the Manager is built.
+func newEnv(t *testing.T, opts ...func(*login.Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
@@ -99,7 +101,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.lm, err = login.New(login.Config{
+	cfg := login.Config{
 		Sessions:  e.sessions,
 		Users:     e.users,
 		Passwords: e.hasher,
@@ -111,7 +113,11 @@ func newEnv(t *testing.T) *env {
 		Audit:     audit.New(logger),
 		Logger:    logger,
 		Now:       e.clock.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.lm, err = login.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +169,9 @@ func (e *env) mux() http.Handler {
 	mux.Handle("GET /admin", lm.RequireRole("admin", nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "admin area")
 	})))
+	mux.Handle("GET /admin/scoped", lm.RequireRole("admin", nil)(lm.RequireScope(apitoken.ScopeAdmin)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "admin area")
+	}))))
 	mux.Handle("GET /fresh", lm.RequireFresh(5*time.Minute)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "fresh")
 	})))
@@ -537,7 +546,7 @@ func TestCSRF(t *testing.T) {
 func TestBearerTokens(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser("ada", "correct horse battery")
-	secret, tok, err := e.tokens.Create(context.Background(), u.ID, "script", 0)
+	secret, tok, err := e.tokens.Create(context.Background(), u.ID, "script", []string{"read", "write"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +614,7 @@ func TestDisableEndsEverything(t *testing.T) {
 	b1, b2 := e.browser(), e.browser()
 	b1.login("ada", "correct horse battery", true)
 	b2.login("ada", "correct horse battery", false)
-	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", []string{"read", "write"}, 0)
 	if err := e.lm.SetDisabled(context.Background(), "admin-1", u.ID, true); err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +634,7 @@ func TestChangePassword(t *testing.T) {
 	here, other := e.browser(), e.browser()
 	here.login("ada", "correct horse battery", true)
 	other.login("ada", "correct horse battery", true)
-	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", []string{"read", "write"}, 0)
 	before := here.cookie(sessCookie)
 
 	if r := here.post("/password", url.Values{"current": {"wrong wrong"}, "new": {"a new passphrase"}}); r.code != http.StatusForbidden {

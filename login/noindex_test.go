@@ -59,6 +59,18 @@ func TestWithoutSessionIndex(t *testing.T) {
 	if r := other.get("/me"); r.code != http.StatusSeeOther {
 		t.Errorf("another session after the password change: %d, want logged out", r.code)
 	}
+	// A role change reaches the session at its next request, which also
+	// renews its token.
+	before := here.cookie(sessCookie)
+	if err := lm.SetRoles(context.Background(), "", u.ID, []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := here.get("/admin"); r.code != http.StatusOK {
+		t.Errorf("/admin right after the role was granted: %d, want 200", r.code)
+	}
+	if after := here.cookie(sessCookie); after == before || after == "" {
+		t.Error("session token after a role change without a session index: unchanged, want renewed")
+	}
 	lm.SetDisabled(context.Background(), "", u.ID, true)
 	if r := here.get("/me"); r.code != http.StatusSeeOther {
 		t.Errorf("after disable: %d, want logged out", r.code)

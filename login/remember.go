@@ -131,7 +131,8 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	case err != nil:
 		return nil, fmt.Errorf("%w: rotate remember token: %w", session.ErrStoreUnavailable, err)
 	}
-	if err := m.startSession(w, r, u, time.Time{}); err != nil {
+	fresh, err := m.startSession(w, r, u, time.Time{})
+	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
 			return st, nil
 		}
@@ -139,7 +140,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	}
 	m.setRemember(w, sel, newVal)
 	m.record(r, audit.Event{Name: audit.RememberLogin, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
-	st.user = snapshotOf(u).user()
+	st.user = snapshotOf(fresh).user()
 	st.method = ByRemember
 	return st, nil
 }

@@ -376,6 +376,7 @@ func (s *AccountStore) DeleteRememberByUser(ctx context.Context, userID string) 
 func cloneToken(t *account.APIToken) *account.APIToken {
 	c := *t
 	c.Hash = bytes.Clone(t.Hash)
+	c.Scopes = slices.Clone(t.Scopes)
 	return &c
 }
 

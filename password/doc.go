@@ -47,8 +47,12 @@
 //
 // # Passwords
 //
-// [Hash] and [Verify] take the password's bytes as given; they do not
-// normalize Unicode, so a hash made elsewhere from the same string verifies.
+// [Hash] normalizes a password to Unicode Normalization Form C before
+// hashing it (NIST SP 800-63B 5.1.1.2), so "Grüße" typed with a composed ü
+// or with u and a combining diaeresis is the same password. [Verify] tries
+// the NFC form first and, when the bytes given differ from it, those bytes
+// too, so a hash made elsewhere from unnormalized input still verifies;
+// [Hasher.VerifyRehash] then asks for a rehash, which stores the NFC form.
 // Both refuse passwords that are not valid UTF-8 ([ErrInvalidUTF8]) or longer
 // than [MaxPasswordLength] code points ([ErrTooLong]) without computing
 // anything. Lengths are counted in Unicode code points after NFC

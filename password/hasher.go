@@ -137,7 +137,8 @@ type Stats struct {
 	// Computations is the number of expensive hash computations run: one
 	// for each Hash, one for each Verify that got as far as computing (a
 	// hash that cannot be read, or a password that is too long, costs
-	// none), and one for each DummyVerify. A Verify of a wrong password and
+	// none) and one more when it also tried a password's unnormalized
+	// bytes, and as many for each DummyVerify. A Verify of a wrong password and
 	// a DummyVerify count the same.
 	Computations uint64
 
@@ -214,8 +215,10 @@ func (h *Hasher) compute(ctx context.Context, f func()) error {
 	return nil
 }
 
-// Hash returns an argon2id PHC string for password, with a fresh random salt
-// and the Hasher's Params. It refuses passwords that are not valid UTF-8 or
+// Hash returns an argon2id PHC string for password in Unicode Normalization
+// Form C (NIST SP 800-63B 5.1.1.2), so the same password typed as composed
+// or decomposed characters hashes alike, with a fresh random salt and the
+// Hasher's Params. It refuses passwords that are not valid UTF-8 or
 // are longer than MaxPasswordLength, and fails with ErrBusy when no hashing
 // slot frees up in time. Hash does not apply a Policy; call Policy.Check
 // first.
@@ -228,9 +231,10 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	salt := randomBytes(int(p.SaltLength))
+	pw := []byte(norm.NFC.String(password))
 	var key []byte
 	err := h.compute(ctx, func() {
-		key = argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+		key = argon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 	})
 	if err != nil {
 		return "", err
@@ -241,6 +245,11 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // Verify reports whether password matches encoded, a stored hash in any
 // format the package reads (see the package documentation).
 //
+// The password is tried in Unicode Normalization Form C first, as Hash
+// stores it; when that form differs from the bytes given and does not
+// match, the bytes as given are tried too, so a hash made elsewhere from
+// unnormalized input (an imported one) still verifies.
+//
 // A wrong password is (false, nil). An error means Verify could not decide:
 // the format is unknown (ErrUnknownFormat) or unreadable or too expensive
 // (ErrMalformedHash), the password is too long for the format or not valid
@@ -248,24 +257,52 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // (ErrBusy). The comparison takes constant time.
 //
 // After a successful Verify, call NeedsRehash and, if it reports true, store
-// a new Hash of the password.
+// a new Hash of the password; VerifyRehash does both checks at once and
+// also asks for a rehash of a hash that matched only the unnormalized bytes.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, error) {
+	ok, _, err := h.verify(ctx, password, encoded)
+	return ok, err
+}
+
+// VerifyRehash is Verify that also reports whether encoded should be
+// replaced by a new Hash of password: when NeedsRehash says so, or when
+// password matched only in its unnormalized form (a rehash then stores it
+// normalized). rehash is false unless ok is true.
+func (h *Hasher) VerifyRehash(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	ok, raw, err := h.verify(ctx, password, encoded)
+	if !ok || err != nil {
+		return false, false, err
+	}
+	return true, raw || h.NeedsRehash(encoded), nil
+}
+
+// verify checks the NFC form of password, then its raw bytes when they
+// differ; raw reports a match on the raw bytes only.
+func (h *Hasher) verify(ctx context.Context, password, encoded string) (ok, raw bool, err error) {
 	if err := checkLength(password); err != nil {
-		return false, err
+		return false, false, err
 	}
-	check, err := parse(encoded, password)
-	if err != nil {
-		return false, err
+	nfc := norm.NFC.String(password)
+	for _, candidate := range []string{nfc, password} {
+		check, err := parse(encoded, candidate)
+		if err != nil {
+			return false, false, err
+		}
+		if err := h.compute(ctx, func() { ok = check() }); err != nil {
+			return false, false, err
+		}
+		if ok || candidate == password {
+			return ok, ok && candidate != nfc, nil
+		}
 	}
-	var ok bool
-	if err := h.compute(ctx, func() { ok = check() }); err != nil {
-		return false, err
-	}
-	return ok, nil
+	return false, false, nil
 }
 
 // DummyVerify does the work of a Verify of password against a hash made with
 // the Hasher's Params, and returns nil once it has; no password ever matches.
+// Like a failing Verify, it computes twice for a password that is not in
+// Unicode Normalization Form C, once for its normalized form and once for
+// its bytes as given.
 // Call it when a login names a user who does not exist, so that the response
 // takes as long as a wrong password for a real user. It returns the same
 // errors as Verify for a password that is too long or not valid UTF-8, and
@@ -282,10 +319,17 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
 	// A random key stands in for the hash of an unknown password: both are
 	// indistinguishable from random, and the derivation below is exactly
 	// the work Verify does for a stored hash with these parameters.
-	return h.compute(ctx, func() {
-		key := argon2.IDKey([]byte(password), h.dummySalt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
-		subtle.ConstantTimeCompare(key, h.dummyKey)
-	})
+	nfc := norm.NFC.String(password)
+	for _, candidate := range []string{nfc, password} {
+		err := h.compute(ctx, func() {
+			key := argon2.IDKey([]byte(candidate), h.dummySalt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+			subtle.ConstantTimeCompare(key, h.dummyKey)
+		})
+		if err != nil || candidate == password {
+			return err
+		}
+	}
+	return nil
 }
 
 // NeedsRehash reports whether encoded should be replaced by a new Hash: true

@@ -524,8 +524,8 @@ func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) err
 	}
 	var id int64
 	err = s.pool.QueryRow(ctx, `INSERT INTO hallpass_api_tokens
-		(user_id, name, hash, created_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		uid, t.Name, t.Hash, t.CreatedAt, timeOrNull(t.ExpiresAt), timeOrNull(t.LastUsedAt)).Scan(&id)
+		(user_id, name, hash, created_at, expires_at, last_used_at, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		uid, t.Name, t.Hash, t.CreatedAt, timeOrNull(t.ExpiresAt), timeOrNull(t.LastUsedAt), scopesOrEmpty(t.Scopes)).Scan(&id)
 	if err != nil {
 		return insertTokenError(ctx, op, t.UserID, err)
 	}
@@ -533,7 +533,16 @@ func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) err
 	return nil
 }
 
-const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used_at`
+const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used_at, scopes`
+
+// scopesOrEmpty returns scopes, or an empty slice for nil: the column is
+// NOT NULL.
+func scopesOrEmpty(scopes []string) []string {
+	if scopes == nil {
+		return []string{}
+	}
+	return scopes
+}
 
 // scanToken reads a row of tokenColumns.
 func scanToken(row pgx.Row) (*account.APIToken, error) {
@@ -542,8 +551,11 @@ func scanToken(row pgx.Row) (*account.APIToken, error) {
 		id, uid           int64
 		expires, lastUsed *time.Time
 	)
-	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &t.CreatedAt, &expires, &lastUsed); err != nil {
+	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &t.CreatedAt, &expires, &lastUsed, &t.Scopes); err != nil {
 		return nil, err
+	}
+	if len(t.Scopes) == 0 {
+		t.Scopes = nil
 	}
 	t.ID, t.UserID = seqid.Format(id), seqid.Format(uid)
 	t.ExpiresAt, t.LastUsedAt = orZero(expires), orZero(lastUsed)

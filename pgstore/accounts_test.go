@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -357,5 +358,41 @@ func BenchmarkUserByID(b *testing.B) {
 		if _, err := a.UserByID(ctx, u.ID); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// API tokens made before scopes existed keep read and write, not admin.
+func TestUpgradeTokenScopes(t *testing.T) {
+	url := testURL(t)
+	ctx := t.Context()
+	opts := pgstore.Options{Schema: testSchema(t, url), SweepInterval: -1}
+	db, err := pgstore.Open(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	u := mustCreateUser(t, db.Accounts(), "Ada")
+	// Take the schema back to version 2, with a token made then.
+	_, err = db.Pool().Exec(ctx, `ALTER TABLE hallpass_api_tokens DROP COLUMN scopes;
+		DELETE FROM hallpass_schema_migrations WHERE version > 2`)
+	if err == nil {
+		_, err = db.Pool().Exec(ctx, `INSERT INTO hallpass_api_tokens (user_id, name, hash, created_at)
+			VALUES ($1, 'old', $2, now())`, u.ID, digest("old secret"))
+	}
+	db.Close()
+	if err != nil {
+		t.Fatalf("downgrade to version 2: %v", err)
+	}
+
+	db, err = pgstore.Open(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("Open of a version 2 database = %v", err)
+	}
+	defer db.Close()
+	got, err := db.Accounts().TokenByHash(ctx, digest("old secret"), time.Now())
+	if err != nil {
+		t.Fatalf("after upgrade, TokenByHash = %v", err)
+	}
+	if want := []string{"read", "write"}; !slices.Equal(got.Scopes, want) {
+		t.Errorf("after upgrade, the old token's Scopes = %q, want %q", got.Scopes, want)
 	}
 }

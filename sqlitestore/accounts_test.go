@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -239,5 +240,37 @@ func TestAccountBackgroundSweep(t *testing.T) {
 			t.Fatalf("background sweep left %d remember-me and %d API tokens after 30s, want 0 and 1", r, k)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// API tokens made before scopes existed keep read and write, not admin.
+func TestMigrateTokenScopes(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", dsn(path, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, raw, schemaMigrations[:2], time.Now); err != nil {
+		t.Fatalf("migrate to 0002 = %v", err)
+	}
+	now := time.Now()
+	if _, err := raw.ExecContext(ctx, `INSERT INTO users (id, username, email, password_hash, created_at, password_changed_at)
+		VALUES (1, 'ada', 'ada@example.com', 'x', ?, ?)`, ms(now), ms(now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, hash, created_at) VALUES (1, 'old', ?, ?)`,
+		digest("old secret"), ms(now)); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db := mustOpenPath(t, path, Options{SweepInterval: -1})
+	got, err := db.Accounts().TokenByHash(ctx, digest("old secret"), now)
+	if err != nil {
+		t.Fatalf("after upgrade, TokenByHash = %v", err)
+	}
+	if want := []string{"read", "write"}; !slices.Equal(got.Scopes, want) {
+		t.Errorf("after upgrade, the old token's Scopes = %q, want %q", got.Scopes, want)
 	}
 }

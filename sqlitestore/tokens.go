@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -145,8 +146,8 @@ func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID strin
 // account.ErrNotFound).
 func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) error {
 	res, err := s.insertToken(ctx, "create api token", t.UserID, `INSERT INTO api_tokens
-		(user_id, name, hash, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Name, t.Hash, ms(t.CreatedAt), optMs(t.ExpiresAt), optMs(t.LastUsedAt))
+		(user_id, name, hash, created_at, expires_at, last_used_at, scopes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Name, t.Hash, ms(t.CreatedAt), optMs(t.ExpiresAt), optMs(t.LastUsedAt), strings.Join(t.Scopes, " "))
 	if err != nil {
 		return err
 	}
@@ -158,17 +159,19 @@ func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) err
 	return nil
 }
 
-const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used_at`
+const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used_at, scopes`
 
 // scanToken reads a row of tokenColumns.
 func scanToken(row interface{ Scan(...any) error }) (*account.APIToken, error) {
 	var (
 		t                                   account.APIToken
 		id, uid, created, expires, lastUsed int64
+		scopes                              string
 	)
-	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &created, &expires, &lastUsed); err != nil {
+	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &created, &expires, &lastUsed, &scopes); err != nil {
 		return nil, err
 	}
+	t.Scopes = strings.Fields(scopes)
 	t.ID, t.UserID = seqid.Format(id), seqid.Format(uid)
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = time.UnixMilli(created), optTime(expires), optTime(lastUsed)
 	return &t, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/login"
 )
 
@@ -162,6 +163,7 @@ func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request) {
 type apiToken struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`   // null: never
 	LastUsedAt *time.Time `json:"last_used_at"` // null: never used
@@ -181,13 +183,13 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNotFound)
 		return
 	}
-	if !s.login.IsFresh(r, s.freshFor) {
-		s.fail(w, r, login.ErrNotFresh)
+	if !s.requireFresh(w, r, "/account") {
 		return
 	}
 	var req struct {
-		Name      string `json:"name"`
-		ExpiresIn int64  `json:"expires_in"` // seconds; 0 never expires
+		Name      string   `json:"name"`
+		ExpiresIn int64    `json:"expires_in"` // seconds; 0 never expires
+		Scopes    []string `json:"scopes"`     // absent or null: read only
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		s.fail(w, r, err)
@@ -196,7 +198,10 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 	if req.ExpiresIn < 0 || req.ExpiresIn > int64(maxTokenLifetime/time.Second) {
 		req.ExpiresIn = -1 // refused by createTokenFor with a field message
 	}
-	secret, tok, err := s.createTokenFor(r, req.Name, time.Duration(req.ExpiresIn)*time.Second)
+	if req.Scopes == nil {
+		req.Scopes = []string{apitoken.ScopeRead}
+	}
+	secret, tok, err := s.createTokenFor(r, req.Name, req.Scopes, time.Duration(req.ExpiresIn)*time.Second)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -205,8 +210,9 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		ID        string     `json:"id"`
 		Name      string     `json:"name"`
 		Token     string     `json:"token"`
+		Scopes    []string   `json:"scopes"`
 		ExpiresAt *time.Time `json:"expires_at"`
-	}{tok.ID, tok.Name, secret, optTime(tok.ExpiresAt)})
+	}{tok.ID, tok.Name, secret, tok.Scopes, optTime(tok.ExpiresAt)})
 }
 
 func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +227,11 @@ func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	list := make([]apiToken, 0, len(toks))
 	for _, t := range toks {
-		list = append(list, apiToken{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt.UTC(),
+		scopes := t.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		list = append(list, apiToken{ID: t.ID, Name: t.Name, Scopes: scopes, CreatedAt: t.CreatedAt.UTC(),
 			ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)})
 	}
 	writeJSON(w, http.StatusOK, struct {

@@ -213,7 +213,7 @@ func TestAPITokens(t *testing.T) {
 	b := e.browser()
 	csrfToken := b.apiLogin("ada")
 
-	r := b.json("POST", "/api/tokens", `{"name":"ci","expires_in":3600}`, "X-CSRF-Token", csrfToken)
+	r := b.json("POST", "/api/tokens", `{"name":"ci","expires_in":3600,"scopes":["read","write"]}`, "X-CSRF-Token", csrfToken)
 	if r.code != http.StatusCreated {
 		t.Fatalf("POST /api/tokens: %d %s", r.code, r.body)
 	}
@@ -307,8 +307,8 @@ func TestAPIBearer(t *testing.T) {
 	e := newEnv(t)
 	ada := e.addUser("ada")
 	bob := e.addUser("bob")
-	secret, _, _ := e.tokens.Create(context.Background(), ada.ID, "script", 0)
-	_, bobTok, _ := e.tokens.Create(context.Background(), bob.ID, "bob", 0)
+	secret, _, _ := e.tokens.Create(context.Background(), ada.ID, "script", []string{"read", "write"}, 0)
+	_, bobTok, _ := e.tokens.Create(context.Background(), bob.ID, "bob", []string{"read", "write"}, 0)
 	auth := []string{"Authorization", "Bearer " + secret}
 	c := e.browser()
 	if r := c.send("DELETE", "/api/tokens/"+bobTok.ID, nil, auth...); r.code != http.StatusNotFound {

@@ -80,6 +80,7 @@ var (
 	errNotFound             = &webError{problem{404, "not_found", "Page not found", "We could not find what you asked for."}}
 	errMethodNotAllowed     = &webError{problem{405, "method_not_allowed", "Method not allowed", "This address does not accept that kind of request."}}
 	errForbidden            = &webError{problem{403, "forbidden", "Forbidden", "You do not have permission to see this page."}}
+	errAdminScope           = &webError{problem{403, "forbidden", "Forbidden", "Only administrators can give a token the admin scope."}}
 	errCrossOrigin          = &webError{problem{403, "csrf_failed", "Request blocked", csrf.Message(csrf.ErrOrigin)}}
 	errUnsupportedMediaType = &webError{problem{415, "unsupported_media_type", "Unsupported media type", "Send the request body as application/json."}}
 	errPanic                = &webError{internal}

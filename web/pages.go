@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/session"
@@ -221,6 +222,8 @@ type accountPage struct {
 	TokenName           string // the create-token form, shown again after an error
 	ExpiresIn           string
 	ExpiryOptions       []expiryOption
+	Scopes              []string // the scopes checked in the create-token form; nil means the default
+	ScopeOptions        []scopeOption
 	Error               string            // a message for the whole page
 	Errors              map[string]string // per field
 }
@@ -239,6 +242,19 @@ type sessionRow struct {
 type expiryOption struct {
 	Value, Label string
 	Selected     bool
+}
+
+// scopeOption is one scope checkbox of the create-token form.
+type scopeOption struct {
+	Value, Hint string
+	Checked     bool
+}
+
+// scopeHints describe the scopes on the create-token form.
+var scopeHints = map[string]string{
+	apitoken.ScopeRead:  "read: GET requests (view your account, sessions and tokens)",
+	apitoken.ScopeWrite: "write: requests that change something (revoke sessions and tokens)",
+	apitoken.ScopeAdmin: "admin: administrators' pages (users list); admin actions always need your password",
 }
 
 // tokenExpiries are the lifetimes the create-token form offers, in
@@ -292,6 +308,15 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		for _, o := range tokenExpiries {
 			o.Selected = o.Value == d.ExpiresIn
 			d.ExpiryOptions = append(d.ExpiryOptions, o)
+		}
+		if d.Scopes == nil {
+			d.Scopes = []string{apitoken.ScopeRead}
+		}
+		for _, sc := range apitoken.AllScopes() {
+			if sc == apitoken.ScopeAdmin && !profile.HasRole("admin") {
+				continue // refused for others anyway; not offered
+			}
+			d.ScopeOptions = append(d.ScopeOptions, scopeOption{Value: sc, Hint: scopeHints[sc], Checked: slices.Contains(d.Scopes, sc)})
 		}
 	}
 	s.render(w, r, status, "account", d)
@@ -396,16 +421,24 @@ func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
 const maxTokenLifetime = 10 * 365 * 24 * time.Hour
 
 // createTokenFor issues an API token for the current user after checking
-// the name and lifetime, and records it.
-func (s *Server) createTokenFor(r *http.Request, name string, expiresIn time.Duration) (string, *account.APIToken, error) {
+// the name, scopes and lifetime, and records it. The admin scope is
+// refused (errAdminScope, 403) to users who are not admins.
+func (s *Server) createTokenFor(r *http.Request, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {
 	if !utf8.ValidString(name) {
 		return "", nil, &account.FieldError{Field: "name", Message: msgUnreadable}
 	}
 	if expiresIn < 0 || expiresIn > maxTokenLifetime {
 		return "", nil, &account.FieldError{Field: "expires_in", Message: "A token expires in 0 (never) to 315360000 seconds (10 years)."}
 	}
+	scopes, err := apitoken.ParseScopes(scopes)
+	if err != nil {
+		return "", nil, err
+	}
 	me := login.CurrentUser(r.Context())
-	secret, tok, err := s.tokens.Create(r.Context(), me.ID, name, expiresIn)
+	if slices.Contains(scopes, apitoken.ScopeAdmin) && !me.HasRole("admin") {
+		return "", nil, errAdminScope
+	}
+	secret, tok, err := s.tokens.Create(r.Context(), me.ID, name, scopes, expiresIn)
 	if err != nil {
 		return "", nil, storeErr(err)
 	}
@@ -428,17 +461,20 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNotFound)
 		return
 	}
-	if !s.login.IsFresh(r, s.freshFor) {
-		s.flash(r, "info", msgFreshLogin)
-		redirect(w, r, "/login?next="+url.QueryEscape("/account"))
+	if !s.requireFresh(w, r, "/account") {
 		return
 	}
 	if err := readForm(r); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	name, expires := r.PostForm.Get("name"), r.PostForm.Get("expires_in")
-	d := &accountPage{TokenName: redisplay(name), ExpiresIn: expires}
+	name, expires, scopes := r.PostForm.Get("name"), r.PostForm.Get("expires_in"), r.PostForm["scopes"]
+	d := &accountPage{TokenName: redisplay(name), ExpiresIn: expires, Scopes: []string{}}
+	for _, sc := range scopes {
+		if slices.Contains(apitoken.AllScopes(), sc) {
+			d.Scopes = append(d.Scopes, sc)
+		}
+	}
 	var err error
 	valid := slices.ContainsFunc(tokenExpiries, func(o expiryOption) bool { return o.Value == expires })
 	if !valid {
@@ -449,15 +485,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	var tok *account.APIToken
 	if err == nil {
 		secs, _ := strconv.Atoi(expires)
-		secret, tok, err = s.createTokenFor(r, name, time.Duration(secs)*time.Second)
+		secret, tok, err = s.createTokenFor(r, name, scopes, time.Duration(secs)*time.Second)
 	}
 	if err != nil {
-		status, msg, ok := s.formProblem(w, r, err, http.StatusUnprocessableEntity)
+		status, msg, ok := s.formProblem(w, r, err, http.StatusUnprocessableEntity, http.StatusForbidden)
 		if !ok {
 			s.fail(w, r, err)
 			return
 		}
 		d.Errors = fieldMessages(err)
+		if errors.Is(err, errAdminScope) {
+			d.Errors = map[string]string{"scopes": msg}
+		}
 		if d.Errors == nil {
 			d.Errors = map[string]string{"name": msg}
 		}
@@ -519,9 +558,30 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "admin", d)
 }
 
-// adminAction disables, enables, grants or revokes admin to a user.
+// requireFresh reports whether the request's user entered their password
+// within FreshFor (a remember-me session or an API token never did). If
+// not, it answers: API clients get 401 "fresh_login_required", browsers go
+// to the login page, which comes back to back.
+func (s *Server) requireFresh(w http.ResponseWriter, r *http.Request, back string) bool {
+	if s.login.IsFresh(r, s.freshFor) {
+		return true
+	}
+	if login.WantsJSON(r) {
+		s.fail(w, r, login.ErrNotFresh)
+		return false
+	}
+	s.flash(r, "info", msgFreshLogin)
+	redirect(w, r, "/login?next="+url.QueryEscape(back))
+	return false
+}
+
+// adminAction disables, enables, grants or revokes admin to a user. Each
+// needs a fresh login.
 func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if !s.requireFresh(w, r, "/admin") {
+		return
+	}
 	id, ok := pathID(r, "id")
 	action := r.PathValue("action")
 	if !ok || !slices.Contains([]string{"disable", "enable", "grant-admin", "revoke-admin"}, action) {

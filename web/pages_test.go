@@ -325,7 +325,7 @@ func TestChangePassword(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser("ada")
 	here, other := e.loggedIn("ada"), e.loggedIn("ada")
-	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", 0)
+	secret, _, _ := e.tokens.Create(context.Background(), u.ID, "ci", []string{"read", "write"}, 0)
 
 	r := here.post("/account/password", url.Values{"current_password": {"wrong wrong"}, "new_password": {"a new passphrase"}})
 	if r.code != http.StatusForbidden {
@@ -443,7 +443,7 @@ func TestTokensHTML(t *testing.T) {
 	e.addUser("ada")
 	b := e.loggedIn("ada")
 
-	r := b.post("/account/tokens", url.Values{"name": {"deploy script"}, "expires_in": {"2592000"}})
+	r := b.post("/account/tokens", url.Values{"name": {"deploy script"}, "expires_in": {"2592000"}, "scopes": {"read"}})
 	if r.code != http.StatusCreated {
 		t.Fatalf("create token: %d\n%s", r.code, r.body)
 	}
@@ -467,10 +467,10 @@ func TestTokensHTML(t *testing.T) {
 		form url.Values
 		want string
 	}{
-		{"empty name", url.Values{"name": {""}, "expires_in": {"0"}}, "A token name is 1 to 100 characters long."},
-		{"long name", url.Values{"name": {strings.Repeat("n", 10_000)}, "expires_in": {"0"}}, "A token name is 1 to 100 characters long."},
-		{"bad expiry", url.Values{"name": {"x"}, "expires_in": {"-5"}}, "Please choose when the token expires."},
-		{"invalid UTF-8", url.Values{"name": {"\xff\xfe"}, "expires_in": {"0"}}, "could not be read"},
+		{"empty name", url.Values{"name": {""}, "expires_in": {"0"}, "scopes": {"read"}}, "A token name is 1 to 100 characters long."},
+		{"long name", url.Values{"name": {strings.Repeat("n", 10_000)}, "expires_in": {"0"}, "scopes": {"read"}}, "A token name is 1 to 100 characters long."},
+		{"bad expiry", url.Values{"name": {"x"}, "expires_in": {"-5"}, "scopes": {"read"}}, "Please choose when the token expires."},
+		{"invalid UTF-8", url.Values{"name": {"\xff\xfe"}, "expires_in": {"0"}, "scopes": {"read"}}, "could not be read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := b.post("/account/tokens", tc.form)

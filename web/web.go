@@ -161,9 +161,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	needLogin := s.login.RequireLogin
 	h := func(f http.HandlerFunc) http.Handler { return f }
-	admin := s.login.RequireRole("admin", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Admin routes need the role, and an API token the admin scope too;
+	// admin actions also need a fresh login (adminAction).
+	requireAdmin := s.login.RequireRole("admin", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errForbidden)
 	}))
+	adminScope := s.login.RequireScope(apitoken.ScopeAdmin)
+	admin := func(next http.Handler) http.Handler { return requireAdmin(adminScope(next)) }
 
 	mux.Handle("GET /static/", h(s.serveStatic))
 	mux.Handle("GET /healthz", h(s.healthz))

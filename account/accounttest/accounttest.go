@@ -104,6 +104,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Remember/CancelledContext", testRememberCancelled},
 		{"Tokens/CreateAssignsID", testTokenCreateAssignsID},
 		{"Tokens/RoundTrip", testTokenRoundTrip},
+		{"Tokens/Scopes", testTokenScopes},
 		{"Tokens/Expiry", testTokenExpiry},
 		{"Tokens/NeverExpires", testTokenNeverExpires},
 		{"Tokens/Unknown", testTokenUnknown},
@@ -1260,12 +1261,14 @@ func (h *harness) apiToken(userID, name string) *account.APIToken {
 		Hash:      digest(rand.Text()),
 		CreatedAt: h.now,
 		ExpiresAt: h.now.Add(90 * 24 * time.Hour),
+		Scopes:    []string{"read"},
 	}
 }
 
 func cloneToken(t *account.APIToken) *account.APIToken {
 	c := *t
 	c.Hash = slices.Clone(t.Hash)
+	c.Scopes = slices.Clone(t.Scopes)
 	return &c
 }
 
@@ -1322,6 +1325,9 @@ func checkToken(t *testing.T, what string, got, want *account.APIToken) {
 	checkTime(t, what+".CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+".ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	checkTime(t, what+".LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+	if !slices.Equal(got.Scopes, want.Scopes) {
+		t.Errorf("%s.Scopes = %q, want %q", what, got.Scopes, want.Scopes)
+	}
 }
 
 func tokenIDs(ts []*account.APIToken) []string {
@@ -1355,6 +1361,8 @@ func testTokenRoundTrip(t *testing.T, h *harness) {
 		{"no name", func(tok *account.APIToken) { tok.Name = "" }},
 		{"odd name", func(tok *account.APIToken) { tok.Name = `déploiement 'prod'; "ci" 🚀` }},
 		{"odd hash", func(tok *account.APIToken) { tok.Hash = []byte{0, 0, '\'', 0xff, 0} }},
+		{"all scopes", func(tok *account.APIToken) { tok.Scopes = []string{"read", "write", "admin"} }},
+		{"no scopes", func(tok *account.APIToken) { tok.Scopes = nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1364,6 +1372,36 @@ func testTokenRoundTrip(t *testing.T, h *harness) {
 			want := h.createToken(tok)
 			checkToken(t, "TokenByHash", h.mustToken(tok.Hash, h.now), want)
 		})
+	}
+}
+
+// Scopes are kept as given, in order, by TokenByHash and ListTokens alike,
+// and tokens of one user keep their own.
+func testTokenScopes(t *testing.T, h *harness) {
+	uid := h.owner("Ada")
+	var want []*account.APIToken
+	for i, scopes := range [][]string{{"read"}, {"write", "admin"}, {"admin", "read", "write"}, nil} {
+		tok := h.apiToken(uid, fmt.Sprint("t", i))
+		tok.CreatedAt = h.now.Add(time.Duration(i) * time.Second)
+		tok.Scopes = scopes
+		want = append(want, h.createToken(tok))
+	}
+	for _, w := range want {
+		got := h.mustToken(w.Hash, h.now)
+		checkToken(t, fmt.Sprintf("TokenByHash(%s)", w.Name), got, w)
+		for _, scope := range []string{"read", "write", "admin"} {
+			if got.HasScope(scope) != slices.Contains(w.Scopes, scope) {
+				t.Errorf("TokenByHash(%s).HasScope(%q) = %v, want %v", w.Name, scope, got.HasScope(scope), !got.HasScope(scope))
+			}
+		}
+	}
+	l := h.listTokens(uid)
+	if len(l) != len(want) {
+		t.Fatalf("ListTokens = %d tokens, want %d", len(l), len(want))
+	}
+	for i, got := range l {
+		w := want[len(want)-1-i] // newest first
+		checkToken(t, fmt.Sprintf("ListTokens[%d]", i), got, w)
 	}
 }
 
@@ -1542,13 +1580,16 @@ func testTokenNotAliased(t *testing.T, h *harness) {
 	want := h.createToken(tok)
 	tok.Hash[0] ^= 0xff
 	tok.Name, tok.UserID = "changed", "other"
+	tok.Scopes[0] = "admin"
 	got := h.mustToken(want.Hash, h.now)
 	checkToken(t, "after changing the created token, TokenByHash", got, want)
 	got.Hash[0] ^= 0xff
 	got.Name = "changed"
+	got.Scopes[0] = "admin"
 	l := h.listTokens(uid)
 	l[0].Hash[1] ^= 0xff
 	l[0].Name = "changed"
+	l[0].Scopes[0] = "admin"
 	checkToken(t, "after changing returned tokens, TokenByHash", h.mustToken(want.Hash, h.now), want)
 	checkToken(t, "after changing returned tokens, ListTokens[0]", h.listTokens(uid)[0], want)
 }
