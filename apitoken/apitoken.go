@@ -30,8 +30,13 @@ import (
 // Prefix starts every token.
 const Prefix = "hp_"
 
+// secretEncoding encodes the random part. It decodes strictly (the spare
+// bits of the last character must be zero), so a token has exactly one
+// valid spelling.
+var secretEncoding = base64.RawURLEncoding.Strict()
+
 // secretLen is the length of the encoded random part.
-var secretLen = base64.RawURLEncoding.EncodedLen(32)
+var secretLen = secretEncoding.EncodedLen(32)
 
 // Errors. Check them with errors.Is.
 var (
@@ -106,17 +111,15 @@ func Hash(secret string) []byte {
 }
 
 // WellFormed reports whether secret has the shape of a token, without a
-// store lookup.
+// store lookup: the prefix, then 256 bits in the one base64url spelling
+// Create writes.
 func WellFormed(secret string) bool {
 	if len(secret) != len(Prefix)+secretLen || !strings.HasPrefix(secret, Prefix) {
 		return false
 	}
-	for _, c := range secret[len(Prefix):] {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	var b [32]byte
+	n, err := secretEncoding.Decode(b[:], []byte(secret[len(Prefix):]))
+	return err == nil && n == len(b)
 }
 
 // Create issues a token named name for userID with scopes (checked by
@@ -137,7 +140,7 @@ func (s *Service) Create(ctx context.Context, userID, name string, scopes []stri
 	}
 	var b [32]byte
 	rand.Read(b[:])
-	secret := Prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	secret := Prefix + secretEncoding.EncodeToString(b[:])
 	now := s.now()
 	t := &account.APIToken{UserID: userID, Name: name, Hash: Hash(secret), CreatedAt: now, Scopes: scopes}
 	if expiresIn > 0 {

@@ -1,7 +1,9 @@
 package apitoken_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -72,6 +74,39 @@ func TestCheckRejectsMalformed(t *testing.T) {
 		if _, err := s.Check(context.Background(), bad); !errors.Is(err, apitoken.ErrInvalid) {
 			t.Errorf("Check(%.20q) = %v, want ErrInvalid", bad, err)
 		}
+	}
+}
+
+// A token has exactly one valid spelling: replacing its last character
+// by one that differs only in the spare bits a lenient base64 decoder
+// ignores makes it malformed, refused without a store lookup.
+func TestTokenHasOneSpelling(t *testing.T) {
+	s, _ := newService(t)
+	secret, _, err := s.Create(context.Background(), "7", "ci", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(secret, apitoken.Prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	accepted := 0
+	for _, c := range alphabet {
+		v := secret[:len(secret)-1] + string(c)
+		got, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v, apitoken.Prefix))
+		if err != nil || !bytes.Equal(got, want) {
+			continue // a different token, not another spelling of this one
+		}
+		if apitoken.WellFormed(v) {
+			accepted++
+			if v != secret {
+				t.Errorf("WellFormed(%q) = true for another spelling of %q", v, secret)
+			}
+		}
+	}
+	if accepted != 1 {
+		t.Errorf("%d spellings of token %q are well formed, want exactly 1", accepted, secret)
 	}
 }
 

@@ -32,7 +32,8 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"strings"
+
+	"github.com/hallpass/hallpass/internal/vary"
 )
 
 // Names under which a request carries the token.
@@ -257,7 +258,7 @@ func (p *Protector) Check(r *http.Request, secret []byte) error {
 // one cookie. Token adds "Vary: Cookie" to w, since the page now
 // depends on the visitor.
 func (p *Protector) Token(w http.ResponseWriter, r *http.Request, secret []byte) string {
-	addVary(w.Header(), "Cookie")
+	vary.Add(w.Header(), "Cookie")
 	if len(secret) > 0 {
 		return Mask(secret)
 	}
@@ -428,15 +429,4 @@ func (p *Protector) preSessionNonce(w http.ResponseWriter, r *http.Request) []by
 	rand.Read(nonce)
 	http.SetCookie(w, p.cookie(p.sign(nonce), 0))
 	return nonce
-}
-
-func addVary(h http.Header, value string) {
-	for _, line := range h.Values("Vary") {
-		for v := range strings.SplitSeq(line, ",") {
-			if v = strings.TrimSpace(v); v == "*" || strings.EqualFold(v, value) {
-				return
-			}
-		}
-	}
-	h.Add("Vary", value)
 }

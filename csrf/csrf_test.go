@@ -337,25 +337,6 @@ func TestTokenWithSecret(t *testing.T) {
 	}
 }
 
-func TestAddVary(t *testing.T) {
-	tests := []struct {
-		have []string
-		want []string
-	}{
-		{nil, []string{"Cookie"}},
-		{[]string{"Accept-Encoding"}, []string{"Accept-Encoding", "Cookie"}},
-		{[]string{"Accept-Encoding, cookie"}, []string{"Accept-Encoding, cookie"}},
-		{[]string{"*"}, []string{"*"}},
-	}
-	for _, tt := range tests {
-		h := http.Header{"Vary": tt.have}
-		addVary(h, "Cookie")
-		if got := h.Values("Vary"); strings.Join(got, "|") != strings.Join(tt.want, "|") {
-			t.Errorf("addVary(%q) = %q, want %q", tt.have, got, tt.want)
-		}
-	}
-}
-
 func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string

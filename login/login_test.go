@@ -3,6 +3,7 @@ package login_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -456,6 +457,42 @@ func TestRememberMe(t *testing.T) {
 	}
 	if r := r1.withOnly(rememberCookie).get("/me"); r.code != http.StatusSeeOther {
 		t.Errorf("rotated remember cookie after theft: %d, want revoked", r.code)
+	}
+}
+
+// A remember-me cookie has exactly one valid spelling: a validator whose
+// last character differs only in the spare bits a lenient base64 decoder
+// ignores is refused (and, refused as malformed, rotates nothing).
+func TestRememberCookieHasOneSpelling(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true)
+	cookie := b.cookie(rememberCookie)
+	want, err := base64.RawURLEncoding.DecodeString(cookie[strings.IndexByte(cookie, ':')+1:])
+	if err != nil {
+		t.Fatalf("remember cookie %q: %v", cookie, err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	variants := 0
+	for _, c := range alphabet {
+		v := cookie[:len(cookie)-1] + string(c)
+		got, err := base64.RawURLEncoding.DecodeString(v[strings.IndexByte(v, ':')+1:])
+		if v == cookie || err != nil || !bytes.Equal(got, want) {
+			continue // not another spelling of the same validator
+		}
+		variants++
+		other := e.browser()
+		other.setCookie(rememberCookie, v)
+		if r := other.get("/me"); r.code != http.StatusSeeOther {
+			t.Errorf("remember cookie %q (another spelling of %q): /me = %d %q, want refused", v, cookie, r.code, r.body)
+		}
+	}
+	if variants != 3 {
+		t.Fatalf("found %d other spellings of a 32-byte validator, want 3", variants)
+	}
+	if r := b.withOnly(rememberCookie).get("/me"); r.body != "ada remember" {
+		t.Errorf("the cookie as issued: /me = %d %q, want ada remember", r.code, r.body)
 	}
 }
 

@@ -29,17 +29,24 @@ import (
 // for a benign race between parallel requests rather than a theft.
 const raceWindow = 30 * time.Second
 
-var partLen = base64.RawURLEncoding.EncodedLen(32)
+// rememberEncoding encodes both halves of the cookie. It decodes strictly
+// (the spare bits of the last character must be zero), so each cookie has
+// exactly one valid spelling.
+var rememberEncoding = base64.RawURLEncoding.Strict()
 
+var partLen = rememberEncoding.EncodedLen(32)
+
+// parseRemember splits a remember-me cookie value into its selector and
+// decoded validator. It accepts only the spelling setRemember writes.
 func parseRemember(v string) (selector string, validator []byte, ok bool) {
 	sel, val, found := strings.Cut(v, ":")
 	if !found || len(sel) != partLen || len(val) != partLen {
 		return "", nil, false
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(sel); err != nil {
+	if _, err := rememberEncoding.DecodeString(sel); err != nil {
 		return "", nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(val)
+	b, err := rememberEncoding.DecodeString(val)
 	if err != nil {
 		return "", nil, false
 	}
@@ -67,14 +74,14 @@ func (m *Manager) clearRemember(w http.ResponseWriter) {
 }
 
 func (m *Manager) setRemember(w http.ResponseWriter, selector string, validator []byte) {
-	v := selector + ":" + base64.RawURLEncoding.EncodeToString(validator)
+	v := selector + ":" + rememberEncoding.EncodeToString(validator)
 	http.SetCookie(w, m.rememberCookie(v, int(m.cfg.RememberFor/time.Second)))
 }
 
 // issueRemember creates a remember-me token for userID and sets its cookie.
 func (m *Manager) issueRemember(w http.ResponseWriter, r *http.Request, userID string) error {
 	now := m.now()
-	sel := base64.RawURLEncoding.EncodeToString(random32())
+	sel := rememberEncoding.EncodeToString(random32())
 	val := random32()
 	t := &account.RememberToken{Selector: sel, ValidatorHash: digest(val), UserID: userID,
 		CreatedAt: now, ExpiresAt: now.Add(m.cfg.RememberFor)}

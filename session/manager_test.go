@@ -279,6 +279,32 @@ func TestBadCookiesNoStoreLookup(t *testing.T) {
 	}
 }
 
+// base64url is the alphabet of cookie values.
+const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// A cookie has exactly one valid spelling: the other characters that
+// differ from the last one only in its spare low bits (which a lenient
+// base64 decoder ignores) must not verify.
+func TestCookieHasOneSpelling(t *testing.T) {
+	f := newFixture(t)
+	good := f.start("k", "v")
+	accepted := 0
+	for _, c := range base64url {
+		variant := good[:len(good)-1] + string(c)
+		var got string
+		f.do(variant, func(w http.ResponseWriter, r *http.Request, s *session.Session) { got = s.GetString("k") })
+		if got == "v" {
+			accepted++
+			if variant != good {
+				t.Errorf("variant %q of cookie %q verified", variant, good)
+			}
+		}
+	}
+	if accepted != 1 {
+		t.Errorf("%d spellings of the last character of cookie %q accepted, want exactly 1", accepted, good)
+	}
+}
+
 func TestKeyRotation(t *testing.T) {
 	f := newFixture(t)
 	cookie := f.start("k", "v")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hallpass/hallpass/internal/vary"
 )
 
 // ErrNoSession is returned by the methods of a nil *Session: the handler
@@ -593,7 +595,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 	}
 	h := w.Header()
 	if _, ok := h["Vary"]; ok {
-		h.Add("Vary", "Cookie")
+		vary.Add(h, "Cookie") // once, though other layers may have named it
 	} else {
 		h["Vary"] = varyCookie[:1:1] // shared and full: an append copies it
 	}

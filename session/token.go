@@ -15,9 +15,14 @@ const TokenSize = 32
 
 const macSize = sha256.Size
 
+// cookieEncoding encodes cookie values: base64url without padding, decoded
+// strictly, so that the spare bits of the last character must be zero and
+// each token has exactly one valid spelling.
+var cookieEncoding = base64.RawURLEncoding.Strict()
+
 // cookieLen is the length of an encoded cookie value: base64url, without
 // padding, of the token followed by its HMAC-SHA256 tag.
-var cookieLen = base64.RawURLEncoding.EncodedLen(TokenSize + macSize)
+var cookieLen = cookieEncoding.EncodedLen(TokenSize + macSize)
 
 // MinKeySize is the minimum length of a secret key.
 const MinKeySize = 32
@@ -74,18 +79,19 @@ func (kr *keyring) sign(token []byte) string {
 	copy(buf[:], token)
 	copy(buf[TokenSize:], st.h.Sum(st.sum[:0]))
 	kr.pools[0].Put(st)
-	return base64.RawURLEncoding.EncodeToString(buf[:])
+	return cookieEncoding.EncodeToString(buf[:])
 }
 
 // verify decodes a cookie value into dst and reports whether its tag is
-// valid under any key. Garbage of any kind yields false.
+// valid under any key. Garbage of any kind yields false, and so does any
+// spelling of a valid value other than the one sign produced.
 func (kr *keyring) verify(v string, dst *[TokenSize]byte) bool {
 	if len(v) != cookieLen {
 		return false
 	}
 	var src [128]byte // copied to the stack: no allocation for the conversion
 	var buf [TokenSize + macSize]byte
-	n, err := base64.RawURLEncoding.Decode(buf[:], src[:copy(src[:], v)])
+	n, err := cookieEncoding.Decode(buf[:], src[:copy(src[:], v)])
 	if err != nil || n != len(buf) {
 		return false
 	}

@@ -108,7 +108,7 @@ func (f *flakyStore) DeleteByUser(ctx context.Context, userID string, except ...
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *sessiontest.Clock
 	store    *flakyStore
 	sessions *session.Manager
@@ -123,7 +123,7 @@ type env struct {
 
 type envOption func(*web.Config)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

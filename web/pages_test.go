@@ -669,3 +669,81 @@ func TestCSRFRejectedPage(t *testing.T) {
 		t.Errorf("cross-origin form: %d %s", r.code, r.body)
 	}
 }
+
+// A method no route takes is answered 405 with Allow before the CSRF
+// check: a request that can do nothing is not a forgery (403) but a wrong
+// method. Unknown paths are 404 the same way.
+func TestMethodNotAllowedBeforeCSRF(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada")
+	for _, who := range []struct {
+		name string
+		b    *client
+	}{{"anonymous", e.browser()}, {"logged in", e.loggedIn("ada")}} {
+		for _, tt := range []struct {
+			method, path string
+			want         int
+			allow        string
+		}{
+			{"PUT", "/login", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+			{"DELETE", "/login", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+			{"PATCH", "/register", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+			{"PUT", "/logout", http.StatusMethodNotAllowed, "POST"},
+			{"DELETE", "/account/password", http.StatusMethodNotAllowed, "POST"},
+			{"PUT", "/api/session", http.StatusMethodNotAllowed, "DELETE, GET, HEAD, POST"},
+			{"POST", "/api/me", http.StatusMethodNotAllowed, "GET, HEAD"},
+			{"POST", "/no/such/page", http.StatusNotFound, ""},
+		} {
+			r := who.b.send(tt.method, tt.path, strings.NewReader("x=1"), "Content-Type", "application/x-www-form-urlencoded")
+			if r.code != tt.want || r.h.Get("Allow") != tt.allow {
+				t.Errorf("%s %s %s: %d Allow %q, want %d Allow %q", who.name, tt.method, tt.path, r.code, r.h.Get("Allow"), tt.want, tt.allow)
+			}
+			if strings.HasPrefix(tt.path, "/api/") {
+				mustContain(t, tt.method+" "+tt.path, r.body, `"error":`)
+			} else {
+				mustContain(t, tt.method+" "+tt.path, r.body, "<!doctype html>")
+			}
+		}
+	}
+	// A route that takes the method still checks the token.
+	if r := e.browser().form("/login", url.Values{"username": {"ada"}, "password": {goodPassword}}); r.code != http.StatusForbidden {
+		t.Errorf("POST /login without a CSRF token: %d, want 403", r.code)
+	}
+}
+
+// Every response carries Vary: Cookie at most once, however many layers
+// (session, CSRF, page rendering) depend on the cookie.
+func TestVaryCookieOnce(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "admin")
+	anon := e.browser()
+	ada := e.loggedIn("ada")
+	for _, tt := range []struct {
+		name string
+		b    *client
+		path string
+	}{
+		{"anonymous", anon, "/"},
+		{"anonymous", anon, "/login"},
+		{"anonymous", anon, "/register"},
+		{"logged in", ada, "/"},
+		{"logged in", ada, "/dashboard"},
+		{"logged in", ada, "/account"},
+		{"logged in", ada, "/admin"},
+		{"logged in", ada, "/api/me"},
+		{"logged in", ada, "/no/such/page"},
+	} {
+		r := tt.b.get(tt.path)
+		n := 0
+		for _, line := range r.h.Values("Vary") {
+			for v := range strings.SplitSeq(line, ",") {
+				if strings.EqualFold(strings.TrimSpace(v), "Cookie") {
+					n++
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s GET %s: Vary %q names Cookie %d times, want once", tt.name, tt.path, r.h.Values("Vary"), n)
+		}
+	}
+}

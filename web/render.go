@@ -15,6 +15,7 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/internal/vary"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/session"
 )
@@ -141,7 +142,7 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 	}
 	if nav && b.User != nil && b.CSRF == "" && login.HowAuthenticated(r.Context()) != login.ByBearer {
 		if secret := login.CSRFSecret(r); len(secret) > 0 {
-			w.Header().Add("Vary", "Cookie")
+			vary.Add(w.Header(), "Cookie")
 			b.CSRF = csrf.Mask(secret)
 		}
 	}

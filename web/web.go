@@ -4,7 +4,8 @@
 //
 // The handler stacks, outermost first: security headers and panic
 // recovery, a 1 MiB request-body limit, the session middleware, the login
-// middleware, the CSRF check, and the routes. Every error, from any layer,
+// middleware, the CSRF check, and the routes. A method or path no route
+// takes is answered 405 (with Allow) or 404 before the CSRF check. Every error, from any layer,
 // is answered by one function with the right status and either a page in
 // the site's layout or a JSON {"error", "message"} object; a person never
 // sees a Go error, SQL or a stack.
@@ -246,8 +247,12 @@ func (c *capture) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// csrf runs the login Manager's CSRF check on every request but the JSON
-// login. That endpoint has no token to check (an anonymous JavaScript
+// csrf runs the login Manager's CSRF check on every request that a route
+// takes but the JSON login. A request no route takes goes straight to
+// dispatch, which answers 404 or 405 with Allow: it can change nothing, so
+// a wrong method is not reported as a forgery (403).
+//
+// The JSON login has no token to check (an anonymous JavaScript
 // client holds neither a session nor the pre-session cookie); it is
 // protected instead by the origin check and by requiring a JSON body,
 // which a cross-site form cannot send and a cross-site fetch cannot send
@@ -255,6 +260,10 @@ func (c *capture) Write(b []byte) (int, error) {
 func (s *Server) csrf(next http.Handler) http.Handler {
 	checked := s.login.CSRF(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/api/session" {
 			checked.ServeHTTP(w, r)
 			return

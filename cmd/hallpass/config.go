@@ -204,11 +204,109 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 	}
 }
 
-// redactURL returns u with any password replaced, for logs.
+// redacted replaces a secret in what redactURL and redactError return.
+const redacted = "xxxxx"
+
+// redactURL returns u for logs, with the password of its userinfo and
+// the value of every query parameter whose name looks secret (see
+// secretParam) replaced by "xxxxx".
 func redactURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	if p.RawQuery != "" {
+		var b strings.Builder
+		eachParam(p.RawQuery, func(raw, name, _ string, sep string) {
+			if secretParam(name) {
+				k, _, _ := strings.Cut(raw, "=")
+				raw = k + "=" + redacted
+			}
+			b.WriteString(raw + sep)
+		})
+		p.RawQuery = b.String()
+	}
 	return p.Redacted()
 }
+
+// secretParam reports whether a query parameter named name may carry a
+// secret: password, sslpassword, pass, pwd, secret, token, key, sslkey,
+// auth, credentials and the like.
+func secretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range []string{"pass", "pwd", "secret", "token", "key", "auth", "credential"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// eachParam calls f for each parameter of a raw query string (separated by
+// & or ;) with its raw text, its decoded name and value (the raw ones when
+// they do not decode), and the separator that followed it.
+func eachParam(query string, f func(raw, name, value, sep string)) {
+	for query != "" {
+		raw, sep := query, ""
+		if i := strings.IndexAny(query, "&;"); i >= 0 {
+			raw, sep, query = query[:i], query[i:i+1], query[i+1:]
+		} else {
+			query = ""
+		}
+		k, v, _ := strings.Cut(raw, "=")
+		if d, err := url.QueryUnescape(k); err == nil {
+			k = d
+		}
+		if d, err := url.QueryUnescape(v); err == nil {
+			v = d
+		}
+		f(raw, k, v, sep)
+	}
+}
+
+// redactError returns err for a message, with every secret of the URL u
+// it was about (see redactURL) replaced by "xxxxx" in its text. u need not
+// parse: the errors that quote a URL are often about one that does not.
+// The result still wraps err, for errors.Is.
+func redactError(err error, u string) error {
+	if err == nil {
+		return nil
+	}
+	var secrets []string
+	_, rest, _ := strings.Cut(u, "://")
+	rest, _, _ = strings.Cut(rest, "#")
+	rest, query, _ := strings.Cut(rest, "?")
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok {
+			secrets = append(secrets, pw)
+			if d, err := url.PathUnescape(pw); err == nil {
+				secrets = append(secrets, d)
+			}
+		}
+	}
+	eachParam(query, func(raw, name, value, _ string) {
+		if secretParam(name) {
+			_, v, _ := strings.Cut(raw, "=")
+			secrets = append(secrets, v, value)
+		}
+	})
+	msg := err.Error()
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, redacted)
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// redactedError is an error whose text had secrets removed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

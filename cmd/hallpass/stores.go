@@ -64,7 +64,7 @@ func (a *app) redis(url string) (redis.UniversalClient, error) {
 	}
 	c, err := redisstore.ParseURL(url)
 	if err != nil {
-		return nil, err
+		return nil, redactError(err, url)
 	}
 	// go-redis prints every failed dial; the session manager already logs
 	// an outage once, so its own lines go to debug level.
@@ -85,7 +85,7 @@ func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
 	}
 	db, err := pgstore.Open(ctx, url, pgstore.Options{Logger: a.log})
 	if err != nil {
-		return nil, fmt.Errorf("open PostgreSQL %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("open PostgreSQL %s: %w", redactURL(url), redactError(err, url))
 	}
 	a.pg, a.pgURL = db, url
 	a.closers = append(a.closers, db.Close)

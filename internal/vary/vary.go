@@ -1,0 +1,22 @@
+// Package vary adds a field to a response's Vary header once.
+package vary
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Add adds value to h's Vary header unless a Vary line already names it
+// (in any case, alone or in a comma-separated list) or is "*", so that
+// layers that each depend on a request header can all declare it and the
+// response still names it once.
+func Add(h http.Header, value string) {
+	for _, line := range h.Values("Vary") {
+		for v := range strings.SplitSeq(line, ",") {
+			if v = strings.TrimSpace(v); v == "*" || strings.EqualFold(v, value) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", value)
+}
