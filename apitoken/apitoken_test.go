@@ -82,7 +82,7 @@ func TestCheckRejectsMalformed(t *testing.T) {
 // ignores makes it malformed, refused without a store lookup.
 func TestTokenHasOneSpelling(t *testing.T) {
 	s, _ := newService(t)
-	secret, _, err := s.Create(context.Background(), "7", "ci", 0)
+	secret, _, err := s.Create(context.Background(), "7", "ci", []string{apitoken.ScopeRead}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
