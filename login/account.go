@@ -69,27 +69,23 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
-	if t := m.cfg.Throttle; t != nil {
-		if err := t.Check(ctx, u.Username, m.ip(r)); err != nil {
-			if !errors.Is(err, throttle.ErrThrottled) {
-				return fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
-			}
-			return err
-		}
+	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
+	if err != nil {
+		return err
 	}
 	ok, err := m.cfg.Passwords.Verify(ctx, current, u.PasswordHash)
 	if errors.Is(err, password.ErrBusy) {
+		res.cancel(ctx)
 		return err
 	}
 	if !ok {
-		if t := m.cfg.Throttle; t != nil {
-			if err := t.Fail(ctx, u.Username, m.ip(r)); err != nil {
-				m.log.Warn("login: cannot record a failed password check", "err", err)
-			}
-		}
+		res.fail(ctx)
 		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "wrong_current_password"})
 		return ErrWrongPassword
 	}
+	// The right current password takes its count back without clearing
+	// the account's failures: those may be someone else's guesses.
+	res.cancel(ctx)
 	if err := m.checkPolicy(newPassword, u.Username); err != nil {
 		return err
 	}

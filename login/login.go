@@ -74,15 +74,14 @@ type PasswordPolicy interface {
 	Check(password, username string) error
 }
 
-// Throttle counts failed logins. *throttle.Limiter implements it.
+// Throttle limits password guessing. *throttle.Limiter implements it.
 type Throttle interface {
-	// Check returns an error (wrapping throttle.ErrThrottled) when the
-	// account or IP may not try now.
-	Check(ctx context.Context, account, ip string) error
-	// Fail records a failed attempt.
-	Fail(ctx context.Context, account, ip string) error
-	// Succeed clears the account's failures.
-	Succeed(ctx context.Context, account, ip string) error
+	// Reserve counts an attempt before its password is checked. It
+	// returns an error wrapping throttle.ErrThrottled when a limit
+	// refuses the attempt, another error when it cannot count, and
+	// otherwise a reservation that the Manager settles (Fail, Succeed or
+	// Cancel) once the password has been checked.
+	Reserve(ctx context.Context, a throttle.Attempt) (*throttle.Reservation, error)
 }
 
 // Config configures a Manager. Sessions, Users and Passwords are required;
@@ -377,30 +376,30 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 // user, resets the account's failure count and, when the stored hash is
 // weaker than today's parameters (or a legacy format), rehashes it. An
 // unknown user costs the same hashing work as a wrong password, and a
-// disabled account the same answer, ErrInvalidCredentials. Over the
-// throttle's limit it returns the throttle's error (throttle.ErrThrottled)
-// without checking the password.
+// disabled account the same answer, ErrInvalidCredentials. The attempt is
+// counted by the throttle before the password is checked, so parallel
+// guesses get no more checks than the limit; over the limit it returns the
+// throttle's error (throttle.ErrThrottled) without checking the password.
 func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.User, error) {
 	ctx := r.Context()
-	ip := m.ip(r)
-	key := username // the throttle normalises account names (case, spaces)
-	if t := m.cfg.Throttle; t != nil {
-		if err := t.Check(ctx, key, ip); err != nil {
-			if !errors.Is(err, throttle.ErrThrottled) {
-				return nil, fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
-			}
-			m.record(r, audit.Event{Name: audit.Lockout, Username: truncate(username), Reason: "throttled"})
-			return nil, err
-		}
+	// The throttle normalises account names (case, spaces) itself.
+	res, err := m.reserve(r, throttle.Attempt{Account: username, IP: m.ip(r)})
+	if errors.Is(err, throttle.ErrThrottled) {
+		m.record(r, audit.Event{Name: audit.Lockout, Username: truncate(username), Reason: "throttled"})
+	}
+	if err != nil {
+		return nil, err
 	}
 	u, err := m.users.UserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
+		res.cancel(ctx)
 		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
 	reason := ""
 	if u == nil {
 		err := m.cfg.Passwords.DummyVerify(ctx, pw)
 		if errors.Is(err, password.ErrBusy) {
+			res.cancel(ctx)
 			return nil, err
 		}
 		reason = "unknown_user"
@@ -408,6 +407,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		ok, err := m.cfg.Passwords.Verify(ctx, pw, u.PasswordHash)
 		switch {
 		case errors.Is(err, password.ErrBusy):
+			res.cancel(ctx)
 			return nil, err
 		case errors.Is(err, password.ErrTooLong), errors.Is(err, password.ErrInvalidUTF8):
 			reason = "unusable_password"
@@ -421,11 +421,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		}
 	}
 	if reason != "" {
-		if t := m.cfg.Throttle; t != nil {
-			if err := t.Fail(ctx, key, ip); err != nil {
-				m.log.Warn("login: cannot record a failed login", "err", err)
-			}
-		}
+		res.fail(ctx)
 		e := audit.Event{Name: audit.LoginFailure, Username: truncate(username), Reason: reason}
 		if u != nil {
 			e.UserID = u.ID
@@ -433,11 +429,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		m.record(r, e)
 		return nil, ErrInvalidCredentials
 	}
-	if t := m.cfg.Throttle; t != nil {
-		if err := t.Succeed(ctx, key, ip); err != nil {
-			m.log.Warn("login: cannot reset the failure count", "err", err)
-		}
-	}
+	res.succeed(ctx)
 	if m.cfg.Passwords.NeedsRehash(u.PasswordHash) {
 		m.rehash(r, u, pw)
 	}

@@ -3,9 +3,10 @@
 // A [Limiter] counts failed logins per account and per client IP in a
 // shared [Counter] and refuses further attempts when either count is too
 // high, or when an account's last failure was too recent. The login
-// handler calls [Limiter.Check] before verifying a password and
-// [Limiter.Fail] or [Limiter.Succeed] after, and answers a refusal with
-// 429 Too Many Requests and a Retry-After header.
+// handler calls [Limiter.Reserve] before verifying a password, which
+// counts the attempt at once, then settles the [Reservation] with Fail,
+// Succeed or Cancel, and answers a refusal with 429 Too Many Requests and
+// a Retry-After header.
 //
 // [ClientIP] finds the client's address behind trusted reverse proxies.
 package throttle
@@ -35,7 +36,7 @@ const (
 )
 
 var (
-	// ErrThrottled matches every refusal from [Limiter.Check]; the error
+	// ErrThrottled matches every refusal from [Limiter.Reserve]; the error
 	// is a [*ThrottledError], which says how long to wait.
 	ErrThrottled = errors.New("throttle: too many failed attempts")
 
@@ -167,9 +168,9 @@ type Config struct {
 // accounts, is refused until its window ends. A success clears the
 // account's failures but not the address's.
 //
-// Check and Fail are separate calls, so concurrent attempts that all pass
-// Check before any calls Fail are each allowed; the counts they leave
-// behind still lock the account.
+// An attempt is counted before its password is checked ([Limiter.Reserve])
+// and taken back if it succeeds, so a burst of parallel guesses gets no
+// more password checks than the limits allow.
 type Limiter struct {
 	counter Counter
 	cfg     Config
@@ -222,13 +223,30 @@ func (l *Limiter) Delay(failures int) time.Duration {
 	return min(d, l.cfg.MaxDelay)
 }
 
-// Check reports whether a login attempt for account from client address
-// ip may proceed now. It returns nil if so, a [*ThrottledError] if a
-// limit refuses it, or an error wrapping [ErrUnavailable] if the Counter
-// failed. Accounts are compared case-insensitively, ignoring surrounding
-// space, and stored only as hashes. An empty ip (an unknown address)
-// skips the per-address limit.
-func (l *Limiter) Check(ctx context.Context, account, ip string) error {
+// Attempt describes a login attempt to [Limiter.Reserve].
+type Attempt struct {
+	// Account is the account name as typed. Accounts are compared
+	// case-insensitively, ignoring surrounding space, and stored only
+	// as hashes.
+	Account string
+
+	// IP is the client's address; "" (an unknown address) skips the
+	// per-address limit.
+	IP string
+}
+
+// Reserve counts a login attempt before its password is checked, and
+// reports whether it may proceed. Each limit's count is taken with one
+// atomic [Counter.Reserve], so of any number of parallel attempts at most
+// as many proceed as the limit has room for: the rest are refused here,
+// before any password work.
+//
+// It returns a [*Reservation] that the caller must settle once the
+// password has been checked (Fail, Succeed or Cancel); a
+// [*ThrottledError] if a limit refuses the attempt, in which case nothing
+// stays counted; or an error wrapping [ErrUnavailable] if the Counter
+// failed.
+func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) {
 	now := l.cfg.Now()
 	var worst *ThrottledError
 	refuse := func(reason Reason, until time.Time) {
@@ -236,73 +254,133 @@ func (l *Limiter) Check(ctx context.Context, account, ip string) error {
 			worst = &ThrottledError{RetryAfter: max(d, 0), Reason: reason}
 		}
 	}
+	res := &Reservation{l: l}
 
-	if ip != "" && l.cfg.PerIP > 0 {
-		n, reset, err := l.counter.Get(ctx, l.ipKey(ip))
+	if a.IP != "" && l.cfg.PerIP > 0 {
+		key := l.ipKey(a.IP)
+		_, reset, ok, err := l.counter.Reserve(ctx, key, l.cfg.PerIP, l.cfg.Window)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		if n >= l.cfg.PerIP {
+		if ok {
+			res.ip = key
+		} else {
 			refuse(ReasonIP, reset)
 		}
 	}
 
-	acct := accountHash(account)
-	n, reset, err := l.counter.Get(ctx, accountKey(acct))
+	acct := accountHash(a.Account)
+	n, reset, ok, err := l.reserve(ctx, accountKey(acct), l.cfg.PerAccount)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		res.Cancel(ctx)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if l.cfg.PerAccount > 0 && n >= l.cfg.PerAccount {
+	if ok {
+		res.subject, res.delay, res.count = accountKey(acct), "throttle:delay:"+acct+":", n
+		// The failures before this attempt (and any in flight) are
+		// n-1; the growing delay after the last of them may still run.
+		if l.Delay(n-1) > 0 {
+			live, until, err := l.counter.Get(ctx, res.delayKey(n-1))
+			if err != nil {
+				res.Cancel(ctx)
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			if live > 0 {
+				refuse(ReasonDelay, until)
+			}
+		}
+	} else {
 		refuse(ReasonAccount, reset)
-	} else if l.Delay(n) > 0 {
-		live, until, err := l.counter.Get(ctx, delayKey(acct, n))
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		if live > 0 {
-			refuse(ReasonDelay, until)
-		}
 	}
 
 	if worst != nil {
-		return worst
+		// A refused attempt leaves no count behind; should the release
+		// fail, the count is one too high until its window ends.
+		res.Cancel(ctx)
+		return nil, worst
 	}
-	return nil
+	return res, nil
 }
 
-// Fail records a failed login attempt for account from ip. It returns an
-// error only when the Counter fails, wrapping [ErrUnavailable].
-func (l *Limiter) Fail(ctx context.Context, account, ip string) error {
-	if ip != "" && l.cfg.PerIP > 0 {
-		if _, _, err := l.counter.Incr(ctx, l.ipKey(ip), l.cfg.Window); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
+// reserve is Counter.Reserve for a limit, or Counter.Incr when limit is
+// not positive (no limit).
+func (l *Limiter) reserve(ctx context.Context, key string, limit int) (int, time.Time, bool, error) {
+	if limit <= 0 {
+		n, reset, err := l.counter.Incr(ctx, key, l.cfg.Window)
+		return n, reset, err == nil, err
 	}
-	acct := accountHash(account)
-	n, _, err := l.counter.Incr(ctx, accountKey(acct), l.cfg.Window)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	return l.counter.Reserve(ctx, key, limit, l.cfg.Window)
+}
+
+// Reservation is a login attempt counted by [Limiter.Reserve] before its
+// password was checked. Settle it with exactly one of Fail, Succeed or
+// Cancel; later calls do nothing. A Reservation is not safe for
+// concurrent use.
+type Reservation struct {
+	l       *Limiter
+	ip      string // the address's counter key; "" if not counted
+	subject string // the account's counter key; "" if not counted
+	delay   string // prefix of the subject's delay keys
+	count   int    // the subject's count with this attempt
+	done    bool
+}
+
+func (r *Reservation) delayKey(failures int) string { return r.delay + strconv.Itoa(failures) }
+
+// Fail records that the attempt failed: it stays counted against the
+// account and the address, and the account's growing delay starts. It
+// returns an error only when the Counter fails, wrapping
+// [ErrUnavailable].
+func (r *Reservation) Fail(ctx context.Context) error {
+	if r.done {
+		return nil
 	}
-	if l.cfg.PerAccount > 0 && n >= l.cfg.PerAccount {
+	r.done = true
+	l := r.l
+	if r.subject == "" || (l.cfg.PerAccount > 0 && r.count >= l.cfg.PerAccount) {
 		return nil // locked for the rest of the window anyway
 	}
-	if d := l.Delay(n); d > 0 {
+	if d := l.Delay(r.count); d > 0 {
 		// The delay is a key that lives for d; one key per failure
 		// count, so it never needs resetting.
-		if _, _, err := l.counter.Incr(ctx, delayKey(acct, n), d); err != nil {
+		if _, _, err := l.counter.Incr(ctx, r.delayKey(r.count), d); err != nil {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	return nil
 }
 
-// Succeed records a successful login for account: it clears the
-// account's failures, and with them its delay. The address's failures
-// are kept, so an attacker cannot clear them by logging in to an account
-// of their own. It returns an error only when the Counter fails,
-// wrapping [ErrUnavailable].
-func (l *Limiter) Succeed(ctx context.Context, account, ip string) error {
-	if err := l.counter.Reset(ctx, accountKey(accountHash(account))); err != nil {
+// Succeed records that the attempt succeeded: it clears the account's
+// failures, and with them its delay. The address's earlier failures are
+// kept, so an attacker cannot clear them by logging in to an account of
+// their own; only this attempt's count is taken back. It returns an
+// error only when the Counter fails, wrapping [ErrUnavailable].
+func (r *Reservation) Succeed(ctx context.Context) error { return r.settle(ctx, true) }
+
+// Cancel takes the attempt back, for an attempt that was neither a
+// failure nor a success: the password could not be checked (the hasher
+// was busy, a store was down). Earlier counts are untouched. It returns
+// an error only when the Counter fails, wrapping [ErrUnavailable].
+func (r *Reservation) Cancel(ctx context.Context) error { return r.settle(ctx, false) }
+
+// settle releases the address's count and either clears the subject's
+// failures or releases its count.
+func (r *Reservation) settle(ctx context.Context, clear bool) error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	var errs []error
+	switch {
+	case r.subject != "" && clear:
+		errs = append(errs, r.l.counter.Reset(ctx, r.subject))
+	case r.subject != "":
+		errs = append(errs, r.l.counter.Release(ctx, r.subject))
+	}
+	if r.ip != "" {
+		errs = append(errs, r.l.counter.Release(ctx, r.ip))
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
@@ -316,10 +394,6 @@ func accountHash(account string) string {
 }
 
 func accountKey(hash string) string { return "throttle:acct:" + hash }
-
-func delayKey(hash string, failures int) string {
-	return "throttle:delay:" + hash + ":" + strconv.Itoa(failures)
-}
 
 func (l *Limiter) ipKey(ip string) string {
 	a, err := netip.ParseAddr(ip)

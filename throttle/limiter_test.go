@@ -21,24 +21,50 @@ func newLimiter(cfg throttle.Config) (*throttle.Limiter, *throttletest.Clock) {
 	return throttle.New(nil, cfg), clock
 }
 
+// reserve is Limiter.Reserve for an account and address.
+func reserve(l *throttle.Limiter, account, ip string) (*throttle.Reservation, error) {
+	return l.Reserve(ctx, throttle.Attempt{Account: account, IP: ip})
+}
+
+// mustFail records a failed attempt, which must be allowed.
 func mustFail(tb testing.TB, l *throttle.Limiter, account, ip string) {
 	tb.Helper()
-	if err := l.Fail(ctx, account, ip); err != nil {
+	r, err := reserve(l, account, ip)
+	if err != nil {
+		tb.Fatalf("Reserve(%q, %q) = %v", account, ip, err)
+	}
+	if err := r.Fail(ctx); err != nil {
 		tb.Fatalf("Fail(%q, %q) = %v", account, ip, err)
 	}
 }
 
-// throttled returns the ThrottledError from Check, or nil if Check
-// allows the attempt; it fails the test on any other error.
+// mustSucceed records a successful attempt, which must be allowed.
+func mustSucceed(tb testing.TB, l *throttle.Limiter, account, ip string) {
+	tb.Helper()
+	r, err := reserve(l, account, ip)
+	if err != nil {
+		tb.Fatalf("Reserve(%q, %q) = %v", account, ip, err)
+	}
+	if err := r.Succeed(ctx); err != nil {
+		tb.Fatalf("Succeed(%q, %q) = %v", account, ip, err)
+	}
+}
+
+// throttled returns the ThrottledError from Reserve, or nil if Reserve
+// allows the attempt (which is then cancelled, leaving the counts as
+// they were); it fails the test on any other error.
 func throttled(tb testing.TB, l *throttle.Limiter, account, ip string) *throttle.ThrottledError {
 	tb.Helper()
-	err := l.Check(ctx, account, ip)
+	r, err := reserve(l, account, ip)
 	if err == nil {
+		if err := r.Cancel(ctx); err != nil {
+			tb.Fatalf("Cancel(%q, %q) = %v", account, ip, err)
+		}
 		return nil
 	}
 	var te *throttle.ThrottledError
 	if !errors.As(err, &te) || !errors.Is(err, throttle.ErrThrottled) {
-		tb.Fatalf("Check(%q, %q) = %v, want nil or a *ThrottledError", account, ip, err)
+		tb.Fatalf("Reserve(%q, %q) = %v, want nil or a *ThrottledError", account, ip, err)
 	}
 	return te
 }
@@ -96,11 +122,10 @@ func TestSucceedResetsAccountNotIP(t *testing.T) {
 	for range 4 {
 		mustFail(t, l, "ann", "192.0.2.1")
 	}
-	if err := l.Succeed(ctx, "ann", "192.0.2.1"); err != nil {
-		t.Fatal(err)
-	}
+	mustSucceed(t, l, "ann", "192.0.2.1")
 	// The account's count is back to zero: 9 more failures are allowed,
-	// but the address has 4 already and trips at 5.
+	// but the address has 4 already (the success is not counted) and
+	// trips at 5.
 	mustFail(t, l, "ann", "192.0.2.1")
 	te := throttled(t, l, "ann", "192.0.2.1")
 	if te == nil || te.Reason != throttle.ReasonIP {
@@ -214,13 +239,57 @@ func TestGrowingDelays(t *testing.T) {
 }
 
 func TestSucceedClearsDelay(t *testing.T) {
-	l, _ := newLimiter(throttle.Config{})
-	for range 5 {
+	l, clock := newLimiter(throttle.Config{})
+	for i := 1; i <= 5; i++ {
 		mustFail(t, l, "ann", "192.0.2.1")
+		clock.Advance(l.Delay(i))
 	}
-	l.Succeed(ctx, "ann", "192.0.2.1")
+	mustSucceed(t, l, "ann", "192.0.2.1")
+	// Counted from zero again: the first failures bring no delay.
+	mustFail(t, l, "ann", "192.0.2.1")
 	if te := throttled(t, l, "ann", "192.0.2.1"); te != nil {
-		t.Errorf("after Succeed: %v, want allowed", te)
+		t.Errorf("one failure after Succeed: %v, want allowed", te)
+	}
+}
+
+// Parallel attempts are counted as they are reserved: of 40 reserved at
+// once, only the limit's 10 proceed, and a cancelled one frees its place.
+func TestReserveHoldsTheLimit(t *testing.T) {
+	l, _ := newLimiter(throttle.Config{DelayAfter: -1})
+	var held []*throttle.Reservation
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	refused := 0
+	for range 40 {
+		wg.Go(func() {
+			r, err := reserve(l, "ann", "192.0.2.1")
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, throttle.ErrThrottled) {
+				refused++
+			} else if err != nil {
+				t.Error(err)
+			} else {
+				held = append(held, r)
+			}
+		})
+	}
+	wg.Wait()
+	if len(held) != throttle.DefaultPerAccount || refused != 40-throttle.DefaultPerAccount {
+		t.Fatalf("40 parallel reservations: %d held, %d refused; want %d and %d",
+			len(held), refused, throttle.DefaultPerAccount, 40-throttle.DefaultPerAccount)
+	}
+	held[0].Cancel(ctx)
+	held[0].Fail(ctx) // settled already: does nothing
+	if te := throttled(t, l, "ann", "192.0.2.1"); te != nil {
+		t.Errorf("after one cancelled reservation: %v, want a free place", te)
+	}
+	for _, r := range held[1:] {
+		r.Fail(ctx)
+	}
+	mustFail(t, l, "ann", "192.0.2.1")
+	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonAccount {
+		t.Errorf("after 10 failures: %+v, want the account limit", te)
 	}
 }
 
@@ -293,6 +362,23 @@ func (c *recordingCounter) Get(ctx context.Context, key string) (int, time.Time,
 	return c.Counter.Get(ctx, key)
 }
 
+func (c *recordingCounter) Reserve(ctx context.Context, key string, limit int, w time.Duration) (int, time.Time, bool, error) {
+	c.mu.Lock()
+	c.keys = append(c.keys, key)
+	c.mu.Unlock()
+	if c.err != nil {
+		return 0, time.Time{}, false, c.err
+	}
+	return c.Counter.Reserve(ctx, key, limit, w)
+}
+
+func (c *recordingCounter) Release(ctx context.Context, key string) error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.Counter.Release(ctx, key)
+}
+
 func (c *recordingCounter) Reset(ctx context.Context, key string) error {
 	if c.err != nil {
 		return c.err
@@ -302,9 +388,12 @@ func (c *recordingCounter) Reset(ctx context.Context, key string) error {
 
 func TestNoRawUsernamesInKeys(t *testing.T) {
 	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
-	l := throttle.New(rc, throttle.Config{})
+	l := throttle.New(rc, throttle.Config{DelayAfter: 1, BaseDelay: time.Nanosecond})
 	for range 5 {
-		l.Fail(ctx, "Alice.Secret@example.com", "192.0.2.1")
+		mustFail(t, l, "Alice.Secret@example.com", "192.0.2.1")
+	}
+	if len(rc.keys) == 0 {
+		t.Fatal("no counter keys recorded")
 	}
 	for _, k := range rc.keys {
 		if strings.Contains(strings.ToLower(k), "alice") {
@@ -315,12 +404,23 @@ func TestNoRawUsernamesInKeys(t *testing.T) {
 
 func TestCounterFailure(t *testing.T) {
 	boom := errors.New("connection refused")
-	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{}), err: boom}
-	l := throttle.New(rc, throttle.Config{})
+	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
+	l := throttle.New(rc, throttle.Config{DelayAfter: 1})
+	held := make([]*throttle.Reservation, 3)
+	for i := range held {
+		r, err := reserve(l, fmt.Sprint("user", i), "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i] = r
+	}
+	rc.err = boom
+	_, reserveErr := reserve(l, "ann", "192.0.2.1")
 	for name, err := range map[string]error{
-		"Check":   l.Check(ctx, "ann", "192.0.2.1"),
-		"Fail":    l.Fail(ctx, "ann", "192.0.2.1"),
-		"Succeed": l.Succeed(ctx, "ann", "192.0.2.1"),
+		"Reserve": reserveErr,
+		"Fail":    held[0].Fail(ctx),
+		"Succeed": held[1].Succeed(ctx),
+		"Cancel":  held[2].Cancel(ctx),
 	} {
 		if !errors.Is(err, throttle.ErrUnavailable) || !errors.Is(err, boom) || errors.Is(err, throttle.ErrThrottled) {
 			t.Errorf("%s with a failing counter = %v, want ErrUnavailable wrapping the cause", name, err)
