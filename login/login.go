@@ -106,6 +106,15 @@ type Config struct {
 	// Throttle limits failed logins; nil turns throttling off.
 	Throttle Throttle
 
+	// DeviceCookie names the device cookie, set at each password login,
+	// by which the throttle recognises the owner's usual browser and
+	// never locks it out for others' failures (see Authenticate).
+	// Default "hallpass_device", prefixed with "__Host-" when Secure.
+	DeviceCookie string
+	// DeviceFor is the lifetime of a device cookie. Default 365 days;
+	// negative turns device cookies off.
+	DeviceFor time.Duration
+
 	// CSRF checks unsafe requests; nil leaves CSRF to the caller.
 	CSRF *csrf.Protector
 
@@ -142,6 +151,7 @@ type Manager struct {
 	indexed  bool // the session store can list a user's sessions
 	log      *slog.Logger
 	remember string
+	devKeys  [][]byte // device cookie subkeys, first signs; nil when off
 }
 
 // New returns a Manager for cfg.
@@ -160,6 +170,19 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Secure && !strings.HasPrefix(cfg.RememberCookie, "__Host-") {
 		cfg.RememberCookie = "__Host-" + cfg.RememberCookie
+	}
+	if cfg.DeviceCookie == "" {
+		cfg.DeviceCookie = "hallpass_device"
+	}
+	if cfg.Secure && !strings.HasPrefix(cfg.DeviceCookie, "__Host-") {
+		cfg.DeviceCookie = "__Host-" + cfg.DeviceCookie
+	}
+	if cfg.DeviceFor == 0 {
+		cfg.DeviceFor = 365 * 24 * time.Hour
+	}
+	var devKeys [][]byte
+	if cfg.DeviceFor > 0 {
+		devKeys = deviceKeys(cfg.Sessions.Config().Keys)
 	}
 	if cfg.LoginPath == "" {
 		cfg.LoginPath = "/login"
@@ -180,7 +203,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
-		log: cfg.Logger, remember: cfg.RememberCookie}, nil
+		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys}, nil
 }
 
 // Session keys the Manager keeps in a logged-in session.
@@ -380,20 +403,40 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 // counted by the throttle before the password is checked, so parallel
 // guesses get no more checks than the limit; over the limit it returns the
 // throttle's error (throttle.ErrThrottled) without checking the password.
+//
+// A browser holding a device cookie for the user (set by Login, kept at
+// Logout) is judged by its own failures only, so others' failures never
+// lock the owner out of their usual browser; every other client faces the
+// account-wide limit.
 func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.User, error) {
 	ctx := r.Context()
 	// The throttle normalises account names (case, spaces) itself.
-	res, err := m.reserve(r, throttle.Attempt{Account: username, IP: m.ip(r)})
+	a := throttle.Attempt{Account: username, IP: m.ip(r)}
+	var u *account.User
+	var err error
+	device := m.deviceCookie(r)
+	if device != nil {
+		// Only a browser with a device cookie costs a user lookup
+		// before the throttle: the cookie is signed for a user ID.
+		if u, err = m.userByName(ctx, username); err != nil {
+			return nil, err
+		}
+		if u != nil {
+			a.Device = m.knownDevice(device, u.ID)
+		}
+	}
+	res, err := m.reserve(r, a)
 	if errors.Is(err, throttle.ErrThrottled) {
 		m.record(r, audit.Event{Name: audit.Lockout, Username: truncate(username), Reason: "throttled"})
 	}
 	if err != nil {
 		return nil, err
 	}
-	u, err := m.users.UserByUsername(ctx, username)
-	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		res.cancel(ctx)
-		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+	if device == nil {
+		if u, err = m.userByName(ctx, username); err != nil {
+			res.cancel(ctx)
+			return nil, err
+		}
 	}
 	reason := ""
 	if u == nil {
@@ -436,6 +479,19 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 	return u, nil
 }
 
+// userByName returns the user called username, nil when there is none,
+// or an error wrapping session.ErrStoreUnavailable.
+func (m *Manager) userByName(ctx context.Context, username string) (*account.User, error) {
+	u, err := m.users.UserByUsername(ctx, username)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+	}
+	return u, nil
+}
+
 func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
 	h, err := m.cfg.Passwords.Hash(r.Context(), pw)
 	if err != nil {
@@ -463,12 +519,14 @@ func truncate(s string) string {
 // Login logs u in on this request's session: the session gets a new token
 // (the old one dies at once), the user and the time of password entry are
 // recorded, a fresh CSRF secret replaces the pre-session token, and, when
-// remember is true, a remember-me cookie is issued. Call it after
-// Authenticate. The response must not have been written yet.
+// remember is true, a remember-me cookie is issued. A device cookie marks
+// the browser as one the user logs in from (see Authenticate). Call it
+// after Authenticate. The response must not have been written yet.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User, remember bool) error {
 	if err := m.startSession(w, r, u, m.now()); err != nil {
 		return err
 	}
+	m.issueDevice(w, u.ID)
 	if remember && m.cfg.Remember != nil {
 		if err := m.issueRemember(w, r, u.ID); err != nil {
 			return err

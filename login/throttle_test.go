@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -180,5 +181,113 @@ func TestParallelGuessesCheckedAtMostLimit(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+const deviceCookie = "hallpass_device"
+
+// Failures from anyone lock the account for unknown clients, never for
+// its owner's usual browser (one that has logged in before, holding a
+// device cookie), even from the attacker's own address; that browser is
+// judged by its own failures only.
+func TestOwnersBrowserNotLockedOut(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	e.addUser("bob", "battery staple horse")
+	owner, laptop := e.browser(), e.browser()
+	for _, b := range []*client{owner, laptop} {
+		if r := b.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+			t.Fatalf("owner's first login: %d %s", r.code, r.body)
+		}
+		b.post("/logout", nil) // the device cookie outlives the session
+	}
+	if owner.cookie(deviceCookie) == "" {
+		t.Error("no device cookie after a successful login")
+	}
+	bobs := e.browser()
+	bobs.login("bob", "battery staple horse", false)
+
+	// 15 failures for ada from one address (every client here is
+	// 127.0.0.1, the owner's too), each after the growing delay.
+	schedule := throttle.New(nil, throttle.Config{})
+	for i := range 15 {
+		e.browser().login("ada", "wrong password!", false)
+		e.clock.Advance(schedule.Delay(i + 1))
+	}
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Fatalf("fresh client with the right password after 15 failures: %d, want 429", r.code)
+	}
+	if r := owner.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("owner's usual browser with the right password after 15 failures: %d %s, want 303 at once", r.code, r.body)
+	}
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("fresh client after the owner's login: %d, want 429 still (the owner's success does not unlock unknown clients)", r.code)
+	}
+	// Another user's device cookie, and a forged one, make a client no
+	// better than unknown.
+	if r := bobs.login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("bob's browser logging in as ada: %d, want 429 (a device cookie for another user is ignored)", r.code)
+	}
+	forged := e.browser()
+	forged.setCookie(deviceCookie, owner.cookie(deviceCookie)[:20]+"AAAA"+owner.cookie(deviceCookie)[24:])
+	if r := forged.login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("forged device cookie: %d, want 429", r.code)
+	}
+
+	// The owner's browser counts its own wrong passwords: ten lock it,
+	// and only it.
+	for i := range 10 {
+		if r := laptop.login("ada", "wrong password!", false); r.code != http.StatusUnauthorized {
+			t.Fatalf("owner's laptop, wrong password %d: %d, want 401", i+1, r.code)
+		}
+		e.clock.Advance(schedule.Delay(i + 1))
+	}
+	if r := laptop.login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("owner's laptop after its own 10 failures: %d, want 429", r.code)
+	}
+	owner.post("/logout", nil)
+	if r := owner.login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Errorf("owner's usual browser after the laptop's failures: %d, want 303", r.code)
+	}
+}
+
+// The device cookie is set at login like the other cookies, kept at
+// logout, and ignored once it has expired.
+func TestDeviceCookie(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	r := b.login("ada", "correct horse battery", false)
+	var got *http.Cookie
+	for _, line := range r.h.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == deviceCookie {
+			got = c
+		}
+	}
+	if got == nil {
+		t.Fatalf("login response sets no %s cookie", deviceCookie)
+	}
+	if !got.HttpOnly || got.SameSite != http.SameSiteLaxMode || got.Path != "/" || got.MaxAge != 365*24*3600 {
+		t.Errorf("device cookie %+v, want HttpOnly, SameSite=Lax, Path=/, Max-Age a year", got)
+	}
+	r = b.post("/logout", nil)
+	for _, line := range r.h.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == deviceCookie {
+			t.Errorf("logout sets the device cookie: %q, want it kept", line)
+		}
+	}
+
+	// A year and a day later the cookie (replayed, whatever the
+	// browser's Max-Age) no longer makes the browser known.
+	e.clock.Advance(366 * 24 * time.Hour)
+	stale := e.browser()
+	stale.setCookie(deviceCookie, got.Value)
+	schedule := throttle.New(nil, throttle.Config{})
+	for i := range 10 {
+		e.browser().login("ada", "wrong password!", false)
+		e.clock.Advance(schedule.Delay(i + 1))
+	}
+	if r := stale.login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Errorf("expired device cookie on a locked account: %d, want 429", r.code)
 	}
 }

@@ -27,6 +27,7 @@ import (
 // Default limits, used for zero fields of [Config].
 const (
 	DefaultPerAccount = 10
+	DefaultPerDevice  = 10
 	DefaultPerIP      = 100
 	DefaultWindow     = 15 * time.Minute
 	DefaultDelayAfter = 3
@@ -57,8 +58,11 @@ const (
 	// ReasonIP: the client's address had Config.PerIP failures in the
 	// current window, across all accounts.
 	ReasonIP Reason = "ip"
-	// ReasonDelay: the account's last failure was too recent (the
-	// growing delay).
+	// ReasonDevice: the known device had Config.PerDevice failures in
+	// the current window.
+	ReasonDevice Reason = "device"
+	// ReasonDelay: the account's (or known device's) last failure was
+	// too recent (the growing delay).
 	ReasonDelay Reason = "delay"
 )
 
@@ -114,6 +118,12 @@ type Config struct {
 	// Default DefaultPerAccount (10); negative means no limit.
 	PerAccount int
 
+	// PerDevice is how many failures a known device (see
+	// Attempt.Device) may have in one Window before its own further
+	// attempts are refused until the window ends. Default
+	// DefaultPerDevice (10); negative means no limit.
+	PerDevice int
+
 	// PerIP is how many failures one client address may have in one
 	// Window, across all accounts. IPv6 addresses count per IPv6Prefix
 	// network, since one client usually holds a whole /64. Default
@@ -168,6 +178,11 @@ type Config struct {
 // accounts, is refused until its window ends. A success clears the
 // account's failures but not the address's.
 //
+// These limits face unknown clients. The owner's usual browser, named by
+// [Attempt.Device], is judged by the same schedule on its own failures
+// alone (PerDevice), so nobody can lock an owner out by failing on
+// purpose from elsewhere.
+//
 // An attempt is counted before its password is checked ([Limiter.Reserve])
 // and taken back if it succeeds, so a burst of parallel guesses gets no
 // more password checks than the limits allow.
@@ -181,6 +196,9 @@ type Limiter struct {
 func New(c Counter, cfg Config) *Limiter {
 	if cfg.PerAccount == 0 {
 		cfg.PerAccount = DefaultPerAccount
+	}
+	if cfg.PerDevice == 0 {
+		cfg.PerDevice = DefaultPerDevice
 	}
 	if cfg.PerIP == 0 {
 		cfg.PerIP = DefaultPerIP
@@ -233,6 +251,18 @@ type Attempt struct {
 	// IP is the client's address; "" (an unknown address) skips the
 	// per-address limit.
 	IP string
+
+	// Device identifies a browser known to belong to the account's
+	// owner, such as the nonce of a signed device cookie that the
+	// caller has verified for this account (package login issues
+	// them); it is stored only as a hash. "" means an unknown client.
+	//
+	// A known device is judged by its own failures only (PerDevice and
+	// the growing delay on its own count), not by the account's or the
+	// address's, and its failures count against it alone: others'
+	// failures can lock an account for unknown clients, never for its
+	// owner's usual browser (OWASP's "device cookies").
+	Device string
 }
 
 // Reserve counts a login attempt before its password is checked, and
@@ -256,7 +286,10 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 	}
 	res := &Reservation{l: l}
 
-	if a.IP != "" && l.cfg.PerIP > 0 {
+	subject, limit, reason := "acct:"+accountHash(a.Account), l.cfg.PerAccount, ReasonAccount
+	if a.Device != "" {
+		subject, limit, reason = "dev:"+hash(a.Device), l.cfg.PerDevice, ReasonDevice
+	} else if a.IP != "" && l.cfg.PerIP > 0 {
 		key := l.ipKey(a.IP)
 		_, reset, ok, err := l.counter.Reserve(ctx, key, l.cfg.PerIP, l.cfg.Window)
 		if err != nil {
@@ -269,14 +302,14 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 		}
 	}
 
-	acct := accountHash(a.Account)
-	n, reset, ok, err := l.reserve(ctx, accountKey(acct), l.cfg.PerAccount)
+	n, reset, ok, err := l.reserve(ctx, "throttle:"+subject, limit)
 	if err != nil {
 		res.Cancel(ctx)
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if ok {
-		res.subject, res.delay, res.count = accountKey(acct), "throttle:delay:"+acct+":", n
+		res.subject, res.limit, res.count = "throttle:"+subject, limit, n
+		res.delay = "throttle:delay:" + subject + ":"
 		// The failures before this attempt (and any in flight) are
 		// n-1; the growing delay after the last of them may still run.
 		if l.Delay(n-1) > 0 {
@@ -290,7 +323,7 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 			}
 		}
 	} else {
-		refuse(ReasonAccount, reset)
+		refuse(reason, reset)
 	}
 
 	if worst != nil {
@@ -319,7 +352,8 @@ func (l *Limiter) reserve(ctx context.Context, key string, limit int) (int, time
 type Reservation struct {
 	l       *Limiter
 	ip      string // the address's counter key; "" if not counted
-	subject string // the account's counter key; "" if not counted
+	subject string // the account's or device's counter key; "" if not counted
+	limit   int    // the subject's limit
 	delay   string // prefix of the subject's delay keys
 	count   int    // the subject's count with this attempt
 	done    bool
@@ -328,7 +362,8 @@ type Reservation struct {
 func (r *Reservation) delayKey(failures int) string { return r.delay + strconv.Itoa(failures) }
 
 // Fail records that the attempt failed: it stays counted against the
-// account and the address, and the account's growing delay starts. It
+// account (or known device) and the address, and the growing delay
+// starts. It
 // returns an error only when the Counter fails, wrapping
 // [ErrUnavailable].
 func (r *Reservation) Fail(ctx context.Context) error {
@@ -337,7 +372,7 @@ func (r *Reservation) Fail(ctx context.Context) error {
 	}
 	r.done = true
 	l := r.l
-	if r.subject == "" || (l.cfg.PerAccount > 0 && r.count >= l.cfg.PerAccount) {
+	if r.subject == "" || (r.limit > 0 && r.count >= r.limit) {
 		return nil // locked for the rest of the window anyway
 	}
 	if d := l.Delay(r.count); d > 0 {
@@ -350,10 +385,13 @@ func (r *Reservation) Fail(ctx context.Context) error {
 	return nil
 }
 
-// Succeed records that the attempt succeeded: it clears the account's
-// failures, and with them its delay. The address's earlier failures are
-// kept, so an attacker cannot clear them by logging in to an account of
-// their own; only this attempt's count is taken back. It returns an
+// Succeed records that the attempt succeeded: it clears the failures it
+// was judged by, the account's or a known device's own, and with them
+// the delay. A known device's success leaves the account's count alone,
+// so the owner's logins do not unlock the account for an attacker. The
+// address's earlier failures are kept, so an attacker cannot clear them
+// by logging in to an account of their own; only this attempt's count is
+// taken back. It returns an
 // error only when the Counter fails, wrapping [ErrUnavailable].
 func (r *Reservation) Succeed(ctx context.Context) error { return r.settle(ctx, true) }
 
@@ -387,19 +425,21 @@ func (r *Reservation) settle(ctx context.Context, clear bool) error {
 }
 
 // Counter keys. Accounts are stored as a truncated SHA-256 of the
-// normalised name, so a dump of the counter holds no usernames.
+// normalised name, devices as one of their ID, so a dump of the counter
+// holds no usernames and no device cookies.
 func accountHash(account string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account))))
-	return hex.EncodeToString(sum[:16])
+	return hash(strings.ToLower(strings.TrimSpace(account)))
 }
 
-func accountKey(hash string) string { return "throttle:acct:" + hash }
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
 
 func (l *Limiter) ipKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		sum := sha256.Sum256([]byte(ip))
-		return "throttle:ip?:" + hex.EncodeToString(sum[:16])
+		return "throttle:ip?:" + hash(ip)
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {

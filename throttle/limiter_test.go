@@ -293,6 +293,45 @@ func TestReserveHoldsTheLimit(t *testing.T) {
 	}
 }
 
+// A known device is judged by its own failures: the account's and the
+// address's locks do not reach it, its failures reach nothing else, and
+// its success does not unlock the account.
+func TestKnownDeviceJudgedByItsOwnFailures(t *testing.T) {
+	l, _ := newLimiter(throttle.Config{PerIP: 10, DelayAfter: -1})
+	device := func(id string) throttle.Attempt {
+		return throttle.Attempt{Account: "ann", IP: "192.0.2.1", Device: id}
+	}
+	for range 10 {
+		mustFail(t, l, "ann", "192.0.2.1")
+	}
+	if te := throttled(t, l, "ann", "192.0.2.99"); te == nil || te.Reason != throttle.ReasonAccount {
+		t.Fatalf("unknown client after 10 failures: %+v, want the account limit", te)
+	}
+	for i := range 10 {
+		r, err := l.Reserve(ctx, device("d1"))
+		if err != nil {
+			t.Fatalf("known device, attempt %d, from the locked address of the locked account: %v, want allowed", i+1, err)
+		}
+		r.Fail(ctx)
+	}
+	_, err := l.Reserve(ctx, device("d1"))
+	var te *throttle.ThrottledError
+	if !errors.As(err, &te) || te.Reason != throttle.ReasonDevice {
+		t.Fatalf("known device after its own 10 failures: %v, want the device limit", err)
+	}
+	r, err := l.Reserve(ctx, device("d2"))
+	if err != nil {
+		t.Fatalf("another known device: %v, want allowed", err)
+	}
+	r.Succeed(ctx)
+	if te := throttled(t, l, "ann", "192.0.2.99"); te == nil || te.Reason != throttle.ReasonAccount {
+		t.Errorf("unknown client after a known device's success: %+v, want the account limit still", te)
+	}
+	if te := throttled(t, l, "bob", "192.0.2.98"); te != nil {
+		t.Errorf("another account from another address: %v, want allowed (devices' failures count nowhere else)", te)
+	}
+}
+
 func TestLongestWaitWins(t *testing.T) {
 	l, clock := newLimiter(throttle.Config{PerIP: 3, PerAccount: 3, DelayAfter: -1})
 	mustFail(t, l, "x", "192.0.2.1")
