@@ -82,6 +82,12 @@ type Throttle interface {
 	// otherwise a reservation that the Manager settles (Fail, Succeed or
 	// Cancel) once the password has been checked.
 	Reserve(ctx context.Context, a throttle.Attempt) (*throttle.Reservation, error)
+
+	// AllowRegistration counts a registration from client address ip
+	// (SignUp) before its password is hashed, and returns an error
+	// wrapping throttle.ErrThrottled when the address has made too
+	// many, another error when it cannot count.
+	AllowRegistration(ctx context.Context, ip string) error
 }
 
 // Config configures a Manager. Sessions, Users and Passwords are required;
@@ -201,6 +207,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Passwords = &busyHasher{Hasher: cfg.Passwords, log: cfg.Logger, now: cfg.Now}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
 		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys}, nil

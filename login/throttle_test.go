@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
@@ -289,5 +290,32 @@ func TestDeviceCookie(t *testing.T) {
 	}
 	if r := stale.login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
 		t.Errorf("expired device cookie on a locked account: %d, want 429", r.code)
+	}
+}
+
+// A registration is refused for a bad form or a taken username before
+// any password is hashed.
+func TestRegisterChecksBeforeHashing(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	tests := []struct {
+		name                      string
+		username, email, password string
+		want                      error
+	}{
+		{"taken username", "ADA", "x@example.com", "correct horse battery", account.ErrUsernameTaken},
+		{"bad username", "x!", "x@example.com", "correct horse battery", account.ErrInvalid},
+		{"bad email", "bob", "not-an-email", "correct horse battery", account.ErrInvalid},
+		{"common password", "bob", "bob@example.com", "password", account.ErrInvalid},
+	}
+	for _, tt := range tests {
+		before := e.hasher.Stats().Computations
+		_, err := e.lm.Register(t.Context(), tt.username, tt.email, tt.password)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: Register = %v, want %v", tt.name, err, tt.want)
+		}
+		if got := e.hasher.Stats().Computations - before; got != 0 {
+			t.Errorf("%s: Register hashed %d passwords, want 0", tt.name, got)
+		}
 	}
 }

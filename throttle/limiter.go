@@ -6,7 +6,10 @@
 // handler calls [Limiter.Reserve] before verifying a password, which
 // counts the attempt at once, then settles the [Reservation] with Fail,
 // Succeed or Cancel, and answers a refusal with 429 Too Many Requests and
-// a Retry-After header.
+// a Retry-After header. A browser the owner has logged in from before is
+// judged by its own failures ([Attempt.Device]), so nobody can lock the
+// owner out. [Limiter.AllowRegistration] limits new accounts per address
+// in the same Counter.
 //
 // [ClientIP] finds the client's address behind trusted reverse proxies.
 package throttle
@@ -34,6 +37,9 @@ const (
 	DefaultBaseDelay  = time.Second
 	DefaultMaxDelay   = time.Minute
 	DefaultIPv6Prefix = 64
+
+	DefaultRegisterPerIP  = 10
+	DefaultRegisterWindow = time.Hour
 )
 
 var (
@@ -61,6 +67,9 @@ const (
 	// ReasonDevice: the known device had Config.PerDevice failures in
 	// the current window.
 	ReasonDevice Reason = "device"
+	// ReasonRegister: the client's address created
+	// Config.RegisterPerIP accounts in the current RegisterWindow.
+	ReasonRegister Reason = "register"
 	// ReasonDelay: the account's (or known device's) last failure was
 	// too recent (the growing delay).
 	ReasonDelay Reason = "delay"
@@ -78,9 +87,14 @@ type ThrottledError struct {
 }
 
 // Error returns a sentence such as "Too many failed login attempts. Try
-// again in 4 minutes.", rounding the wait up.
+// again in 4 minutes." (for a registration: "Too many sign-ups from your
+// address. Try again in 40 minutes."), rounding the wait up.
 func (e *ThrottledError) Error() string {
-	return "Too many failed login attempts. Try again in " + humanDuration(e.RetryAfter) + "."
+	what := "Too many failed login attempts."
+	if e.Reason == ReasonRegister {
+		what = "Too many sign-ups from your address."
+	}
+	return what + " Try again in " + humanDuration(e.RetryAfter) + "."
 }
 
 // Unwrap returns ErrThrottled.
@@ -153,6 +167,16 @@ type Config struct {
 	// client. Default DefaultIPv6Prefix (64).
 	IPv6Prefix int
 
+	// RegisterPerIP is how many accounts one client address may
+	// register in one RegisterWindow ([Limiter.AllowRegistration]);
+	// IPv6 addresses count per IPv6Prefix network. Default
+	// DefaultRegisterPerIP (10); negative means no limit.
+	RegisterPerIP int
+
+	// RegisterWindow is how long registrations are remembered, from
+	// the first of a run. Default DefaultRegisterWindow (1 hour).
+	RegisterWindow time.Duration
+
 	// Now is the limiter's clock, which should be the Counter's too.
 	// Default time.Now.
 	Now func() time.Time
@@ -217,6 +241,12 @@ func New(c Counter, cfg Config) *Limiter {
 	}
 	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
 		cfg.IPv6Prefix = DefaultIPv6Prefix
+	}
+	if cfg.RegisterPerIP == 0 {
+		cfg.RegisterPerIP = DefaultRegisterPerIP
+	}
+	if cfg.RegisterWindow <= 0 {
+		cfg.RegisterWindow = DefaultRegisterWindow
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -420,6 +450,30 @@ func (r *Reservation) settle(ctx context.Context, clear bool) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// AllowRegistration counts a registration from client address ip, to be
+// called once the form has been checked and before the password is
+// hashed. It returns nil if the registration may proceed, a
+// [*ThrottledError] (Reason ReasonRegister) once ip has made
+// Config.RegisterPerIP registrations in the current RegisterWindow, or an
+// error wrapping [ErrUnavailable] if the Counter failed. Every counted
+// attempt stays counted, whatever its outcome, so a flood from one address
+// costs at most RegisterPerIP password hashes per window. An empty ip (an
+// unknown address) is not limited.
+func (l *Limiter) AllowRegistration(ctx context.Context, ip string) error {
+	if ip == "" || l.cfg.RegisterPerIP < 0 {
+		return nil
+	}
+	key := "throttle:reg:" + strings.TrimPrefix(l.ipKey(ip), "throttle:")
+	_, reset, ok, err := l.counter.Reserve(ctx, key, l.cfg.RegisterPerIP, l.cfg.RegisterWindow)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if !ok {
+		return &ThrottledError{RetryAfter: max(reset.Sub(l.cfg.Now()), 0), Reason: ReasonRegister}
 	}
 	return nil
 }

@@ -466,3 +466,35 @@ func TestCounterFailure(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowRegistration(t *testing.T) {
+	l, clock := newLimiter(throttle.Config{RegisterPerIP: 3})
+	for i := range 3 {
+		if err := l.AllowRegistration(ctx, "2001:db8::1"); err != nil {
+			t.Fatalf("registration %d: %v, want allowed", i+1, err)
+		}
+		clock.Advance(10 * time.Minute)
+	}
+	err := l.AllowRegistration(ctx, "2001:db8::2") // the same /64
+	var te *throttle.ThrottledError
+	if !errors.As(err, &te) || te.Reason != throttle.ReasonRegister || te.RetryAfter != 30*time.Minute {
+		t.Fatalf("4th registration from one /64 within the hour: %v, want ReasonRegister, RetryAfter 30m", err)
+	}
+	if got, want := te.Error(), "Too many sign-ups from your address. Try again in 30 minutes."; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if err := l.AllowRegistration(ctx, "192.0.2.1"); err != nil {
+		t.Errorf("another address: %v, want allowed", err)
+	}
+	if err := l.AllowRegistration(ctx, ""); err != nil {
+		t.Errorf("unknown address: %v, want allowed (not limited)", err)
+	}
+	// Registrations and failed logins are counted apart.
+	if te := throttled(t, l, "ann", "2001:db8::1"); te != nil {
+		t.Errorf("login from the address after its registrations: %v, want allowed", te)
+	}
+	clock.Advance(30 * time.Minute)
+	if err := l.AllowRegistration(ctx, "2001:db8::1"); err != nil {
+		t.Errorf("registration after the window: %v, want allowed", err)
+	}
+}
