@@ -332,6 +332,19 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 		}
 	}
 
+	if worst != nil {
+		// Refused already: the subject's count is only read, for the
+		// longest wait, so a flood of refused attempts cannot hold its
+		// places and refuse others.
+		n, reset, err := l.counter.Get(ctx, "throttle:"+subject)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if limit > 0 && n >= limit {
+			refuse(reason, reset)
+		}
+		return nil, worst
+	}
 	n, reset, ok, err := l.reserve(ctx, "throttle:"+subject, limit)
 	if err != nil {
 		res.Cancel(ctx)

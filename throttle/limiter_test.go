@@ -498,3 +498,19 @@ func TestAllowRegistration(t *testing.T) {
 		t.Errorf("registration after the window: %v, want allowed", err)
 	}
 }
+
+// An attempt the address's limit refuses only reads the account's count:
+// a flood from a blocked address holds none of the account's places,
+// even for a moment.
+func TestRefusedByAddressHoldsNoAccountPlace(t *testing.T) {
+	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
+	l := throttle.New(rc, throttle.Config{PerIP: 1, DelayAfter: -1})
+	mustFail(t, l, "x", "192.0.2.1")
+	rc.keys = nil
+	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonIP {
+		t.Fatalf("attempt from the full address: %+v, want the IP limit", te)
+	}
+	if len(rc.keys) != 1 || !strings.HasPrefix(rc.keys[0], "throttle:ip:") {
+		t.Errorf("refused attempt reserved %q, want only the address's key", rc.keys)
+	}
+}
