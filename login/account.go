@@ -17,8 +17,38 @@ import (
 // Register creates an account with the given password after checking the
 // username, email and password policy. Bad fields yield account.FieldErrors
 // (one message per field, wrapping account.ErrInvalid); a taken username
-// account.ErrUsernameTaken.
+// account.ErrUsernameTaken. Both are found before the password is hashed.
+// Register is not limited: it is for administrators and tools; a
+// self-service form uses SignUp.
 func (m *Manager) Register(ctx context.Context, username, email, password string, roles ...string) (*account.User, error) {
+	return m.register(ctx, nil, username, email, password, roles)
+}
+
+// SignUp registers an account for the person sending r, as a
+// self-service registration form does: the account has no roles, and,
+// once the form is valid and before the password is hashed, the attempt
+// counts against the client address's registration limit
+// (Config.Throttle; throttle.Config.RegisterPerIP, by default 10 an hour),
+// over which it returns the throttle's error (throttle.ErrThrottled).
+// Otherwise it answers as Register does.
+func (m *Manager) SignUp(r *http.Request, username, email, password string) (*account.User, error) {
+	limit := func() error {
+		t := m.cfg.Throttle
+		if t == nil {
+			return nil
+		}
+		err := t.AllowRegistration(r.Context(), m.ip(r))
+		if err != nil && !errors.Is(err, throttle.ErrThrottled) {
+			return fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
+		}
+		return err
+	}
+	return m.register(r.Context(), limit, username, email, password, nil)
+}
+
+// register creates an account; limit, if not nil, is asked once the form
+// is valid.
+func (m *Manager) register(ctx context.Context, limit func() error, username, email, password string, roles []string) (*account.User, error) {
 	var errs account.FieldErrors
 	errs.Add(account.ValidateUsername(username))
 	errs.Add(account.ValidateEmail(email))
@@ -29,6 +59,19 @@ func (m *Manager) Register(ctx context.Context, username, email, password string
 	roles, err := account.NormalizeRoles(roles)
 	if err != nil {
 		return nil, err
+	}
+	if limit != nil {
+		if err := limit(); err != nil {
+			return nil, err
+		}
+	}
+	// A taken username is refused before the costly hash; CreateUser
+	// still decides a race between two registrations of one name.
+	switch u, err := m.userByName(ctx, username); {
+	case err != nil:
+		return nil, err
+	case u != nil:
+		return nil, account.ErrUsernameTaken
 	}
 	h, err := m.cfg.Passwords.Hash(ctx, password)
 	if err != nil {
@@ -69,27 +112,23 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
-	if t := m.cfg.Throttle; t != nil {
-		if err := t.Check(ctx, u.Username, m.ip(r)); err != nil {
-			if !errors.Is(err, throttle.ErrThrottled) {
-				return fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
-			}
-			return err
-		}
+	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
+	if err != nil {
+		return err
 	}
 	ok, err := m.cfg.Passwords.Verify(ctx, current, u.PasswordHash)
 	if errors.Is(err, password.ErrBusy) {
+		res.cancel(ctx)
 		return err
 	}
 	if !ok {
-		if t := m.cfg.Throttle; t != nil {
-			if err := t.Fail(ctx, u.Username, m.ip(r)); err != nil {
-				m.log.Warn("login: cannot record a failed password check", "err", err)
-			}
-		}
+		res.fail(ctx)
 		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "wrong_current_password"})
 		return ErrWrongPassword
 	}
+	// The right current password takes its count back without clearing
+	// the account's failures: those may be someone else's guesses.
+	res.cancel(ctx)
 	if err := m.checkPolicy(newPassword, u.Username); err != nil {
 		return err
 	}

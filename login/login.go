@@ -81,15 +81,20 @@ type PasswordPolicy interface {
 	Check(password, username string) error
 }
 
-// Throttle counts failed logins. *throttle.Limiter implements it.
+// Throttle limits password guessing. *throttle.Limiter implements it.
 type Throttle interface {
-	// Check returns an error (wrapping throttle.ErrThrottled) when the
-	// account or IP may not try now.
-	Check(ctx context.Context, account, ip string) error
-	// Fail records a failed attempt.
-	Fail(ctx context.Context, account, ip string) error
-	// Succeed clears the account's failures.
-	Succeed(ctx context.Context, account, ip string) error
+	// Reserve counts an attempt before its password is checked. It
+	// returns an error wrapping throttle.ErrThrottled when a limit
+	// refuses the attempt, another error when it cannot count, and
+	// otherwise a reservation that the Manager settles (Fail, Succeed or
+	// Cancel) once the password has been checked.
+	Reserve(ctx context.Context, a throttle.Attempt) (*throttle.Reservation, error)
+
+	// AllowRegistration counts a registration from client address ip
+	// (SignUp) before its password is hashed, and returns an error
+	// wrapping throttle.ErrThrottled when the address has made too
+	// many, another error when it cannot count.
+	AllowRegistration(ctx context.Context, ip string) error
 }
 
 // Config configures a Manager. Sessions, Users and Passwords are required;
@@ -113,6 +118,15 @@ type Config struct {
 
 	// Throttle limits failed logins; nil turns throttling off.
 	Throttle Throttle
+
+	// DeviceCookie names the device cookie, set at each password login,
+	// by which the throttle recognises the owner's usual browser and
+	// never locks it out for others' failures (see Authenticate).
+	// Default "hallpass_device", prefixed with "__Host-" when Secure.
+	DeviceCookie string
+	// DeviceFor is the lifetime of a device cookie. Default 365 days;
+	// negative turns device cookies off.
+	DeviceFor time.Duration
 
 	// CSRF checks unsafe requests; nil leaves CSRF to the caller.
 	CSRF *csrf.Protector
@@ -150,6 +164,7 @@ type Manager struct {
 	indexed  bool // the session store can list a user's sessions
 	log      *slog.Logger
 	remember string
+	devKeys  [][]byte // device cookie subkeys, first signs; nil when off
 }
 
 // New returns a Manager for cfg.
@@ -169,6 +184,19 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Secure && !strings.HasPrefix(cfg.RememberCookie, "__Host-") {
 		cfg.RememberCookie = "__Host-" + cfg.RememberCookie
 	}
+	if cfg.DeviceCookie == "" {
+		cfg.DeviceCookie = "hallpass_device"
+	}
+	if cfg.Secure && !strings.HasPrefix(cfg.DeviceCookie, "__Host-") {
+		cfg.DeviceCookie = "__Host-" + cfg.DeviceCookie
+	}
+	if cfg.DeviceFor == 0 {
+		cfg.DeviceFor = 365 * 24 * time.Hour
+	}
+	var devKeys [][]byte
+	if cfg.DeviceFor > 0 {
+		devKeys = deviceKeys(cfg.Sessions.Config().Keys)
+	}
 	if cfg.LoginPath == "" {
 		cfg.LoginPath = "/login"
 	}
@@ -186,9 +214,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Passwords = &busyHasher{Hasher: cfg.Passwords, log: cfg.Logger, now: cfg.Now}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
-		log: cfg.Logger, remember: cfg.RememberCookie}, nil
+		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys}, nil
 }
 
 // Session keys the Manager keeps in a logged-in session.
@@ -471,30 +500,50 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 // weaker than today's parameters, a legacy format, or matched only the
 // password's unnormalized bytes, rehashes it (as NFC argon2id). An
 // unknown user costs the same hashing work as a wrong password, and a
-// disabled account the same answer, ErrInvalidCredentials. Over the
-// throttle's limit it returns the throttle's error (throttle.ErrThrottled)
-// without checking the password.
+// disabled account the same answer, ErrInvalidCredentials. The attempt is
+// counted by the throttle before the password is checked, so parallel
+// guesses get no more checks than the limit; over the limit it returns the
+// throttle's error (throttle.ErrThrottled) without checking the password.
+//
+// A browser holding a device cookie for the user (set by Login, kept at
+// Logout) is judged by its own failures only, so others' failures never
+// lock the owner out of their usual browser; every other client faces the
+// account-wide limit.
 func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.User, error) {
 	ctx := r.Context()
-	ip := m.ip(r)
-	key := username // the throttle normalises account names (case, spaces)
-	if t := m.cfg.Throttle; t != nil {
-		if err := t.Check(ctx, key, ip); err != nil {
-			if !errors.Is(err, throttle.ErrThrottled) {
-				return nil, fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
-			}
-			m.record(r, audit.Event{Name: audit.Lockout, Username: truncate(username), Reason: "throttled"})
+	// The throttle normalises account names (case, spaces) itself.
+	a := throttle.Attempt{Account: username, IP: m.ip(r)}
+	var u *account.User
+	var err error
+	device := m.deviceCookie(r)
+	if device != nil {
+		// Only a browser with a device cookie costs a user lookup
+		// before the throttle: the cookie is signed for a user ID.
+		if u, err = m.userByName(ctx, username); err != nil {
 			return nil, err
 		}
+		if u != nil {
+			a.Device = m.knownDevice(device, u.ID)
+		}
 	}
-	u, err := m.users.UserByUsername(ctx, username)
-	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+	res, err := m.reserve(r, a)
+	if errors.Is(err, throttle.ErrThrottled) {
+		m.record(r, audit.Event{Name: audit.Lockout, Username: truncate(username), Reason: "throttled"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if device == nil {
+		if u, err = m.userByName(ctx, username); err != nil {
+			res.cancel(ctx)
+			return nil, err
+		}
 	}
 	reason, rehash := "", false
 	if u == nil {
 		err := m.cfg.Passwords.DummyVerify(ctx, pw)
 		if errors.Is(err, password.ErrBusy) {
+			res.cancel(ctx)
 			return nil, err
 		}
 		reason = "unknown_user"
@@ -503,6 +552,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		ok, rehash, err = m.cfg.Passwords.VerifyRehash(ctx, pw, u.PasswordHash)
 		switch {
 		case errors.Is(err, password.ErrBusy):
+			res.cancel(ctx)
 			return nil, err
 		case errors.Is(err, password.ErrTooLong), errors.Is(err, password.ErrInvalidUTF8):
 			reason = "unusable_password"
@@ -516,11 +566,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		}
 	}
 	if reason != "" {
-		if t := m.cfg.Throttle; t != nil {
-			if err := t.Fail(ctx, key, ip); err != nil {
-				m.log.Warn("login: cannot record a failed login", "err", err)
-			}
-		}
+		res.fail(ctx)
 		e := audit.Event{Name: audit.LoginFailure, Username: truncate(username), Reason: reason}
 		if u != nil {
 			e.UserID = u.ID
@@ -528,13 +574,22 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		m.record(r, e)
 		return nil, ErrInvalidCredentials
 	}
-	if t := m.cfg.Throttle; t != nil {
-		if err := t.Succeed(ctx, key, ip); err != nil {
-			m.log.Warn("login: cannot reset the failure count", "err", err)
-		}
-	}
+	res.succeed(ctx)
 	if rehash {
 		m.rehash(r, u, pw)
+	}
+	return u, nil
+}
+
+// userByName returns the user called username, nil when there is none,
+// or an error wrapping session.ErrStoreUnavailable.
+func (m *Manager) userByName(ctx context.Context, username string) (*account.User, error) {
+	u, err := m.users.UserByUsername(ctx, username)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
 	}
 	return u, nil
 }
@@ -566,18 +621,20 @@ func truncate(s string) string {
 // Login logs u in on this request's session: the session gets a new token
 // (the old one dies at once), the user and the time of password entry are
 // recorded, a fresh CSRF secret replaces the pre-session token, and, when
-// remember is true, a remember-me cookie is issued. Call it after
-// Authenticate. The session's copy of the user (roles included) comes from
-// a read of the account made after the password check, not from u, and u
-// is updated to match; a disabled account or a password changed since
-// Authenticate read u fails with ErrInvalidCredentials. The response must
-// not have been written yet.
+// remember is true, a remember-me cookie is issued. A device cookie marks
+// the browser as one the user logs in from (see Authenticate). Call it
+// after Authenticate. The session's copy of the user (roles included)
+// comes from a read of the account made after the password check, not
+// from u, and u is updated to match; a disabled account or a password
+// changed since Authenticate read u fails with ErrInvalidCredentials. The
+// response must not have been written yet.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User, remember bool) error {
 	fresh, err := m.startSession(w, r, u, m.now())
 	if err != nil {
 		return err
 	}
 	u.Username, u.Email, u.Roles = fresh.Username, fresh.Email, fresh.Roles
+	m.issueDevice(w, u.ID)
 	if remember && m.cfg.Remember != nil {
 		if err := m.issueRemember(w, r, u.ID); err != nil {
 			return err

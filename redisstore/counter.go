@@ -29,9 +29,9 @@ var _ throttle.Counter = (*Counter)(nil)
 // does not move a window. Times have millisecond precision; a window is
 // rounded up to a whole millisecond.
 //
-// Each method is one round trip: Incr and Get are Lua scripts (sent by
-// digest, and by source only the first time a Redis server sees them),
-// Reset is DEL. Each touches a single key, so a Counter runs unchanged
+// Each method is one round trip: Incr, Reserve, Release and Get are Lua
+// scripts (sent by digest, and by source only the first time a Redis
+// server sees them), Reset is DEL. Each touches a single key, so a Counter runs unchanged
 // on Redis Cluster.
 type Counter struct {
 	client redis.UniversalClient
@@ -50,23 +50,53 @@ func NewCounter(client redis.UniversalClient, opts Options) *Counter {
 
 func (c *Counter) key(key string) string { return c.prefix + "t:" + key }
 
-// incrScript adds one to the count KEYS[1] and returns {count, PTTL}. A
-// new count gets the window ARGV[1] (milliseconds) as its time-to-live.
-// So does a count that has none, which only a writer other than this
-// script can leave: without a time-to-live it would never reset, and
-// would lock its account out for good.
-var incrScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return {n, tonumber(ARGV[1])}
+// reserveScript adds one to the count KEYS[1], unless ARGV[2] is
+// positive and the count has reached it, and returns {count, PTTL,
+// added (1 or 0)}. A new count gets the window ARGV[1] (milliseconds) as
+// its time-to-live. So does a count that has none, which only a writer
+// other than this script can leave: without a time-to-live it would never
+// reset, and would lock its account out for good. Incr runs it with no
+// limit (0).
+var reserveScript = redis.NewScript(`
+local n = redis.call('GET', KEYS[1])
+if n then
+  n = tonumber(n)
+  if not n then
+    return redis.error_reply('key does not hold a count')
+  end
+else
+  n = 0
+end
+local limit = tonumber(ARGV[2])
+local added = 0
+if limit <= 0 or n < limit then
+  n = redis.call('INCR', KEYS[1])
+  added = 1
+  if n == 1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    return {n, tonumber(ARGV[1]), added}
+  end
 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {n, ttl}
+return {n, ttl, added}
+`)
+
+// releaseScript takes one from the count KEYS[1], keeping its
+// time-to-live, and deletes a count of one or less.
+var releaseScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if not n then
+  return redis.error_reply('key does not hold a count')
+end
+if n <= 1 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+return redis.call('DECR', KEYS[1])
 `)
 
 // getScript returns {count, PTTL} of KEYS[1], or an empty array when it
@@ -84,21 +114,47 @@ return {n, redis.call('PTTL', KEYS[1])}
 // count's window lasts window, rounded up to a whole millisecond; a
 // window that is not positive is an error.
 func (c *Counter) Incr(ctx context.Context, key string, window time.Duration) (int, time.Time, error) {
-	const op = "throttle incr"
+	n, reset, _, err := c.reserve(ctx, "throttle incr", key, 0, window)
+	return n, reset, err
+}
+
+// Reserve atomically adds one to the count under key unless it has
+// reached limit, in one round trip, as [throttle.Counter] describes. A
+// limit or window that is not positive is an error.
+func (c *Counter) Reserve(ctx context.Context, key string, limit int, window time.Duration) (int, time.Time, bool, error) {
+	const op = "throttle reserve"
+	if limit <= 0 {
+		return 0, time.Time{}, false, fmt.Errorf("redisstore: %s: limit %d is not positive", op, limit)
+	}
+	return c.reserve(ctx, op, key, limit, window)
+}
+
+// reserve runs reserveScript; limit 0 means none.
+func (c *Counter) reserve(ctx context.Context, op, key string, limit int, window time.Duration) (int, time.Time, bool, error) {
 	if window <= 0 {
-		return 0, time.Time{}, fmt.Errorf("redisstore: %s: window %v is not positive", op, window)
+		return 0, time.Time{}, false, fmt.Errorf("redisstore: %s: window %v is not positive", op, window)
 	}
 	ms := int64((window + time.Millisecond - 1) / time.Millisecond)
-	res, err := incrScript.Run(ctx, c.client, []string{c.key(key)}, ms).Int64Slice()
+	res, err := reserveScript.Run(ctx, c.client, []string{c.key(key)}, ms, limit).Int64Slice()
 	if err != nil {
-		return 0, time.Time{}, wrap(ctx, op, err)
+		return 0, time.Time{}, false, wrap(ctx, op, err)
 	}
-	if len(res) != 2 {
-		return 0, time.Time{}, fmt.Errorf("redisstore: %s: unexpected reply %v", op, res)
+	if len(res) != 3 {
+		return 0, time.Time{}, false, fmt.Errorf("redisstore: %s: unexpected reply %v", op, res)
 	}
 	// Now is read after the reply, so resetAt is never before the moment
 	// Redis forgets the count: a client told to retry then is let in.
-	return int(res[0]), c.now().Add(time.Duration(res[1]) * time.Millisecond), nil
+	return int(res[0]), c.now().Add(time.Duration(res[1]) * time.Millisecond), res[2] == 1, nil
+}
+
+// Release takes one back from the live count under key, in one round
+// trip, keeping its window; a count of one is deleted. Releasing a key
+// with no count is not an error.
+func (c *Counter) Release(ctx context.Context, key string) error {
+	if err := releaseScript.Run(ctx, c.client, []string{c.key(key)}).Err(); err != nil {
+		return wrap(ctx, "throttle release", err)
+	}
+	return nil
 }
 
 // Get returns the live count under key and when it will be forgotten, in

@@ -9,41 +9,44 @@ import (
 	"github.com/hallpass/hallpass/throttle"
 )
 
-// BenchmarkCheckFail is one failed login's cost: Check, then Fail.
+// BenchmarkReserveFail is one failed login's cost: Reserve, then Fail.
 // Each iteration uses a new account and one of 1000 addresses, so the
 // counter grows as under a spraying attack.
-func BenchmarkCheckFail(b *testing.B) {
+func BenchmarkReserveFail(b *testing.B) {
 	l := throttle.New(nil, throttle.Config{PerIP: 1 << 30})
 	i := 0
 	for b.Loop() {
 		acct, ip := "user"+strconv.Itoa(i), "192.0.2."+strconv.Itoa(i%250)
-		l.Check(ctx, acct, ip)
-		l.Fail(ctx, acct, ip)
+		reserveFail(l, acct, ip)
 		i++
 	}
 }
 
-// BenchmarkCheckFailDelayed is the same on one account deep into its
-// delays, where Check reads the delay key too.
-func BenchmarkCheckFailDelayed(b *testing.B) {
+// BenchmarkReserveFailDelayed is the same on one account deep into its
+// delays, where Reserve reads the delay key too.
+func BenchmarkReserveFailDelayed(b *testing.B) {
 	l := throttle.New(nil, throttle.Config{PerAccount: 1 << 30, PerIP: 1 << 30, MaxDelay: time.Nanosecond})
 	for b.Loop() {
-		l.Check(ctx, "ann", "192.0.2.1")
-		l.Fail(ctx, "ann", "192.0.2.1")
+		reserveFail(l, "ann", "192.0.2.1")
 	}
 }
 
-func BenchmarkCheckFailParallel(b *testing.B) {
+func BenchmarkReserveFailParallel(b *testing.B) {
 	l := throttle.New(nil, throttle.Config{PerIP: 1 << 30})
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
 			acct := "user" + strconv.Itoa(i%5000)
-			l.Check(ctx, acct, "192.0.2.1")
-			l.Fail(ctx, acct, "192.0.2.1")
+			reserveFail(l, acct, "192.0.2.1")
 			i++
 		}
 	})
+}
+
+func reserveFail(l *throttle.Limiter, account, ip string) {
+	if r, err := reserve(l, account, ip); err == nil {
+		r.Fail(ctx)
+	}
 }
 
 func BenchmarkClientIP(b *testing.B) {

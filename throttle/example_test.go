@@ -12,8 +12,8 @@ import (
 	"github.com/hallpass/hallpass/throttle/throttletest"
 )
 
-// A login handler asks the limiter before checking the password and
-// reports the outcome after.
+// A login handler reserves a place before checking the password, which
+// counts the attempt at once, and settles the reservation after.
 func Example() {
 	clock := throttletest.NewClock() // time.Now in production
 	limiter := throttle.New(nil, throttle.Config{Now: clock.Now})
@@ -22,7 +22,8 @@ func Example() {
 	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		user, ip := r.PostFormValue("username"), throttle.ClientIP(r, trustedProxies)
-		if err := limiter.Check(ctx, user, ip); err != nil {
+		res, err := limiter.Reserve(ctx, throttle.Attempt{Account: user, IP: ip})
+		if err != nil {
 			var te *throttle.ThrottledError
 			if errors.As(err, &te) {
 				w.Header().Set("Retry-After", strconv.Itoa(te.RetryAfterSeconds()))
@@ -33,11 +34,11 @@ func Example() {
 			return
 		}
 		if r.PostFormValue("password") != "correct horse" {
-			limiter.Fail(ctx, user, ip)
+			res.Fail(ctx)
 			http.Error(w, "Wrong username or password.", http.StatusUnauthorized)
 			return
 		}
-		limiter.Succeed(ctx, user, ip)
+		res.Succeed(ctx)
 		fmt.Fprintln(w, "Welcome!")
 	})
 

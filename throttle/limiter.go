@@ -3,9 +3,13 @@
 // A [Limiter] counts failed logins per account and per client IP in a
 // shared [Counter] and refuses further attempts when either count is too
 // high, or when an account's last failure was too recent. The login
-// handler calls [Limiter.Check] before verifying a password and
-// [Limiter.Fail] or [Limiter.Succeed] after, and answers a refusal with
-// 429 Too Many Requests and a Retry-After header.
+// handler calls [Limiter.Reserve] before verifying a password, which
+// counts the attempt at once, then settles the [Reservation] with Fail,
+// Succeed or Cancel, and answers a refusal with 429 Too Many Requests and
+// a Retry-After header. A browser the owner has logged in from before is
+// judged by its own failures ([Attempt.Device]), so nobody can lock the
+// owner out. [Limiter.AllowRegistration] limits new accounts per address
+// in the same Counter.
 //
 // [ClientIP] finds the client's address behind trusted reverse proxies.
 package throttle
@@ -26,16 +30,20 @@ import (
 // Default limits, used for zero fields of [Config].
 const (
 	DefaultPerAccount = 10
+	DefaultPerDevice  = 10
 	DefaultPerIP      = 100
 	DefaultWindow     = 15 * time.Minute
 	DefaultDelayAfter = 3
 	DefaultBaseDelay  = time.Second
 	DefaultMaxDelay   = time.Minute
 	DefaultIPv6Prefix = 64
+
+	DefaultRegisterPerIP  = 10
+	DefaultRegisterWindow = time.Hour
 )
 
 var (
-	// ErrThrottled matches every refusal from [Limiter.Check]; the error
+	// ErrThrottled matches every refusal from [Limiter.Reserve]; the error
 	// is a [*ThrottledError], which says how long to wait.
 	ErrThrottled = errors.New("throttle: too many failed attempts")
 
@@ -56,8 +64,14 @@ const (
 	// ReasonIP: the client's address had Config.PerIP failures in the
 	// current window, across all accounts.
 	ReasonIP Reason = "ip"
-	// ReasonDelay: the account's last failure was too recent (the
-	// growing delay).
+	// ReasonDevice: the known device had Config.PerDevice failures in
+	// the current window.
+	ReasonDevice Reason = "device"
+	// ReasonRegister: the client's address created
+	// Config.RegisterPerIP accounts in the current RegisterWindow.
+	ReasonRegister Reason = "register"
+	// ReasonDelay: the account's (or known device's) last failure was
+	// too recent (the growing delay).
 	ReasonDelay Reason = "delay"
 )
 
@@ -73,9 +87,14 @@ type ThrottledError struct {
 }
 
 // Error returns a sentence such as "Too many failed login attempts. Try
-// again in 4 minutes.", rounding the wait up.
+// again in 4 minutes." (for a registration: "Too many sign-ups from your
+// address. Try again in 40 minutes."), rounding the wait up.
 func (e *ThrottledError) Error() string {
-	return "Too many failed login attempts. Try again in " + humanDuration(e.RetryAfter) + "."
+	what := "Too many failed login attempts."
+	if e.Reason == ReasonRegister {
+		what = "Too many sign-ups from your address."
+	}
+	return what + " Try again in " + humanDuration(e.RetryAfter) + "."
 }
 
 // Unwrap returns ErrThrottled.
@@ -113,6 +132,12 @@ type Config struct {
 	// Default DefaultPerAccount (10); negative means no limit.
 	PerAccount int
 
+	// PerDevice is how many failures a known device (see
+	// Attempt.Device) may have in one Window before its own further
+	// attempts are refused until the window ends. Default
+	// DefaultPerDevice (10); negative means no limit.
+	PerDevice int
+
 	// PerIP is how many failures one client address may have in one
 	// Window, across all accounts. IPv6 addresses count per IPv6Prefix
 	// network, since one client usually holds a whole /64. Default
@@ -142,6 +167,16 @@ type Config struct {
 	// client. Default DefaultIPv6Prefix (64).
 	IPv6Prefix int
 
+	// RegisterPerIP is how many accounts one client address may
+	// register in one RegisterWindow ([Limiter.AllowRegistration]);
+	// IPv6 addresses count per IPv6Prefix network. Default
+	// DefaultRegisterPerIP (10); negative means no limit.
+	RegisterPerIP int
+
+	// RegisterWindow is how long registrations are remembered, from
+	// the first of a run. Default DefaultRegisterWindow (1 hour).
+	RegisterWindow time.Duration
+
 	// Now is the limiter's clock, which should be the Counter's too.
 	// Default time.Now.
 	Now func() time.Time
@@ -167,9 +202,14 @@ type Config struct {
 // accounts, is refused until its window ends. A success clears the
 // account's failures but not the address's.
 //
-// Check and Fail are separate calls, so concurrent attempts that all pass
-// Check before any calls Fail are each allowed; the counts they leave
-// behind still lock the account.
+// These limits face unknown clients. The owner's usual browser, named by
+// [Attempt.Device], is judged by the same schedule on its own failures
+// alone (PerDevice), so nobody can lock an owner out by failing on
+// purpose from elsewhere.
+//
+// An attempt is counted before its password is checked ([Limiter.Reserve])
+// and taken back if it succeeds, so a burst of parallel guesses gets no
+// more password checks than the limits allow.
 type Limiter struct {
 	counter Counter
 	cfg     Config
@@ -180,6 +220,9 @@ type Limiter struct {
 func New(c Counter, cfg Config) *Limiter {
 	if cfg.PerAccount == 0 {
 		cfg.PerAccount = DefaultPerAccount
+	}
+	if cfg.PerDevice == 0 {
+		cfg.PerDevice = DefaultPerDevice
 	}
 	if cfg.PerIP == 0 {
 		cfg.PerIP = DefaultPerIP
@@ -198,6 +241,12 @@ func New(c Counter, cfg Config) *Limiter {
 	}
 	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
 		cfg.IPv6Prefix = DefaultIPv6Prefix
+	}
+	if cfg.RegisterPerIP == 0 {
+		cfg.RegisterPerIP = DefaultRegisterPerIP
+	}
+	if cfg.RegisterWindow <= 0 {
+		cfg.RegisterWindow = DefaultRegisterWindow
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -222,13 +271,42 @@ func (l *Limiter) Delay(failures int) time.Duration {
 	return min(d, l.cfg.MaxDelay)
 }
 
-// Check reports whether a login attempt for account from client address
-// ip may proceed now. It returns nil if so, a [*ThrottledError] if a
-// limit refuses it, or an error wrapping [ErrUnavailable] if the Counter
-// failed. Accounts are compared case-insensitively, ignoring surrounding
-// space, and stored only as hashes. An empty ip (an unknown address)
-// skips the per-address limit.
-func (l *Limiter) Check(ctx context.Context, account, ip string) error {
+// Attempt describes a login attempt to [Limiter.Reserve].
+type Attempt struct {
+	// Account is the account name as typed. Accounts are compared
+	// case-insensitively, ignoring surrounding space, and stored only
+	// as hashes.
+	Account string
+
+	// IP is the client's address; "" (an unknown address) skips the
+	// per-address limit.
+	IP string
+
+	// Device identifies a browser known to belong to the account's
+	// owner, such as the nonce of a signed device cookie that the
+	// caller has verified for this account (package login issues
+	// them); it is stored only as a hash. "" means an unknown client.
+	//
+	// A known device is judged by its own failures only (PerDevice and
+	// the growing delay on its own count), not by the account's or the
+	// address's, and its failures count against it alone: others'
+	// failures can lock an account for unknown clients, never for its
+	// owner's usual browser (OWASP's "device cookies").
+	Device string
+}
+
+// Reserve counts a login attempt before its password is checked, and
+// reports whether it may proceed. Each limit's count is taken with one
+// atomic [Counter.Reserve], so of any number of parallel attempts at most
+// as many proceed as the limit has room for: the rest are refused here,
+// before any password work.
+//
+// It returns a [*Reservation] that the caller must settle once the
+// password has been checked (Fail, Succeed or Cancel); a
+// [*ThrottledError] if a limit refuses the attempt, in which case nothing
+// stays counted; or an error wrapping [ErrUnavailable] if the Counter
+// failed.
+func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) {
 	now := l.cfg.Now()
 	var worst *ThrottledError
 	refuse := func(reason Reason, until time.Time) {
@@ -236,96 +314,199 @@ func (l *Limiter) Check(ctx context.Context, account, ip string) error {
 			worst = &ThrottledError{RetryAfter: max(d, 0), Reason: reason}
 		}
 	}
+	res := &Reservation{l: l}
 
-	if ip != "" && l.cfg.PerIP > 0 {
-		n, reset, err := l.counter.Get(ctx, l.ipKey(ip))
+	subject, limit, reason := "acct:"+accountHash(a.Account), l.cfg.PerAccount, ReasonAccount
+	if a.Device != "" {
+		subject, limit, reason = "dev:"+hash(a.Device), l.cfg.PerDevice, ReasonDevice
+	} else if a.IP != "" && l.cfg.PerIP > 0 {
+		key := l.ipKey(a.IP)
+		_, reset, ok, err := l.counter.Reserve(ctx, key, l.cfg.PerIP, l.cfg.Window)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		if n >= l.cfg.PerIP {
+		if ok {
+			res.ip = key
+		} else {
 			refuse(ReasonIP, reset)
 		}
 	}
 
-	acct := accountHash(account)
-	n, reset, err := l.counter.Get(ctx, accountKey(acct))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if l.cfg.PerAccount > 0 && n >= l.cfg.PerAccount {
-		refuse(ReasonAccount, reset)
-	} else if l.Delay(n) > 0 {
-		live, until, err := l.counter.Get(ctx, delayKey(acct, n))
+	if worst != nil {
+		// Refused already: the subject's count is only read, for the
+		// longest wait, so a flood of refused attempts cannot hold its
+		// places and refuse others.
+		n, reset, err := l.counter.Get(ctx, "throttle:"+subject)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		if live > 0 {
-			refuse(ReasonDelay, until)
+		if limit > 0 && n >= limit {
+			refuse(reason, reset)
 		}
+		return nil, worst
+	}
+	n, reset, ok, err := l.reserve(ctx, "throttle:"+subject, limit)
+	if err != nil {
+		res.Cancel(ctx)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if ok {
+		res.subject, res.limit, res.count = "throttle:"+subject, limit, n
+		res.delay = "throttle:delay:" + subject + ":"
+		// The failures before this attempt (and any in flight) are
+		// n-1; the growing delay after the last of them may still run.
+		if l.Delay(n-1) > 0 {
+			live, until, err := l.counter.Get(ctx, res.delayKey(n-1))
+			if err != nil {
+				res.Cancel(ctx)
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			if live > 0 {
+				refuse(ReasonDelay, until)
+			}
+		}
+	} else {
+		refuse(reason, reset)
 	}
 
 	if worst != nil {
-		return worst
+		// A refused attempt leaves no count behind; should the release
+		// fail, the count is one too high until its window ends.
+		res.Cancel(ctx)
+		return nil, worst
+	}
+	return res, nil
+}
+
+// reserve is Counter.Reserve for a limit, or Counter.Incr when limit is
+// not positive (no limit).
+func (l *Limiter) reserve(ctx context.Context, key string, limit int) (int, time.Time, bool, error) {
+	if limit <= 0 {
+		n, reset, err := l.counter.Incr(ctx, key, l.cfg.Window)
+		return n, reset, err == nil, err
+	}
+	return l.counter.Reserve(ctx, key, limit, l.cfg.Window)
+}
+
+// Reservation is a login attempt counted by [Limiter.Reserve] before its
+// password was checked. Settle it with exactly one of Fail, Succeed or
+// Cancel; later calls do nothing. A Reservation is not safe for
+// concurrent use.
+type Reservation struct {
+	l       *Limiter
+	ip      string // the address's counter key; "" if not counted
+	subject string // the account's or device's counter key; "" if not counted
+	limit   int    // the subject's limit
+	delay   string // prefix of the subject's delay keys
+	count   int    // the subject's count with this attempt
+	done    bool
+}
+
+func (r *Reservation) delayKey(failures int) string { return r.delay + strconv.Itoa(failures) }
+
+// Fail records that the attempt failed: it stays counted against the
+// account (or known device) and the address, and the growing delay
+// starts. It
+// returns an error only when the Counter fails, wrapping
+// [ErrUnavailable].
+func (r *Reservation) Fail(ctx context.Context) error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	l := r.l
+	if r.subject == "" || (r.limit > 0 && r.count >= r.limit) {
+		return nil // locked for the rest of the window anyway
+	}
+	if d := l.Delay(r.count); d > 0 {
+		// The delay is a key that lives for d; one key per failure
+		// count, so it never needs resetting.
+		if _, _, err := l.counter.Incr(ctx, r.delayKey(r.count), d); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
 	return nil
 }
 
-// Fail records a failed login attempt for account from ip. It returns an
+// Succeed records that the attempt succeeded: it clears the failures it
+// was judged by, the account's or a known device's own, and with them
+// the delay. A known device's success leaves the account's count alone,
+// so the owner's logins do not unlock the account for an attacker. The
+// address's earlier failures are kept, so an attacker cannot clear them
+// by logging in to an account of their own; only this attempt's count is
+// taken back. It returns an
 // error only when the Counter fails, wrapping [ErrUnavailable].
-func (l *Limiter) Fail(ctx context.Context, account, ip string) error {
-	if ip != "" && l.cfg.PerIP > 0 {
-		if _, _, err := l.counter.Incr(ctx, l.ipKey(ip), l.cfg.Window); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
+func (r *Reservation) Succeed(ctx context.Context) error { return r.settle(ctx, true) }
+
+// Cancel takes the attempt back, for an attempt that was neither a
+// failure nor a success: the password could not be checked (the hasher
+// was busy, a store was down). Earlier counts are untouched. It returns
+// an error only when the Counter fails, wrapping [ErrUnavailable].
+func (r *Reservation) Cancel(ctx context.Context) error { return r.settle(ctx, false) }
+
+// settle releases the address's count and either clears the subject's
+// failures or releases its count.
+func (r *Reservation) settle(ctx context.Context, clear bool) error {
+	if r.done {
+		return nil
 	}
-	acct := accountHash(account)
-	n, _, err := l.counter.Incr(ctx, accountKey(acct), l.cfg.Window)
+	r.done = true
+	var errs []error
+	switch {
+	case r.subject != "" && clear:
+		errs = append(errs, r.l.counter.Reset(ctx, r.subject))
+	case r.subject != "":
+		errs = append(errs, r.l.counter.Release(ctx, r.subject))
+	}
+	if r.ip != "" {
+		errs = append(errs, r.l.counter.Release(ctx, r.ip))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// AllowRegistration counts a registration from client address ip, to be
+// called once the form has been checked and before the password is
+// hashed. It returns nil if the registration may proceed, a
+// [*ThrottledError] (Reason ReasonRegister) once ip has made
+// Config.RegisterPerIP registrations in the current RegisterWindow, or an
+// error wrapping [ErrUnavailable] if the Counter failed. Every counted
+// attempt stays counted, whatever its outcome, so a flood from one address
+// costs at most RegisterPerIP password hashes per window. An empty ip (an
+// unknown address) is not limited.
+func (l *Limiter) AllowRegistration(ctx context.Context, ip string) error {
+	if ip == "" || l.cfg.RegisterPerIP < 0 {
+		return nil
+	}
+	key := "throttle:reg:" + strings.TrimPrefix(l.ipKey(ip), "throttle:")
+	_, reset, ok, err := l.counter.Reserve(ctx, key, l.cfg.RegisterPerIP, l.cfg.RegisterWindow)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if l.cfg.PerAccount > 0 && n >= l.cfg.PerAccount {
-		return nil // locked for the rest of the window anyway
-	}
-	if d := l.Delay(n); d > 0 {
-		// The delay is a key that lives for d; one key per failure
-		// count, so it never needs resetting.
-		if _, _, err := l.counter.Incr(ctx, delayKey(acct, n), d); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-	}
-	return nil
-}
-
-// Succeed records a successful login for account: it clears the
-// account's failures, and with them its delay. The address's failures
-// are kept, so an attacker cannot clear them by logging in to an account
-// of their own. It returns an error only when the Counter fails,
-// wrapping [ErrUnavailable].
-func (l *Limiter) Succeed(ctx context.Context, account, ip string) error {
-	if err := l.counter.Reset(ctx, accountKey(accountHash(account))); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if !ok {
+		return &ThrottledError{RetryAfter: max(reset.Sub(l.cfg.Now()), 0), Reason: ReasonRegister}
 	}
 	return nil
 }
 
 // Counter keys. Accounts are stored as a truncated SHA-256 of the
-// normalised name, so a dump of the counter holds no usernames.
+// normalised name, devices as one of their ID, so a dump of the counter
+// holds no usernames and no device cookies.
 func accountHash(account string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(account))))
-	return hex.EncodeToString(sum[:16])
+	return hash(strings.ToLower(strings.TrimSpace(account)))
 }
 
-func accountKey(hash string) string { return "throttle:acct:" + hash }
-
-func delayKey(hash string, failures int) string {
-	return "throttle:delay:" + hash + ":" + strconv.Itoa(failures)
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
 }
 
 func (l *Limiter) ipKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		sum := sha256.Sum256([]byte(ip))
-		return "throttle:ip?:" + hex.EncodeToString(sum[:16])
+		return "throttle:ip?:" + hash(ip)
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {

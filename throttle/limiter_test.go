@@ -21,24 +21,50 @@ func newLimiter(cfg throttle.Config) (*throttle.Limiter, *throttletest.Clock) {
 	return throttle.New(nil, cfg), clock
 }
 
+// reserve is Limiter.Reserve for an account and address.
+func reserve(l *throttle.Limiter, account, ip string) (*throttle.Reservation, error) {
+	return l.Reserve(ctx, throttle.Attempt{Account: account, IP: ip})
+}
+
+// mustFail records a failed attempt, which must be allowed.
 func mustFail(tb testing.TB, l *throttle.Limiter, account, ip string) {
 	tb.Helper()
-	if err := l.Fail(ctx, account, ip); err != nil {
+	r, err := reserve(l, account, ip)
+	if err != nil {
+		tb.Fatalf("Reserve(%q, %q) = %v", account, ip, err)
+	}
+	if err := r.Fail(ctx); err != nil {
 		tb.Fatalf("Fail(%q, %q) = %v", account, ip, err)
 	}
 }
 
-// throttled returns the ThrottledError from Check, or nil if Check
-// allows the attempt; it fails the test on any other error.
+// mustSucceed records a successful attempt, which must be allowed.
+func mustSucceed(tb testing.TB, l *throttle.Limiter, account, ip string) {
+	tb.Helper()
+	r, err := reserve(l, account, ip)
+	if err != nil {
+		tb.Fatalf("Reserve(%q, %q) = %v", account, ip, err)
+	}
+	if err := r.Succeed(ctx); err != nil {
+		tb.Fatalf("Succeed(%q, %q) = %v", account, ip, err)
+	}
+}
+
+// throttled returns the ThrottledError from Reserve, or nil if Reserve
+// allows the attempt (which is then cancelled, leaving the counts as
+// they were); it fails the test on any other error.
 func throttled(tb testing.TB, l *throttle.Limiter, account, ip string) *throttle.ThrottledError {
 	tb.Helper()
-	err := l.Check(ctx, account, ip)
+	r, err := reserve(l, account, ip)
 	if err == nil {
+		if err := r.Cancel(ctx); err != nil {
+			tb.Fatalf("Cancel(%q, %q) = %v", account, ip, err)
+		}
 		return nil
 	}
 	var te *throttle.ThrottledError
 	if !errors.As(err, &te) || !errors.Is(err, throttle.ErrThrottled) {
-		tb.Fatalf("Check(%q, %q) = %v, want nil or a *ThrottledError", account, ip, err)
+		tb.Fatalf("Reserve(%q, %q) = %v, want nil or a *ThrottledError", account, ip, err)
 	}
 	return te
 }
@@ -96,11 +122,10 @@ func TestSucceedResetsAccountNotIP(t *testing.T) {
 	for range 4 {
 		mustFail(t, l, "ann", "192.0.2.1")
 	}
-	if err := l.Succeed(ctx, "ann", "192.0.2.1"); err != nil {
-		t.Fatal(err)
-	}
+	mustSucceed(t, l, "ann", "192.0.2.1")
 	// The account's count is back to zero: 9 more failures are allowed,
-	// but the address has 4 already and trips at 5.
+	// but the address has 4 already (the success is not counted) and
+	// trips at 5.
 	mustFail(t, l, "ann", "192.0.2.1")
 	te := throttled(t, l, "ann", "192.0.2.1")
 	if te == nil || te.Reason != throttle.ReasonIP {
@@ -214,13 +239,96 @@ func TestGrowingDelays(t *testing.T) {
 }
 
 func TestSucceedClearsDelay(t *testing.T) {
-	l, _ := newLimiter(throttle.Config{})
-	for range 5 {
+	l, clock := newLimiter(throttle.Config{})
+	for i := 1; i <= 5; i++ {
+		mustFail(t, l, "ann", "192.0.2.1")
+		clock.Advance(l.Delay(i))
+	}
+	mustSucceed(t, l, "ann", "192.0.2.1")
+	// Counted from zero again: the first failures bring no delay.
+	mustFail(t, l, "ann", "192.0.2.1")
+	if te := throttled(t, l, "ann", "192.0.2.1"); te != nil {
+		t.Errorf("one failure after Succeed: %v, want allowed", te)
+	}
+}
+
+// Parallel attempts are counted as they are reserved: of 40 reserved at
+// once, only the limit's 10 proceed, and a cancelled one frees its place.
+func TestReserveHoldsTheLimit(t *testing.T) {
+	l, _ := newLimiter(throttle.Config{DelayAfter: -1})
+	var held []*throttle.Reservation
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	refused := 0
+	for range 40 {
+		wg.Go(func() {
+			r, err := reserve(l, "ann", "192.0.2.1")
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, throttle.ErrThrottled) {
+				refused++
+			} else if err != nil {
+				t.Error(err)
+			} else {
+				held = append(held, r)
+			}
+		})
+	}
+	wg.Wait()
+	if len(held) != throttle.DefaultPerAccount || refused != 40-throttle.DefaultPerAccount {
+		t.Fatalf("40 parallel reservations: %d held, %d refused; want %d and %d",
+			len(held), refused, throttle.DefaultPerAccount, 40-throttle.DefaultPerAccount)
+	}
+	held[0].Cancel(ctx)
+	held[0].Fail(ctx) // settled already: does nothing
+	if te := throttled(t, l, "ann", "192.0.2.1"); te != nil {
+		t.Errorf("after one cancelled reservation: %v, want a free place", te)
+	}
+	for _, r := range held[1:] {
+		r.Fail(ctx)
+	}
+	mustFail(t, l, "ann", "192.0.2.1")
+	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonAccount {
+		t.Errorf("after 10 failures: %+v, want the account limit", te)
+	}
+}
+
+// A known device is judged by its own failures: the account's and the
+// address's locks do not reach it, its failures reach nothing else, and
+// its success does not unlock the account.
+func TestKnownDeviceJudgedByItsOwnFailures(t *testing.T) {
+	l, _ := newLimiter(throttle.Config{PerIP: 10, DelayAfter: -1})
+	device := func(id string) throttle.Attempt {
+		return throttle.Attempt{Account: "ann", IP: "192.0.2.1", Device: id}
+	}
+	for range 10 {
 		mustFail(t, l, "ann", "192.0.2.1")
 	}
-	l.Succeed(ctx, "ann", "192.0.2.1")
-	if te := throttled(t, l, "ann", "192.0.2.1"); te != nil {
-		t.Errorf("after Succeed: %v, want allowed", te)
+	if te := throttled(t, l, "ann", "192.0.2.99"); te == nil || te.Reason != throttle.ReasonAccount {
+		t.Fatalf("unknown client after 10 failures: %+v, want the account limit", te)
+	}
+	for i := range 10 {
+		r, err := l.Reserve(ctx, device("d1"))
+		if err != nil {
+			t.Fatalf("known device, attempt %d, from the locked address of the locked account: %v, want allowed", i+1, err)
+		}
+		r.Fail(ctx)
+	}
+	_, err := l.Reserve(ctx, device("d1"))
+	var te *throttle.ThrottledError
+	if !errors.As(err, &te) || te.Reason != throttle.ReasonDevice {
+		t.Fatalf("known device after its own 10 failures: %v, want the device limit", err)
+	}
+	r, err := l.Reserve(ctx, device("d2"))
+	if err != nil {
+		t.Fatalf("another known device: %v, want allowed", err)
+	}
+	r.Succeed(ctx)
+	if te := throttled(t, l, "ann", "192.0.2.99"); te == nil || te.Reason != throttle.ReasonAccount {
+		t.Errorf("unknown client after a known device's success: %+v, want the account limit still", te)
+	}
+	if te := throttled(t, l, "bob", "192.0.2.98"); te != nil {
+		t.Errorf("another account from another address: %v, want allowed (devices' failures count nowhere else)", te)
 	}
 }
 
@@ -293,6 +401,23 @@ func (c *recordingCounter) Get(ctx context.Context, key string) (int, time.Time,
 	return c.Counter.Get(ctx, key)
 }
 
+func (c *recordingCounter) Reserve(ctx context.Context, key string, limit int, w time.Duration) (int, time.Time, bool, error) {
+	c.mu.Lock()
+	c.keys = append(c.keys, key)
+	c.mu.Unlock()
+	if c.err != nil {
+		return 0, time.Time{}, false, c.err
+	}
+	return c.Counter.Reserve(ctx, key, limit, w)
+}
+
+func (c *recordingCounter) Release(ctx context.Context, key string) error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.Counter.Release(ctx, key)
+}
+
 func (c *recordingCounter) Reset(ctx context.Context, key string) error {
 	if c.err != nil {
 		return c.err
@@ -302,9 +427,12 @@ func (c *recordingCounter) Reset(ctx context.Context, key string) error {
 
 func TestNoRawUsernamesInKeys(t *testing.T) {
 	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
-	l := throttle.New(rc, throttle.Config{})
+	l := throttle.New(rc, throttle.Config{DelayAfter: 1, BaseDelay: time.Nanosecond})
 	for range 5 {
-		l.Fail(ctx, "Alice.Secret@example.com", "192.0.2.1")
+		mustFail(t, l, "Alice.Secret@example.com", "192.0.2.1")
+	}
+	if len(rc.keys) == 0 {
+		t.Fatal("no counter keys recorded")
 	}
 	for _, k := range rc.keys {
 		if strings.Contains(strings.ToLower(k), "alice") {
@@ -315,15 +443,74 @@ func TestNoRawUsernamesInKeys(t *testing.T) {
 
 func TestCounterFailure(t *testing.T) {
 	boom := errors.New("connection refused")
-	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{}), err: boom}
-	l := throttle.New(rc, throttle.Config{})
+	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
+	l := throttle.New(rc, throttle.Config{DelayAfter: 1})
+	held := make([]*throttle.Reservation, 3)
+	for i := range held {
+		r, err := reserve(l, fmt.Sprint("user", i), "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i] = r
+	}
+	rc.err = boom
+	_, reserveErr := reserve(l, "ann", "192.0.2.1")
 	for name, err := range map[string]error{
-		"Check":   l.Check(ctx, "ann", "192.0.2.1"),
-		"Fail":    l.Fail(ctx, "ann", "192.0.2.1"),
-		"Succeed": l.Succeed(ctx, "ann", "192.0.2.1"),
+		"Reserve": reserveErr,
+		"Fail":    held[0].Fail(ctx),
+		"Succeed": held[1].Succeed(ctx),
+		"Cancel":  held[2].Cancel(ctx),
 	} {
 		if !errors.Is(err, throttle.ErrUnavailable) || !errors.Is(err, boom) || errors.Is(err, throttle.ErrThrottled) {
 			t.Errorf("%s with a failing counter = %v, want ErrUnavailable wrapping the cause", name, err)
 		}
+	}
+}
+
+func TestAllowRegistration(t *testing.T) {
+	l, clock := newLimiter(throttle.Config{RegisterPerIP: 3})
+	for i := range 3 {
+		if err := l.AllowRegistration(ctx, "2001:db8::1"); err != nil {
+			t.Fatalf("registration %d: %v, want allowed", i+1, err)
+		}
+		clock.Advance(10 * time.Minute)
+	}
+	err := l.AllowRegistration(ctx, "2001:db8::2") // the same /64
+	var te *throttle.ThrottledError
+	if !errors.As(err, &te) || te.Reason != throttle.ReasonRegister || te.RetryAfter != 30*time.Minute {
+		t.Fatalf("4th registration from one /64 within the hour: %v, want ReasonRegister, RetryAfter 30m", err)
+	}
+	if got, want := te.Error(), "Too many sign-ups from your address. Try again in 30 minutes."; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if err := l.AllowRegistration(ctx, "192.0.2.1"); err != nil {
+		t.Errorf("another address: %v, want allowed", err)
+	}
+	if err := l.AllowRegistration(ctx, ""); err != nil {
+		t.Errorf("unknown address: %v, want allowed (not limited)", err)
+	}
+	// Registrations and failed logins are counted apart.
+	if te := throttled(t, l, "ann", "2001:db8::1"); te != nil {
+		t.Errorf("login from the address after its registrations: %v, want allowed", te)
+	}
+	clock.Advance(30 * time.Minute)
+	if err := l.AllowRegistration(ctx, "2001:db8::1"); err != nil {
+		t.Errorf("registration after the window: %v, want allowed", err)
+	}
+}
+
+// An attempt the address's limit refuses only reads the account's count:
+// a flood from a blocked address holds none of the account's places,
+// even for a moment.
+func TestRefusedByAddressHoldsNoAccountPlace(t *testing.T) {
+	rc := &recordingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
+	l := throttle.New(rc, throttle.Config{PerIP: 1, DelayAfter: -1})
+	mustFail(t, l, "x", "192.0.2.1")
+	rc.keys = nil
+	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonIP {
+		t.Fatalf("attempt from the full address: %+v, want the IP limit", te)
+	}
+	if len(rc.keys) != 1 || !strings.HasPrefix(rc.keys[0], "throttle:ip:") {
+		t.Errorf("refused attempt reserved %q, want only the address's key", rc.keys)
 	}
 }

@@ -12,8 +12,11 @@ import (
 // DefaultMaxEntries is the default for [MemoryOptions.MaxEntries].
 const DefaultMaxEntries = 100_000
 
-// errWindow is returned by MemoryCounter.Incr for a non-positive window.
-var errWindow = errors.New("throttle: window must be positive")
+// Errors of MemoryCounter.Incr and Reserve for arguments out of range.
+var (
+	errWindow = errors.New("throttle: window must be positive")
+	errLimit  = errors.New("throttle: limit must be positive")
+)
 
 // MemoryOptions configures a [MemoryCounter]. The zero value is ready to
 // use.
@@ -94,14 +97,37 @@ func (c *MemoryCounter) Incr(ctx context.Context, key string, window time.Durati
 	if window <= 0 {
 		return 0, time.Time{}, errWindow
 	}
+	n, reset, _ := c.add(key, 0, window)
+	return n, reset, nil
+}
+
+// Reserve implements [Counter.Reserve]. It never fails for a positive
+// limit and window.
+func (c *MemoryCounter) Reserve(ctx context.Context, key string, limit int, window time.Duration) (int, time.Time, bool, error) {
+	if window <= 0 {
+		return 0, time.Time{}, false, errWindow
+	}
+	if limit <= 0 {
+		return 0, time.Time{}, false, errLimit
+	}
+	n, reset, ok := c.add(key, limit, window)
+	return n, reset, ok, nil
+}
+
+// add adds one to the count under key, under its shard's lock, unless
+// limit is positive and the live count has reached it.
+func (c *MemoryCounter) add(key string, limit int, window time.Duration) (int, time.Time, bool) {
 	now := c.now()
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropExpired(now)
 	if e := s.entries[key]; e != nil {
+		if limit > 0 && e.count >= limit {
+			return e.count, e.expires, false
+		}
 		e.count++
-		return e.count, e.expires, nil
+		return e.count, e.expires, true
 	}
 	for len(s.entries) >= c.perShard {
 		s.remove(s.byExp[0])
@@ -109,7 +135,24 @@ func (c *MemoryCounter) Incr(ctx context.Context, key string, window time.Durati
 	e := &memEntry{key: key, count: 1, expires: now.Add(window)}
 	s.entries[key] = e
 	heap.Push(&s.byExp, e)
-	return e.count, e.expires, nil
+	return e.count, e.expires, true
+}
+
+// Release implements [Counter.Release]. It never fails.
+func (c *MemoryCounter) Release(ctx context.Context, key string) error {
+	now := c.now()
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[key]
+	switch {
+	case e == nil:
+	case e.count <= 1 || !now.Before(e.expires):
+		s.remove(e)
+	default:
+		e.count--
+	}
+	return nil
 }
 
 // Get implements [Counter.Get]. It never fails.

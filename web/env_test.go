@@ -119,13 +119,14 @@ type env struct {
 	srv      *httptest.Server
 	logs     *syncBuf
 	health   atomic.Value // error
+	hasher   *testHasher
 }
 
 type envOption func(*web.Config)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}}
+	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}, hasher: &testHasher{Hasher: &password.Hasher{Params: cheap}}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mem := memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
@@ -146,7 +147,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.lm, err = login.New(login.Config{
 		Sessions:     e.sessions,
 		Users:        e.accounts,
-		Passwords:    &password.Hasher{Params: cheap},
+		Passwords:    e.hasher,
 		Policy:       password.Policy{},
 		Remember:     e.accounts,
 		Tokens:       e.tokens,

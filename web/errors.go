@@ -32,17 +32,19 @@ type problem struct {
 const (
 	msgUnavailable = "The service is temporarily unavailable. Please try again in a moment."
 	msgInternal    = "Something went wrong on our side. Please try again."
+	msgBusy        = "The server is busy checking passwords. Please try again in a few seconds."
 )
 
 // problems maps error kinds to answers, first match wins. Availability
 // comes first: an error that wraps both a store failure and, say,
-// account.ErrNotFound is a store failure.
+// account.ErrNotFound is a store failure. A full hash queue is not a
+// store failure, whatever wraps it.
 var problems = []struct {
 	is error
 	p  problem
 }{
+	{password.ErrBusy, problem{503, "busy", "Server busy", msgBusy}},
 	{session.ErrStoreUnavailable, problem{503, "unavailable", "Temporarily unavailable", msgUnavailable}},
-	{password.ErrBusy, problem{503, "unavailable", "Temporarily unavailable", msgUnavailable}},
 	{throttle.ErrUnavailable, problem{503, "unavailable", "Temporarily unavailable", msgUnavailable}},
 	{context.DeadlineExceeded, problem{503, "unavailable", "Temporarily unavailable", msgUnavailable}},
 	{context.Canceled, problem{503, "unavailable", "Temporarily unavailable", msgUnavailable}},
@@ -228,6 +230,8 @@ func logError(logger *slog.Logger, r *http.Request, p problem, err error) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		// The client went away.
+	case errors.Is(err, password.ErrBusy):
+		// The login Manager logs each busy episode once.
 	case p.status >= 500:
 		level = slog.LevelError
 	case p.code == "csrf_failed" || p.status == http.StatusRequestEntityTooLarge:
@@ -272,6 +276,8 @@ func storeErr(err error) error {
 	switch {
 	case err == nil,
 		errors.Is(err, session.ErrStoreUnavailable),
+		errors.Is(err, password.ErrBusy),
+		errors.Is(err, throttle.ErrThrottled),
 		errors.Is(err, account.ErrNotFound),
 		errors.Is(err, account.ErrUsernameTaken),
 		errors.Is(err, account.ErrInvalid),

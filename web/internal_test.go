@@ -58,7 +58,8 @@ func TestClassify(t *testing.T) {
 	}{
 		{"store down", fmt.Errorf("%w: load: dial tcp: refused", session.ErrStoreUnavailable), 503, "unavailable", "temporarily unavailable"},
 		{"store down beats not found", fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, account.ErrNotFound), 503, "unavailable", "temporarily"},
-		{"hasher busy", fmt.Errorf("x: %w", password.ErrBusy), 503, "unavailable", "temporarily"},
+		{"hasher busy", fmt.Errorf("x: %w", password.ErrBusy), 503, "busy", "busy checking passwords"},
+		{"hasher busy wrapped as a store failure", fmt.Errorf("%w: %w", session.ErrStoreUnavailable, password.ErrBusy), 503, "busy", "busy checking passwords"},
 		{"throttle counter down", fmt.Errorf("%w: redis", throttle.ErrUnavailable), 503, "unavailable", "temporarily"},
 		{"throttled", &throttle.ThrottledError{RetryAfter: 90 * time.Second}, 429, "throttled", "Try again in 2 minutes."},
 		{"csrf origin", fmt.Errorf("%w: x", csrf.ErrOrigin), 403, "csrf_failed", "another site"},

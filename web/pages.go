@@ -112,7 +112,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	username, email, pw := r.PostForm.Get("username"), r.PostForm.Get("email"), r.PostForm.Get("password")
 	// Any "role" field is ignored: a new account has no roles.
-	_, err := s.login.Register(r.Context(), username, email, pw)
+	_, err := s.login.SignUp(r, username, email, pw)
 	if err != nil {
 		status, msg, ok := s.formProblem(w, r, storeErr(err), http.StatusConflict, http.StatusUnprocessableEntity)
 		if !ok {

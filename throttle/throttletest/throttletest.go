@@ -167,6 +167,136 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		}
 	})
 
+	t.Run("ReserveUnderLimit", func(t *testing.T) {
+		h := newHarness(t)
+		key := prefix + "reserve"
+		before := h.Now()
+		var first time.Time
+		for want := 1; want <= 2; want++ {
+			n, reset, ok, err := h.Counter.Reserve(ctx, key, 2, window)
+			if err != nil || !ok || n != want {
+				t.Fatalf("Reserve #%d under a limit of 2 = %d, %v, %v; want %d, true, nil", want, n, ok, err, want)
+			}
+			if want == 1 {
+				first = reset
+				h.checkTime(t, "resetAt of the first Reserve", reset, before.Add(window))
+			}
+		}
+		n, reset, ok, err := h.Counter.Reserve(ctx, key, 2, window)
+		if err != nil || ok || n != 2 {
+			t.Fatalf("Reserve at the limit = %d, %v, %v; want 2, false, nil", n, ok, err)
+		}
+		h.checkTime(t, "resetAt of a refused Reserve", reset, first)
+		if n, _, err := h.Counter.Get(ctx, key); err != nil || n != 2 {
+			t.Errorf("Get after a refused Reserve = %d, %v; want 2, nil (unchanged)", n, err)
+		}
+		// Incr is not limited, and a higher limit lets Reserve add again.
+		if n, _, err := h.Counter.Incr(ctx, key, window); err != nil || n != 3 {
+			t.Errorf("Incr past the limit = %d, %v; want 3, nil", n, err)
+		}
+		if n, _, ok, err := h.Counter.Reserve(ctx, key, 4, window); err != nil || !ok || n != 4 {
+			t.Errorf("Reserve under a limit of 4 = %d, %v, %v; want 4, true, nil", n, ok, err)
+		}
+	})
+
+	t.Run("ReserveExpiry", func(t *testing.T) {
+		h := newHarness(t)
+		key := prefix + "reserve-expiry"
+		h.Counter.Reserve(ctx, key, 1, window)
+		h.Advance(window + window/5)
+		if n, _, ok, err := h.Counter.Reserve(ctx, key, 1, window); err != nil || !ok || n != 1 {
+			t.Errorf("Reserve after the window = %d, %v, %v; want 1, true, nil (a new window)", n, ok, err)
+		}
+	})
+
+	t.Run("ReserveBadArguments", func(t *testing.T) {
+		h := newHarness(t)
+		key := prefix + "reserve-bad"
+		for _, tt := range []struct {
+			limit  int
+			window time.Duration
+		}{{0, window}, {-1, window}, {1, 0}, {1, -window}} {
+			if _, _, ok, err := h.Counter.Reserve(ctx, key, tt.limit, tt.window); err == nil || ok {
+				t.Errorf("Reserve(limit %d, window %v) = %v, %v; want an error", tt.limit, tt.window, ok, err)
+			}
+		}
+		if n, _, err := h.Counter.Get(ctx, key); err != nil || n != 0 {
+			t.Errorf("Get after bad Reserves = %d, %v; want 0, nil", n, err)
+		}
+	})
+
+	t.Run("ConcurrentReserve", func(t *testing.T) {
+		h := newHarness(t)
+		key := prefix + "concurrent-reserve"
+		const workers, limit = 40, 10
+		var added sync.WaitGroup
+		var mu sync.Mutex
+		seen := make(map[int]bool)
+		refused := 0
+		for range workers {
+			added.Go(func() {
+				n, _, ok, err := h.Counter.Reserve(ctx, key, limit, time.Minute)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					t.Error(err)
+				case !ok:
+					refused++
+				case n < 1 || n > limit || seen[n]:
+					t.Errorf("concurrent Reserve added count %d twice or out of range", n)
+				default:
+					seen[n] = true
+				}
+			})
+		}
+		added.Wait()
+		if len(seen) != limit || refused != workers-limit {
+			t.Errorf("%d concurrent Reserves under a limit of %d: %d added, %d refused; want %d and %d",
+				workers, limit, len(seen), refused, limit, workers-limit)
+		}
+		if n, _, err := h.Counter.Get(ctx, key); err != nil || n != limit {
+			t.Errorf("Get after the concurrent Reserves = %d, %v; want %d", n, err, limit)
+		}
+	})
+
+	t.Run("Release", func(t *testing.T) {
+		h := newHarness(t)
+		key := prefix + "release"
+		h.Counter.Reserve(ctx, key, 2, window)
+		_, first, _, _ := h.Counter.Reserve(ctx, key, 2, window)
+		h.Advance(window / 4)
+		if err := h.Counter.Release(ctx, key); err != nil {
+			t.Fatalf("Release = %v", err)
+		}
+		n, reset, err := h.Counter.Get(ctx, key)
+		if err != nil || n != 1 {
+			t.Fatalf("Get after Release = %d, %v; want 1, nil", n, err)
+		}
+		h.checkTime(t, "resetAt after Release", reset, first)
+		if n, _, ok, err := h.Counter.Reserve(ctx, key, 2, window); err != nil || !ok || n != 2 {
+			t.Errorf("Reserve after Release freed a place = %d, %v, %v; want 2, true, nil", n, ok, err)
+		}
+		h.Counter.Release(ctx, key)
+		if err := h.Counter.Release(ctx, key); err != nil {
+			t.Fatalf("Release of the last count = %v", err)
+		}
+		if n, reset, err := h.Counter.Get(ctx, key); err != nil || n != 0 || !reset.IsZero() {
+			t.Errorf("Get after releasing every count = %d, %v, %v; want 0, zero time, nil (forgotten)", n, reset, err)
+		}
+	})
+
+	t.Run("ReleaseMissing", func(t *testing.T) {
+		h := newHarness(t)
+		key := prefix + "release-missing"
+		if err := h.Counter.Release(ctx, key); err != nil {
+			t.Errorf("Release of a missing key = %v, want nil", err)
+		}
+		if n, _, err := h.Counter.Incr(ctx, key, window); err != nil || n != 1 {
+			t.Errorf("Incr after releasing a missing key = %d, %v; want 1, nil (never below zero)", n, err)
+		}
+	})
+
 	t.Run("ConcurrentIncr", func(t *testing.T) {
 		h := newHarness(t)
 		key := prefix + "concurrent"
