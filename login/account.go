@@ -84,7 +84,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if !ok {
 		if t := m.cfg.Throttle; t != nil {
 			if err := t.Fail(ctx, u.Username, m.ip(r)); err != nil {
-				m.log.Warn("login: cannot record a failed password check", "err", err)
+				m.log.WarnContext(ctx, "login: cannot record a failed password check", "err", err)
 			}
 		}
 		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "wrong_current_password"})

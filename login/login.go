@@ -412,7 +412,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		case errors.Is(err, password.ErrTooLong), errors.Is(err, password.ErrInvalidUTF8):
 			reason = "unusable_password"
 		case err != nil:
-			m.log.Warn("login: stored password hash cannot be verified", "user_id", u.ID, "err", err)
+			m.log.WarnContext(ctx, "login: stored password hash cannot be verified", "user_id", u.ID, "err", err)
 			reason = "bad_hash"
 		case !ok:
 			reason = "wrong_password"
@@ -423,7 +423,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 	if reason != "" {
 		if t := m.cfg.Throttle; t != nil {
 			if err := t.Fail(ctx, key, ip); err != nil {
-				m.log.Warn("login: cannot record a failed login", "err", err)
+				m.log.WarnContext(ctx, "login: cannot record a failed login", "err", err)
 			}
 		}
 		e := audit.Event{Name: audit.LoginFailure, Username: truncate(username), Reason: reason}
@@ -435,7 +435,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 	}
 	if t := m.cfg.Throttle; t != nil {
 		if err := t.Succeed(ctx, key, ip); err != nil {
-			m.log.Warn("login: cannot reset the failure count", "err", err)
+			m.log.WarnContext(ctx, "login: cannot reset the failure count", "err", err)
 		}
 	}
 	if m.cfg.Passwords.NeedsRehash(u.PasswordHash) {
@@ -447,7 +447,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
 	h, err := m.cfg.Passwords.Hash(r.Context(), pw)
 	if err != nil {
-		m.log.Warn("login: rehash skipped", "user_id", u.ID, "err", err)
+		m.log.WarnContext(r.Context(), "login: rehash skipped", "user_id", u.ID, "err", err)
 		return
 	}
 	switch err := m.users.RehashPassword(r.Context(), u.ID, u.PasswordHash, h); {
@@ -457,7 +457,7 @@ func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
 	case errors.Is(err, account.ErrConflict):
 		// The password changed meanwhile; nothing to upgrade.
 	default:
-		m.log.Warn("login: rehash not saved", "user_id", u.ID, "err", err)
+		m.log.WarnContext(r.Context(), "login: rehash not saved", "user_id", u.ID, "err", err)
 	}
 }
 

@@ -150,11 +150,11 @@ func (m *Manager) theft(w http.ResponseWriter, r *http.Request, userID string) {
 	ctx := r.Context()
 	n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
 	if err != nil {
-		m.log.Error("login: cannot revoke remember tokens after a theft", "user_id", userID, "err", err)
+		m.log.ErrorContext(ctx, "login: cannot revoke remember tokens after a theft", "user_id", userID, "err", err)
 	}
 	k, err := m.sessions.DestroyByUser(ctx, userID)
 	if err != nil && !errors.Is(err, session.ErrNotSupported) {
-		m.log.Error("login: cannot end sessions after a theft", "user_id", userID, "err", err)
+		m.log.ErrorContext(ctx, "login: cannot end sessions after a theft", "user_id", userID, "err", err)
 	}
 	m.clearRemember(w)
 	m.record(r, audit.Event{Name: audit.RememberTheft, UserID: userID, Reason: "validator_mismatch", Count: n + k})

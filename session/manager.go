@@ -179,9 +179,9 @@ func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
 	if m.down.CompareAndSwap(false, true) {
-		m.log.Error("session store unavailable", "op", op, "err", err)
+		m.log.ErrorContext(ctx, "session store unavailable", "op", op, "err", err)
 	} else {
-		m.log.Debug("session store still unavailable", "op", op, "err", err)
+		m.log.DebugContext(ctx, "session store still unavailable", "op", op, "err", err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
 }
@@ -209,7 +209,7 @@ func (m *Manager) load(ctx context.Context, id string) (*Record, error) {
 		return nil, nil
 	case errors.Is(err, ErrCorrupt):
 		m.storeOK()
-		m.log.Warn("session record cannot be decoded; treating it as missing", "session", ShortID(id), "err", err)
+		m.log.WarnContext(ctx, "session record cannot be decoded; treating it as missing", "session", ShortID(id), "err", err)
 		return nil, nil
 	default:
 		return nil, m.storeErr(ctx, "load", err)

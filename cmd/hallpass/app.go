@@ -210,6 +210,9 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Health:   a.health,
 		Version:  versionString(),
 		Audit:    audit.New(logger),
+
+		TrustRequestID: func(r *http.Request) bool { return throttle.FromTrustedProxy(r, cfg.TrustedProxies) },
+		AccessLog:      cfg.AccessLog,
 	})
 	if err != nil {
 		return nil, err
@@ -273,5 +276,17 @@ func ensureFile(path string) error {
 
 // newLogger returns the server's logger: text lines on w at level.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return newFormatLogger(w, level, "text")
+}
+
+// newFormatLogger returns a logger writing to w at level in format ("text"
+// or "json"), adding the request ID to every line logged while serving a
+// request.
+func newFormatLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(web.LogHandler(h))
 }

@@ -31,6 +31,9 @@ type config struct {
 	PasswordMin     int
 	TrustedProxies  []netip.Prefix
 	LogLevel        slog.Level
+	MetricsAddr     string // "": no metrics listener
+	LogFormat       string // "text" or "json"
+	AccessLog       bool
 }
 
 // Secure reports whether the app is served over https.
@@ -136,6 +139,32 @@ var settings = []setting{
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return fmt.Errorf("want debug, info, warn or error")
 		}
+		return nil
+	}},
+	{"metrics-addr", "HALLPASS_METRICS_ADDR", "", "address (host:port) of a separate listener serving Prometheus metrics at /metrics; empty: off", func(c *config, v string) error {
+		if v == "" {
+			c.MetricsAddr = ""
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
+			return fmt.Errorf("want host:port, like 127.0.0.1:9090, or nothing to turn metrics off")
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
+	{"log-format", "HALLPASS_LOG_FORMAT", "text", "text (key=value lines) or json (one JSON object a line)", func(c *config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("want text or json")
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"access-log", "HALLPASS_ACCESS_LOG", "true", "log one line per request (method, route, status, duration, bytes, request ID); false turns it off", func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		c.AccessLog = b
 		return nil
 	}},
 }

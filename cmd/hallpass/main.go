@@ -190,7 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
+	logger := newFormatLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
 		return err
