@@ -133,6 +133,10 @@ type Config struct {
 
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+
+	// Hooks are told about authentication results and remember-me uses,
+	// for metrics.
+	Hooks Hooks
 }
 
 // Manager logs users in and out and resolves the current user.
@@ -380,7 +384,10 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 // disabled account the same answer, ErrInvalidCredentials. Over the
 // throttle's limit it returns the throttle's error (throttle.ErrThrottled)
 // without checking the password.
-func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.User, error) {
+func (m *Manager) Authenticate(r *http.Request, username, pw string) (_ *account.User, err error) {
+	if f := m.cfg.Hooks.Authenticated; f != nil {
+		defer func() { f(r.Context(), resultOf(err)) }()
+	}
 	ctx := r.Context()
 	ip := m.ip(r)
 	key := username // the throttle normalises account names (case, spaces)

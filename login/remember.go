@@ -139,6 +139,9 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	}
 	m.setRemember(w, sel, newVal)
 	m.record(r, audit.Event{Name: audit.RememberLogin, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
+	if f := m.cfg.Hooks.RememberUsed; f != nil {
+		f(ctx)
+	}
 	st.user = snapshotOf(u).user()
 	st.method = ByRemember
 	return st, nil
@@ -158,4 +161,7 @@ func (m *Manager) theft(w http.ResponseWriter, r *http.Request, userID string) {
 	}
 	m.clearRemember(w)
 	m.record(r, audit.Event{Name: audit.RememberTheft, UserID: userID, Reason: "validator_mismatch", Count: n + k})
+	if f := m.cfg.Hooks.RememberTheft; f != nil {
+		f(ctx)
+	}
 }

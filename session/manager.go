@@ -86,6 +86,38 @@ type Config struct {
 
 	// Now returns the current time. Default time.Now; tests inject a clock.
 	Now func() time.Time
+
+	// Hooks are told when sessions start and end, for metrics.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks a Manager calls, for metrics; each nil one
+// costs nothing. They run on the request's goroutine and must be fast and
+// safe for concurrent use.
+type Hooks struct {
+	// Created is called after a new session is first stored: not when an
+	// existing one gets a new token (a login on a browser that already
+	// had an anonymous session renews it).
+	Created func(ctx context.Context)
+
+	// Revoked is called after n sessions were ended on purpose, before
+	// they expired: by Session.Destroy (a logout), DestroyUserSession or
+	// DestroyByUser.
+	Revoked func(ctx context.Context, n int)
+}
+
+// created calls Hooks.Created.
+func (m *Manager) created(ctx context.Context) {
+	if f := m.cfg.Hooks.Created; f != nil {
+		f(ctx)
+	}
+}
+
+// revoked calls Hooks.Revoked.
+func (m *Manager) revoked(ctx context.Context, n int) {
+	if f := m.cfg.Hooks.Revoked; f != nil && n > 0 {
+		f(ctx, n)
+	}
 }
 
 // Manager issues session cookies and loads and saves sessions. It is safe
@@ -261,6 +293,7 @@ func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...st
 		return n, m.storeErr(ctx, "destroy sessions by user", err)
 	}
 	m.storeOK()
+	m.revoked(ctx, n)
 	return n, nil
 }
 
@@ -279,6 +312,7 @@ func (m *Manager) DestroyUserSession(ctx context.Context, userID, id string) err
 		return m.storeErr(ctx, "delete", err)
 	}
 	m.storeOK()
+	m.revoked(ctx, 1)
 	return nil
 }
 

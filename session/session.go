@@ -539,6 +539,9 @@ func (s *Session) renew(userID string) error {
 		}
 	}
 	m.storeOK()
+	if s.rec == nil {
+		m.created(s.ctx)
+	}
 	s.token, s.id, s.rec = tok, id, rec
 	s.set, s.del = nil, nil
 	s.writeCookie, s.expireCookie = true, false
@@ -576,6 +579,7 @@ func (s *Session) Destroy() error {
 			return s.m.storeErr(s.ctx, "delete", err)
 		}
 		s.m.storeOK()
+		s.m.revoked(s.ctx, 1)
 	}
 	s.token, s.id, s.rec = nil, "", nil
 	s.set, s.del = nil, nil
@@ -614,6 +618,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 			return m.storeErr(s.ctx, "create", err)
 		}
 		m.storeOK()
+		m.created(s.ctx)
 		s.token, s.id, s.rec, s.set = tok, id, rec, nil
 		s.writeCookie = true
 	default:
