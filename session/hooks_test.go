@@ -10,8 +10,9 @@ import (
 	"github.com/hallpass/hallpass/session"
 )
 
-// TestHooks checks that Hooks.Created counts new sessions but not renewals
-// and Hooks.Revoked every session ended on purpose.
+// TestHooks checks that Hooks.Created counts sessions started for a user
+// but not anonymous ones or renewals, and Hooks.Revoked every session
+// ended on purpose.
 func TestHooks(t *testing.T) {
 	var created, revoked atomic.Int64
 	f := newFixture(t, func(c *session.Config) {
@@ -50,28 +51,34 @@ func TestHooks(t *testing.T) {
 	f.do("", func(http.ResponseWriter, *http.Request, *session.Session) {})
 	want("a visit that stores nothing", 0, 0)
 	anon := f.start("k", "v")
-	want("an anonymous session with a value", 1, 0)
+	want("an anonymous session with a value", 0, 0)
 	renewed := setUser(anon, "alice")
-	want("a login renewing that session", 1, 0)
+	want("a login on that session", 1, 0)
+	renewed = setUser(renewed, "alice")
+	want("a renewal for the same user", 1, 0)
 	other := setUser("", "alice")
 	want("a login without a session", 2, 0)
-	setUser("", "alice")
+	setUser(other, "")
+	want("a session made anonymous", 2, 0)
+	other = setUser("", "alice")
 	want("a third login", 3, 0)
+	setUser("", "alice")
+	want("a fourth login", 4, 0)
 	destroy(renewed)
-	want("a logout", 3, 1)
+	want("a logout", 4, 1)
 	destroy("")
-	want("a logout without a session", 3, 1)
+	want("a logout without a session", 4, 1)
 
 	var id string
 	f.do(other, func(w http.ResponseWriter, r *http.Request, s *session.Session) { id = s.ID() })
 	if err := f.m.DestroyUserSession(context.Background(), "alice", id); err != nil {
 		t.Fatal(err)
 	}
-	want("revoking one session", 3, 2)
+	want("revoking one session", 4, 2)
 	if n, err := f.m.DestroyByUser(context.Background(), "alice"); err != nil || n != 1 {
 		t.Fatalf("DestroyByUser = %d, %v; want 1, nil", n, err)
 	}
-	want("revoking the rest", 3, 3)
+	want("revoking the rest", 4, 3)
 	f.m.DestroyByUser(context.Background(), "alice")
-	want("revoking none", 3, 3)
+	want("revoking none", 4, 3)
 }

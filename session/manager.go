@@ -95,9 +95,11 @@ type Config struct {
 // costs nothing. They run on the request's goroutine and must be fast and
 // safe for concurrent use.
 type Hooks struct {
-	// Created is called after a new session is first stored: not when an
-	// existing one gets a new token (a login on a browser that already
-	// had an anonymous session renews it).
+	// Created is called after a session was started for a user: by
+	// SetUser with a user other than the session's (a login, or a
+	// remember-me restore). Anonymous sessions (a flash message, a value
+	// put before login) and token renewals for the same user are not
+	// counted.
 	Created func(ctx context.Context)
 
 	// Revoked is called after n sessions were ended on purpose, before

@@ -539,7 +539,7 @@ func (s *Session) renew(userID string) error {
 		}
 	}
 	m.storeOK()
-	if s.rec == nil {
+	if userID != "" && (s.rec == nil || s.rec.UserID != userID) {
 		m.created(s.ctx)
 	}
 	s.token, s.id, s.rec = tok, id, rec
@@ -618,7 +618,6 @@ func (s *Session) commit(w http.ResponseWriter) error {
 			return m.storeErr(s.ctx, "create", err)
 		}
 		m.storeOK()
-		m.created(s.ctx)
 		s.token, s.id, s.rec, s.set = tok, id, rec, nil
 		s.writeCookie = true
 	default:

@@ -196,6 +196,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.close()
+	stopMetrics, err := startMetrics(a, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics(context.Background())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (HALLPASS_ADDR): %w", cfg.Addr, err)
