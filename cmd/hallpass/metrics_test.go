@@ -35,8 +35,8 @@ func serveInProcess(t *testing.T, env map[string]string) (base, metricsURL strin
 			t.Errorf("serve: %v", err)
 		}
 	})
-	listen := regexp.MustCompile(`listen=(\S+)`)
-	metrics := regexp.MustCompile(`metrics=(\S+)`)
+	listen := regexp.MustCompile(`\blisten"?[=:]"?([^"\s]+)`)
+	metrics := regexp.MustCompile(`\bmetrics"?[=:]"?(http://[^"\s]+)`)
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
