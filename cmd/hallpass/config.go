@@ -34,6 +34,7 @@ type config struct {
 	MetricsAddr     string // "": no metrics listener
 	LogFormat       string // "text" or "json"
 	AccessLog       bool
+	Pprof           bool // net/http/pprof on the metrics listener
 }
 
 // Secure reports whether the app is served over https.
@@ -167,6 +168,14 @@ var settings = []setting{
 		c.AccessLog = b
 		return nil
 	}},
+	{"pprof", "HALLPASS_PPROF", "false", "also serve Go's profiler (net/http/pprof) at /debug/pprof/ on the metrics listener", func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		c.Pprof = b
+		return nil
+	}},
 }
 
 func durationSetting(field func(*config) *time.Duration) func(*config, string) error {
@@ -225,6 +234,9 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 				}
 				return nil, fmt.Errorf("%s: invalid value %q: %v", source, v, err)
 			}
+		}
+		if c.Pprof && c.MetricsAddr == "" {
+			return nil, errors.New("HALLPASS_PPROF needs HALLPASS_METRICS_ADDR: the profiler is served only on the metrics listener")
 		}
 		if c.AbsoluteTimeout < c.IdleTimeout {
 			return nil, fmt.Errorf("HALLPASS_ABSOLUTE_TIMEOUT (%v) must not be shorter than HALLPASS_IDLE_TIMEOUT (%v)", c.AbsoluteTimeout, c.IdleTimeout)

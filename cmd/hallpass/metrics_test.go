@@ -164,3 +164,40 @@ func TestMetricsAfterLoginFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestPprof checks that the profiler is served only when asked for, and
+// only on the metrics listener.
+func TestPprof(t *testing.T) {
+	get := func(u string) int {
+		t.Helper()
+		r, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	for _, on := range []bool{false, true} {
+		env := map[string]string{"HALLPASS_METRICS_ADDR": "127.0.0.1:0"}
+		if on {
+			env["HALLPASS_PPROF"] = "true"
+		}
+		base, metricsURL, _ := serveInProcess(t, env)
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		if got := get(strings.TrimSuffix(metricsURL, "/metrics") + "/debug/pprof/goroutine?debug=1"); got != want {
+			t.Errorf("HALLPASS_PPROF=%v: GET /debug/pprof/goroutine on the metrics listener: %d, want %d", on, got, want)
+		}
+		if got := get(base + "/debug/pprof/goroutine?debug=1"); got != http.StatusNotFound {
+			t.Errorf("HALLPASS_PPROF=%v: GET /debug/pprof/goroutine on the public listener: %d, want 404", on, got)
+		}
+	}
+	_, _, err := parseConfig("serve", "hallpass serve", nil, func(k string) string {
+		return map[string]string{"HALLPASS_PPROF": "true"}[k]
+	}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "HALLPASS_METRICS_ADDR") {
+		t.Errorf("HALLPASS_PPROF without HALLPASS_METRICS_ADDR: %v, want an error naming HALLPASS_METRICS_ADDR", err)
+	}
+}
