@@ -160,22 +160,8 @@ var settings = []setting{
 		c.LogFormat = v
 		return nil
 	}},
-	{"access-log", "HALLPASS_ACCESS_LOG", "true", "log one line per request (method, route, status, duration, bytes, request ID); false turns it off", func(c *config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("want true or false")
-		}
-		c.AccessLog = b
-		return nil
-	}},
-	{"pprof", "HALLPASS_PPROF", "false", "also serve Go's profiler (net/http/pprof) at /debug/pprof/ on the metrics listener", func(c *config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("want true or false")
-		}
-		c.Pprof = b
-		return nil
-	}},
+	{"access-log", "HALLPASS_ACCESS_LOG", "true", "log one line per request (method, route, status, duration, bytes, request ID); false turns it off", boolSetting(func(c *config) *bool { return &c.AccessLog })},
+	{"pprof", "HALLPASS_PPROF", "false", "also serve Go's profiler (net/http/pprof) at /debug/pprof/ on the metrics listener", boolSetting(func(c *config) *bool { return &c.Pprof })},
 }
 
 func durationSetting(field func(*config) *time.Duration) func(*config, string) error {
@@ -185,6 +171,17 @@ func durationSetting(field func(*config) *time.Duration) func(*config, string) e
 			return fmt.Errorf("want a positive duration like 30m, 12h or 720h")
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func boolSetting(field func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*field(c) = b
 		return nil
 	}
 }
