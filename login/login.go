@@ -154,6 +154,10 @@ type Config struct {
 
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+
+	// Hooks are told about authentication results and remember-me uses,
+	// for metrics.
+	Hooks Hooks
 }
 
 // Manager logs users in and out and resolves the current user.
@@ -509,12 +513,14 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 // Logout) is judged by its own failures only, so others' failures never
 // lock the owner out of their usual browser; every other client faces the
 // account-wide limit.
-func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.User, error) {
+func (m *Manager) Authenticate(r *http.Request, username, pw string) (_ *account.User, err error) {
+	if f := m.cfg.Hooks.Authenticated; f != nil {
+		defer func() { f(r.Context(), resultOf(err)) }()
+	}
 	ctx := r.Context()
 	// The throttle normalises account names (case, spaces) itself.
 	a := throttle.Attempt{Account: username, IP: m.ip(r)}
 	var u *account.User
-	var err error
 	device := m.deviceCookie(r)
 	if device != nil {
 		// Only a browser with a device cookie costs a user lookup
@@ -557,7 +563,7 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (*account.U
 		case errors.Is(err, password.ErrTooLong), errors.Is(err, password.ErrInvalidUTF8):
 			reason = "unusable_password"
 		case err != nil:
-			m.log.Warn("login: stored password hash cannot be verified", "user_id", u.ID, "err", err)
+			m.log.WarnContext(ctx, "login: stored password hash cannot be verified", "user_id", u.ID, "err", err)
 			reason = "bad_hash"
 		case !ok:
 			reason = "wrong_password"
@@ -597,7 +603,7 @@ func (m *Manager) userByName(ctx context.Context, username string) (*account.Use
 func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
 	h, err := m.cfg.Passwords.Hash(r.Context(), pw)
 	if err != nil {
-		m.log.Warn("login: rehash skipped", "user_id", u.ID, "err", err)
+		m.log.WarnContext(r.Context(), "login: rehash skipped", "user_id", u.ID, "err", err)
 		return
 	}
 	switch err := m.users.RehashPassword(r.Context(), u.ID, u.PasswordHash, h); {
@@ -607,7 +613,7 @@ func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
 	case errors.Is(err, account.ErrConflict):
 		// The password changed meanwhile; nothing to upgrade.
 	default:
-		m.log.Warn("login: rehash not saved", "user_id", u.ID, "err", err)
+		m.log.WarnContext(r.Context(), "login: rehash not saved", "user_id", u.ID, "err", err)
 	}
 }
 

@@ -147,6 +147,9 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	}
 	m.setRemember(w, sel, newVal)
 	m.record(r, audit.Event{Name: audit.RememberLogin, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
+	if f := m.cfg.Hooks.RememberUsed; f != nil {
+		f(ctx)
+	}
 	st.user = snapshotOf(fresh).user()
 	st.method = ByRemember
 	return st, nil
@@ -158,12 +161,15 @@ func (m *Manager) theft(w http.ResponseWriter, r *http.Request, userID string) {
 	ctx := r.Context()
 	n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
 	if err != nil {
-		m.log.Error("login: cannot revoke remember tokens after a theft", "user_id", userID, "err", err)
+		m.log.ErrorContext(ctx, "login: cannot revoke remember tokens after a theft", "user_id", userID, "err", err)
 	}
 	k, err := m.sessions.DestroyByUser(ctx, userID)
 	if err != nil && !errors.Is(err, session.ErrNotSupported) {
-		m.log.Error("login: cannot end sessions after a theft", "user_id", userID, "err", err)
+		m.log.ErrorContext(ctx, "login: cannot end sessions after a theft", "user_id", userID, "err", err)
 	}
 	m.clearRemember(w)
 	m.record(r, audit.Event{Name: audit.RememberTheft, UserID: userID, Reason: "validator_mismatch", Count: n + k})
+	if f := m.cfg.Hooks.RememberTheft; f != nil {
+		f(ctx)
+	}
 }

@@ -120,6 +120,11 @@ type Hasher struct {
 	// seconds; a negative value means not to wait at all.
 	MaxWait time.Duration
 
+	// OnWait, if set, is called each time a computation gets its slot,
+	// with how long it waited (zero when a slot was free), for metrics.
+	// It must be fast and safe for concurrent use.
+	OnWait func(wait time.Duration)
+
 	once      sync.Once
 	sem       chan struct{}
 	dummySalt []byte
@@ -127,6 +132,7 @@ type Hasher struct {
 
 	computations atomic.Uint64
 	busy         atomic.Uint64
+	waiting      atomic.Int64
 
 	// testHook, if set, runs while a computation holds its slot.
 	testHook func()
@@ -144,12 +150,16 @@ type Stats struct {
 
 	// Busy is the number of calls that failed with ErrBusy.
 	Busy uint64
+
+	// Waiting is the number of calls waiting for a slot right now: the
+	// depth of the queue.
+	Waiting int64
 }
 
 // Stats returns the Hasher's counters. Tests use it to check that two code
 // paths do the same hashing work without timing them.
 func (h *Hasher) Stats() Stats {
-	return Stats{Computations: h.computations.Load(), Busy: h.busy.Load()}
+	return Stats{Computations: h.computations.Load(), Busy: h.busy.Load(), Waiting: h.waiting.Load()}
 }
 
 func (h *Hasher) init() {
@@ -175,6 +185,9 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	release = func() { <-h.sem }
 	select {
 	case h.sem <- struct{}{}:
+		if h.OnWait != nil {
+			h.OnWait(0)
+		}
 		return release, nil
 	default:
 	}
@@ -188,8 +201,14 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
+	start := time.Now()
 	select {
 	case h.sem <- struct{}{}:
+		if h.OnWait != nil {
+			h.OnWait(time.Since(start))
+		}
 		return release, nil
 	case <-timer.C:
 		h.busy.Add(1)

@@ -440,3 +440,41 @@ func BenchmarkArgon2IDKeyBare(b *testing.B) {
 		argon2.IDKey([]byte("correct horse battery staple"), salt, defaultIterations, defaultMemory, defaultParallelism, defaultKeyLength)
 	}
 }
+
+// TestQueueObserved checks Stats.Waiting (the queue's depth) and OnWait
+// while calls wait for the only slot.
+func TestQueueObserved(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var waits []time.Duration
+	h := &Hasher{Params: fast, MaxConcurrent: 1, MaxWait: time.Minute, OnWait: func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, d)
+	}}
+	release, err := h.acquire(ctx) // hold the only slot; a free slot waits 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, err := h.Hash(ctx, "pw"); err != nil {
+				t.Errorf("Hash: %v", err)
+			}
+		})
+	}
+	for h.Stats().Waiting != 2 {
+		runtime.Gosched()
+	}
+	release()
+	wg.Wait()
+	if got := h.Stats().Waiting; got != 0 {
+		t.Errorf("Stats().Waiting = %d after the queue drained, want 0", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) != 3 || waits[0] != 0 || waits[1] <= 0 || waits[2] <= 0 {
+		t.Errorf("OnWait saw %v, want 0 for the free slot, then two positive waits", waits)
+	}
+}

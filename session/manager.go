@@ -86,6 +86,40 @@ type Config struct {
 
 	// Now returns the current time. Default time.Now; tests inject a clock.
 	Now func() time.Time
+
+	// Hooks are told when sessions start and end, for metrics.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks a Manager calls, for metrics; each nil one
+// costs nothing. They run on the request's goroutine and must be fast and
+// safe for concurrent use.
+type Hooks struct {
+	// Created is called after a session was started for a user: by
+	// SetUser with a user other than the session's (a login, or a
+	// remember-me restore). Anonymous sessions (a flash message, a value
+	// put before login) and token renewals for the same user are not
+	// counted.
+	Created func(ctx context.Context)
+
+	// Revoked is called after n sessions were ended on purpose, before
+	// they expired: by Session.Destroy (a logout), DestroyUserSession or
+	// DestroyByUser.
+	Revoked func(ctx context.Context, n int)
+}
+
+// created calls Hooks.Created.
+func (m *Manager) created(ctx context.Context) {
+	if f := m.cfg.Hooks.Created; f != nil {
+		f(ctx)
+	}
+}
+
+// revoked calls Hooks.Revoked.
+func (m *Manager) revoked(ctx context.Context, n int) {
+	if f := m.cfg.Hooks.Revoked; f != nil && n > 0 {
+		f(ctx, n)
+	}
 }
 
 // Manager issues session cookies and loads and saves sessions. It is safe
@@ -179,9 +213,9 @@ func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
 	if m.down.CompareAndSwap(false, true) {
-		m.log.Error("session store unavailable", "op", op, "err", err)
+		m.log.ErrorContext(ctx, "session store unavailable", "op", op, "err", err)
 	} else {
-		m.log.Debug("session store still unavailable", "op", op, "err", err)
+		m.log.DebugContext(ctx, "session store still unavailable", "op", op, "err", err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
 }
@@ -209,7 +243,7 @@ func (m *Manager) load(ctx context.Context, id string) (*Record, error) {
 		return nil, nil
 	case errors.Is(err, ErrCorrupt):
 		m.storeOK()
-		m.log.Warn("session record cannot be decoded; treating it as missing", "session", ShortID(id), "err", err)
+		m.log.WarnContext(ctx, "session record cannot be decoded; treating it as missing", "session", ShortID(id), "err", err)
 		return nil, nil
 	default:
 		return nil, m.storeErr(ctx, "load", err)
@@ -261,6 +295,7 @@ func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...st
 		return n, m.storeErr(ctx, "destroy sessions by user", err)
 	}
 	m.storeOK()
+	m.revoked(ctx, n)
 	return n, nil
 }
 
@@ -279,6 +314,7 @@ func (m *Manager) DestroyUserSession(ctx context.Context, userID, id string) err
 		return m.storeErr(ctx, "delete", err)
 	}
 	m.storeOK()
+	m.revoked(ctx, 1)
 	return nil
 }
 

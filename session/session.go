@@ -541,6 +541,9 @@ func (s *Session) renew(userID string) error {
 		}
 	}
 	m.storeOK()
+	if userID != "" && (s.rec == nil || s.rec.UserID != userID) {
+		m.created(s.ctx)
+	}
 	s.token, s.id, s.rec = tok, id, rec
 	s.set, s.del = nil, nil
 	s.writeCookie, s.expireCookie = true, false
@@ -578,6 +581,7 @@ func (s *Session) Destroy() error {
 			return s.m.storeErr(s.ctx, "delete", err)
 		}
 		s.m.storeOK()
+		s.m.revoked(s.ctx, 1)
 	}
 	s.token, s.id, s.rec = nil, "", nil
 	s.set, s.del = nil, nil

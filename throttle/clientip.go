@@ -128,3 +128,11 @@ func ParseCIDRs(cidrs ...string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// FromTrustedProxy reports whether r came straight from one of the
+// trusted proxies (its RemoteAddr is in trusted), so that headers only a
+// proxy should set, such as X-Request-ID, may be believed.
+func FromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	peer := parseAddr(r.RemoteAddr)
+	return peer.IsValid() && isTrusted(peer, trusted)
+}

@@ -99,3 +99,28 @@ func TestParseCIDRs(t *testing.T) {
 		t.Errorf("ParseCIDRs of a comma-separated list = %v, %v, want 2 prefixes", got, err)
 	}
 }
+
+func TestFromTrustedProxy(t *testing.T) {
+	proxies, err := throttle.ParseCIDRs("10.0.0.0/8", "::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		remote  string
+		trusted []netip.Prefix
+		want    bool
+	}{
+		{"10.1.2.3:443", proxies, true},
+		{"[::1]:443", proxies, true},
+		{"[::ffff:10.0.0.1]:443", proxies, true},
+		{"192.0.2.1:443", proxies, false},
+		{"10.1.2.3:443", nil, false},
+		{"@unix", proxies, false},
+		{"", proxies, false},
+	} {
+		r := &http.Request{RemoteAddr: tc.remote, Header: http.Header{}}
+		if got := throttle.FromTrustedProxy(r, tc.trusted); got != tc.want {
+			t.Errorf("FromTrustedProxy(RemoteAddr %q, %v) = %v, want %v", tc.remote, tc.trusted, got, tc.want)
+		}
+	}
+}

@@ -127,7 +127,7 @@ type envOption func(*web.Config)
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, clock: sessiontest.NewClock(), logs: &syncBuf{}, hasher: &testHasher{Hasher: &password.Hasher{Params: cheap}}}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(web.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mem := memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	e.store = &flakyStore{SessionStore: mem}

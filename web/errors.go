@@ -172,6 +172,10 @@ func fieldMessages(err error) map[string]string {
 // ErrorHandler of session.Config and login.Config; there it mostly
 // answers a store outage with 503.
 func ErrorHandler(logger *slog.Logger) func(w http.ResponseWriter, r *http.Request, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = slog.New(LogHandler(logger.Handler()))
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(logger, w, r, err)
 	}
@@ -213,7 +217,7 @@ func writeError(logger *slog.Logger, w http.ResponseWriter, r *http.Request, err
 		writeJSON(w, p.status, apiError{Error: p.code, Message: msg, Fields: fieldMessages(err)})
 		return
 	}
-	d := &errorPage{Heading: p.title, Message: msg, Status: p.status}
+	d := &errorPage{Heading: p.title, Message: msg, Status: p.status, RequestID: RequestID(r.Context())}
 	// A page for a failure on our side does not touch the session again.
 	renderPage(w, r, p.status, "error", d, p.status < 500, logger)
 }

@@ -97,9 +97,10 @@ type pageData interface{ common() *base }
 // errorPage is the data of the error page.
 type errorPage struct {
 	base
-	Heading string
-	Message string
-	Status  int
+	Heading   string
+	Message   string
+	Status    int
+	RequestID string // quoted to support, to find the request's log lines
 }
 
 // flashCategories are the categories the stylesheet knows.

@@ -87,6 +87,29 @@ type Config struct {
 	// Audit records the creation and revocation of API tokens (login
 	// records the other security events). Nil discards them.
 	Audit *audit.Logger
+
+	// TrustRequestID reports whether a request came from a proxy whose
+	// X-Request-ID header is to be believed (see
+	// throttle.FromTrustedProxy). Every other request, and one whose
+	// X-Request-ID is empty, too long or holds characters other than
+	// letters, digits and -_.:+/=@, gets a random ID. Nil trusts no one.
+	// The ID is sent back in X-Request-ID, shown on error pages, and
+	// added to log lines (see LogHandler).
+	TrustRequestID func(r *http.Request) bool
+
+	// AccessLog writes one line per answered request to Logger, at Info
+	// level: method, route pattern, status, duration, body bytes and
+	// request ID; never a path, query, cookie or other header.
+	AccessLog bool
+
+	// Observe, if set, is called after every answered request, for
+	// metrics. It runs on the request's goroutine; keep it fast.
+	Observe func(Request)
+
+	// Ready reports whether every store answers, for GET /readyz: nil
+	// means ready (200 "ok"), an error 503 "unavailable". A nil Ready
+	// uses Health.
+	Ready func(ctx context.Context) error
 }
 
 // Server serves hallpass's pages and JSON API. Create one with New; it is
@@ -105,6 +128,11 @@ type Server struct {
 	origin   *http.CrossOriginProtection
 	mux      *http.ServeMux
 	handler  http.Handler
+
+	trustRequestID func(*http.Request) bool
+	accessLog      bool
+	observe        func(Request)
+	ready          func(context.Context) error
 }
 
 // New returns a Server for cfg, or an error naming the invalid setting.
@@ -121,6 +149,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Ready == nil {
+		cfg.Ready = cfg.Health
+	}
 	s := &Server{
 		sessions: cfg.Sessions,
 		login:    cfg.Login,
@@ -130,8 +161,13 @@ func New(cfg Config) (*Server, error) {
 		freshFor: cfg.FreshFor,
 		version:  cfg.Version,
 		audit:    cfg.Audit,
-		log:      cfg.Logger,
+		log:      slog.New(LogHandler(cfg.Logger.Handler())),
 		origin:   http.NewCrossOriginProtection(),
+
+		trustRequestID: cfg.TrustRequestID,
+		accessLog:      cfg.AccessLog,
+		observe:        cfg.Observe,
+		ready:          cfg.Ready,
 	}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
@@ -149,6 +185,7 @@ func New(cfg Config) (*Server, error) {
 	h = s.login.Middleware(h)
 	h = s.sessions.Middleware(h)
 	h = s.limitBody(h)
+	h = s.probes(h)
 	s.handler = s.outer(h)
 	return s, nil
 }
@@ -172,6 +209,8 @@ func (s *Server) routes() *http.ServeMux {
 
 	mux.Handle("GET /static/", h(s.serveStatic))
 	mux.Handle("GET /healthz", h(s.healthz))
+	mux.Handle("GET /livez", h(s.livez))
+	mux.Handle("GET /readyz", h(s.readyz))
 
 	mux.Handle("GET /{$}", h(s.home))
 	mux.Handle("GET /register", h(s.registerForm))
@@ -318,8 +357,14 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			// closes the connection after the response.
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
+		start := time.Now()
+		id := s.requestID(r)
+		h.Set("X-Request-ID", id)
 		rw := &responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, &requestInfo{version: s.version}))
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, &requestInfo{version: s.version, id: id}))
+		if s.accessLog || s.observe != nil {
+			defer s.done(r, rw, start)
+		}
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -328,7 +373,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("web: panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", stack())
+			s.log.ErrorContext(r.Context(), "web: panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", stack())
 			if rw.wroteHeader {
 				// Too late for an error page: cut the response short, so
 				// the client cannot take it for a complete one.
@@ -344,19 +389,41 @@ func (s *Server) outer(next http.Handler) http.Handler {
 // nothing else: no scripts, no inline styles, no framing.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// done reports an answered request to the access log and Observe.
+func (s *Server) done(r *http.Request, rw *responseWriter, start time.Time) {
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http sends 200
+	}
+	// The route is looked up again rather than taken from the innermost
+	// request, which the layers in between copied.
+	_, route := s.mux.Handler(r)
+	q := Request{Method: r.Method, Route: route, Status: status, Bytes: rw.bytes,
+		Duration: time.Since(start), ID: RequestID(r.Context())}
+	if s.accessLog {
+		s.logRequest(r.Context(), q)
+	}
+	if s.observe != nil {
+		s.observe(q)
+	}
+}
+
 // responseWriter enforces Cache-Control: no-store on dynamic responses
 // when the header is written, after inner layers (the session
 // middleware's no-cache="Set-Cookie") had their say, and remembers
-// whether the header went out.
+// whether the header went out, its status and the body's length.
 type responseWriter struct {
 	http.ResponseWriter
 	noStore     bool
 	wroteHeader bool
+	status      int
+	bytes       int64
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if !w.wroteHeader && code >= 200 {
 		w.wroteHeader = true
+		w.status = code
 		if w.noStore {
 			w.Header().Set("Cache-Control", "no-store")
 		}
@@ -368,7 +435,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // Flush sends buffered data to the client.
@@ -388,6 +457,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 type requestInfo struct {
 	logged  bool   // the cause of an error response has been logged
 	version string // Config.Version, for pages rendered by ErrorHandler
+	id      string // the request ID
 }
 
 type infoKey struct{}
@@ -405,7 +475,54 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.health(ctx); err != nil {
-			s.log.Warn("web: health check failed", "err", err)
+			s.log.WarnContext(r.Context(), "web: health check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "unavailable")
+			return
+		}
+	}
+	io.WriteString(w, "ok")
+}
+
+// probes answers GET /livez and /readyz before the session, login and
+// CSRF layers, so a probe that sends a cookie never waits for the
+// session store, and a liveness probe touches nothing.
+func (s *Server) probes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case "/livez":
+				s.livez(w, r)
+				return
+			case "/readyz":
+				s.readyz(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// livez answers 200 "ok" as long as the process serves requests; it
+// checks no store.
+func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok")
+}
+
+// ReadyTimeout bounds the checks of GET /readyz as a whole; each store's
+// own deadline comes from Config.Ready.
+const ReadyTimeout = 5 * time.Second
+
+// readyz answers 200 "ok" when Config.Ready reports that every store
+// answers, 503 "unavailable" otherwise, logging which store failed.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			s.log.WarnContext(r.Context(), "web: not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "unavailable")
 			return

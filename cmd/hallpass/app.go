@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/internal/metrics"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
@@ -55,6 +57,8 @@ type app struct {
 	pg           *pgstore.DB
 	pgURL        string
 	storeLog     []any // which stores are used, for the start-up line
+
+	metrics *metrics.Metrics // nil unless HALLPASS_METRICS_ADDR is set
 }
 
 // close releases the stores in reverse order of opening.
@@ -73,6 +77,33 @@ func (a *app) health(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ready reports the first store that does not answer within its deadline,
+// checking them all at once.
+func (a *app) ready(ctx context.Context) error {
+	errs := make(chan error, len(a.checks))
+	for name, check := range a.checks {
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, readyStoreTimeout)
+			defer cancel()
+			if err := check(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range a.checks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// readyStoreTimeout is how long /readyz waits for each store.
+const readyStoreTimeout = 2 * time.Second
 
 // openApp opens the stores named by cfg and builds the managers.
 func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err error) {
@@ -155,6 +186,13 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	}
 	a.storeLog = append(a.storeLog, "throttle", where)
 
+	if cfg.MetricsAddr != "" {
+		a.metrics = metrics.New(versionString())
+		store = a.metrics.SessionStore(store)
+		a.accounts = a.metrics.AccountStores(a.accounts)
+		counter = a.metrics.Counter(counter)
+	}
+
 	clientIP := func(r *http.Request) string { return throttle.ClientIP(r, cfg.TrustedProxies) }
 	errorHandler := web.ErrorHandler(logger)
 	a.sessions, err = session.New(session.Config{
@@ -166,6 +204,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Logger:          logger,
 		ErrorHandler:    errorHandler,
 		ClientIP:        clientIP,
+		Hooks:           a.metrics.SessionHooks(),
 	})
 	if err != nil {
 		return nil, err
@@ -180,6 +219,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		return nil, err
 	}
 	a.hasher = &password.Hasher{}
+	a.metrics.Hasher(a.hasher)
 	a.tokens = &apitoken.Service{Store: a.accounts}
 	a.login, err = login.New(login.Config{
 		Sessions:     a.sessions,
@@ -196,6 +236,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		ClientIP:     clientIP,
 		ErrorHandler: errorHandler,
 		Logger:       logger,
+		Hooks:        a.metrics.LoginHooks(),
 	})
 	if err != nil {
 		return nil, err
@@ -210,6 +251,11 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Health:   a.health,
 		Version:  versionString(),
 		Audit:    audit.New(logger),
+
+		TrustRequestID: func(r *http.Request) bool { return throttle.FromTrustedProxy(r, cfg.TrustedProxies) },
+		AccessLog:      cfg.AccessLog,
+		Observe:        a.metrics.RequestObserver(),
+		Ready:          a.ready,
 	})
 	if err != nil {
 		return nil, err
@@ -273,5 +319,17 @@ func ensureFile(path string) error {
 
 // newLogger returns the server's logger: text lines on w at level.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return newFormatLogger(w, level, "text")
+}
+
+// newFormatLogger returns a logger writing to w at level in format ("text"
+// or "json"), adding the request ID to every line logged while serving a
+// request.
+func newFormatLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(web.LogHandler(h))
 }

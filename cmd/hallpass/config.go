@@ -31,6 +31,10 @@ type config struct {
 	PasswordMin     int
 	TrustedProxies  []netip.Prefix
 	LogLevel        slog.Level
+	MetricsAddr     string // "": no metrics listener
+	LogFormat       string // "text" or "json"
+	AccessLog       bool
+	Pprof           bool // net/http/pprof on the metrics listener
 }
 
 // Secure reports whether the app is served over https.
@@ -138,6 +142,26 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{"metrics-addr", "HALLPASS_METRICS_ADDR", "", "address (host:port) of a separate listener serving Prometheus metrics at /metrics; empty: off", func(c *config, v string) error {
+		if v == "" {
+			c.MetricsAddr = ""
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
+			return fmt.Errorf("want host:port, like 127.0.0.1:9090, or nothing to turn metrics off")
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
+	{"log-format", "HALLPASS_LOG_FORMAT", "text", "text (key=value lines) or json (one JSON object a line)", func(c *config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("want text or json")
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"access-log", "HALLPASS_ACCESS_LOG", "true", "log one line per request (method, route, status, duration, bytes, request ID); false turns it off", boolSetting(func(c *config) *bool { return &c.AccessLog })},
+	{"pprof", "HALLPASS_PPROF", "false", "also serve Go's profiler (net/http/pprof) at /debug/pprof/ on the metrics listener", boolSetting(func(c *config) *bool { return &c.Pprof })},
 }
 
 func durationSetting(field func(*config) *time.Duration) func(*config, string) error {
@@ -147,6 +171,17 @@ func durationSetting(field func(*config) *time.Duration) func(*config, string) e
 			return fmt.Errorf("want a positive duration like 30m, 12h or 720h")
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func boolSetting(field func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*field(c) = b
 		return nil
 	}
 }
@@ -196,6 +231,9 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 				}
 				return nil, fmt.Errorf("%s: invalid value %q: %v", source, v, err)
 			}
+		}
+		if c.Pprof && c.MetricsAddr == "" {
+			return nil, errors.New("HALLPASS_PPROF needs HALLPASS_METRICS_ADDR: the profiler is served only on the metrics listener")
 		}
 		if c.AbsoluteTimeout < c.IdleTimeout {
 			return nil, fmt.Errorf("HALLPASS_ABSOLUTE_TIMEOUT (%v) must not be shorter than HALLPASS_IDLE_TIMEOUT (%v)", c.AbsoluteTimeout, c.IdleTimeout)

@@ -100,14 +100,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return &usageError{fmt.Sprintf("unknown command %q", cmd)}
 }
 
+// versionString is the version shown by "hallpass version", the start-up
+// line and the page footer: the -ldflags value if set, else the module
+// version and VCS revision from the build information.
 func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
+	bi, _ := debug.ReadBuildInfo()
+	return formatVersion(bi)
 }
 
 // newFlagSet returns a flag set that writes its usage to stderr and
@@ -189,12 +190,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
+	logger := newFormatLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	stopMetrics, err := startMetrics(a, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics(context.Background())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (HALLPASS_ADDR): %w", cfg.Addr, err)

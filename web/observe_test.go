@@ -1,0 +1,220 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hallpass/hallpass/web"
+)
+
+// logLines returns the JSON log records of e whose message is msg.
+func (e *env) logLines(msg string) []map[string]any {
+	e.t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			continue
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+func trust(ok bool) envOption {
+	return func(c *web.Config) { c.TrustRequestID = func(*http.Request) bool { return ok } }
+}
+
+func TestRequestID(t *testing.T) {
+	long := strings.Repeat("a", web.MaxRequestIDLength)
+	for _, tc := range []struct {
+		name    string
+		trusted bool
+		sent    string
+		want    string // "" means a generated ID
+	}{
+		{"none sent", true, "", ""},
+		{"from a trusted proxy", true, "f3a9c2e0-1b7d-4c55-9e0a-2d4b6c8e0f12", "f3a9c2e0-1b7d-4c55-9e0a-2d4b6c8e0f12"},
+		{"haproxy format", true, "7F000001:C3A2_7F000001:1F90_6563A1B2_0001:1A2B", "7F000001:C3A2_7F000001:1F90_6563A1B2_0001:1A2B"},
+		{"longest accepted", true, long, long},
+		{"from an untrusted peer", false, "attacker-chosen", ""},
+		{"too long", true, long + "a", ""},
+		{"markup", true, "<script>alert(1)</script>", ""},
+		{"spaces", true, "a b", ""},
+		{"quotes", true, `a"b`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, trust(tc.trusted))
+			var hdr []string
+			if tc.sent != "" {
+				hdr = []string{"X-Request-ID", tc.sent}
+			}
+			r := e.browser().get("/no/such/page", hdr...)
+			got := r.h.Get("X-Request-ID")
+			switch {
+			case tc.want != "" && got != tc.want:
+				t.Errorf("X-Request-ID = %q, want %q", got, tc.want)
+			case tc.want == "" && (len(got) != 26 || got == tc.sent):
+				t.Errorf("X-Request-ID = %q, want a generated 26-character ID", got)
+			}
+			mustContain(t, "404 page", r.body, "Request ID: <code>"+got+"</code>")
+			for _, rec := range e.logLines("web: request failed") {
+				if rec["request_id"] != got {
+					t.Errorf("log line %v: request_id = %v, want %q", rec, rec["request_id"], got)
+				}
+			}
+		})
+	}
+	// Two requests without an ID get different ones.
+	e := newEnv(t)
+	a, b := e.browser().get("/login").h.Get("X-Request-ID"), e.browser().get("/login").h.Get("X-Request-ID")
+	if a == "" || a == b {
+		t.Errorf("generated IDs %q and %q, want two different ones", a, b)
+	}
+}
+
+// TestRequestIDInEveryLayer checks that the lines the session layer and
+// the error page of a store outage log carry the request's ID, and that
+// the page shows it.
+func TestRequestIDInEveryLayer(t *testing.T) {
+	e := newEnv(t, trust(true))
+	e.addUser("ada")
+	b := e.loggedIn("ada")
+	e.store.down.Store(true)
+	r := b.get("/dashboard", "X-Request-ID", "outage-42")
+	if r.code != http.StatusServiceUnavailable {
+		t.Fatalf("GET /dashboard with the store down: %d", r.code)
+	}
+	mustContain(t, "503 page", r.body, "Request ID: <code>outage-42</code>")
+	for _, msg := range []string{"session store unavailable", "web: request failed"} {
+		lines := e.logLines(msg)
+		if len(lines) != 1 || lines[0]["request_id"] != "outage-42" {
+			t.Errorf("%q log lines: %v, want one with request_id outage-42", msg, lines)
+		}
+	}
+}
+
+func TestAccessLog(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.AccessLog = true })
+	e.addUser("ada")
+	b := e.loggedIn("ada")
+	r := b.get("/login?next=%2Fdashboard&token=hp_secretvalue")
+	b.get("/no/such/page?password=hunter2")
+
+	lines := e.logLines("request")
+	if len(lines) < 3 {
+		t.Fatalf("%d access log lines, want one per request:\n%s", len(lines), e.logs)
+	}
+	last2 := lines[len(lines)-2:]
+	for i, want := range []struct {
+		route  string
+		status float64
+		id     string
+	}{{"GET /login", 200, r.h.Get("X-Request-ID")}, {"", 404, ""}} {
+		got := last2[i]
+		if got["method"] != "GET" || got["route"] != want.route || got["status"] != want.status {
+			t.Errorf("access log line %v, want method GET, route %q, status %v", got, want.route, want.status)
+		}
+		if b, _ := got["bytes"].(float64); b <= 0 {
+			t.Errorf("access log line %v: bytes %v, want the body's length", got, got["bytes"])
+		}
+		if _, ok := got["duration"]; !ok {
+			t.Errorf("access log line %v has no duration", got)
+		}
+		if id, _ := got["request_id"].(string); id == "" || (want.id != "" && id != want.id) {
+			t.Errorf("access log line %v: request_id %v, want %q", got, got["request_id"], want.id)
+		}
+	}
+	mustNotContain(t, "the logs", e.logs.String(), "hp_secretvalue", "hunter2", "next=", b.cookie(sessCookie))
+
+	// Off: no access log lines.
+	e = newEnv(t)
+	e.browser().get("/login")
+	if lines := e.logLines("request"); len(lines) != 0 {
+		t.Errorf("AccessLog off: %d access log lines, want none", len(lines))
+	}
+}
+
+func TestObserve(t *testing.T) {
+	var mu sync.Mutex
+	var got []web.Request
+	e := newEnv(t, func(c *web.Config) {
+		c.Observe = func(q web.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, q)
+		}
+	})
+	e.addUser("ada")
+	b := e.browser()
+	b.login("ada", "wrong password")
+	b.form("/login", url.Values{"username": {"ada"}}) // no CSRF token: 403 before the route
+	b.get("/static/style.css")
+
+	mu.Lock()
+	defer mu.Unlock()
+	type seen struct {
+		method, route string
+		status        int
+	}
+	var list []seen
+	for _, q := range got {
+		list = append(list, seen{q.Method, q.Route, q.Status})
+		if q.ID == "" || q.Duration <= 0 {
+			t.Errorf("Observe got %+v, want an ID and a duration", q)
+		}
+	}
+	want := []seen{{"GET", "GET /login", 200}, {"POST", "POST /login", 401}, {"POST", "POST /login", 403}, {"GET", "GET /static/", 200}}
+	if len(list) != len(want) {
+		t.Fatalf("Observe saw %v, want %v", list, want)
+	}
+	for i := range want {
+		if list[i] != want[i] {
+			t.Errorf("request %d: Observe saw %v, want %v", i, list[i], want[i])
+		}
+	}
+}
+
+func TestProbes(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada")
+	b := e.loggedIn("ada") // probes that send a session cookie must not touch the store
+
+	check := func(path string, want int, body string) {
+		t.Helper()
+		r := b.get(path)
+		if r.code != want || r.body != body {
+			t.Errorf("GET %s: %d %q, want %d %q", path, r.code, r.body, want, body)
+		}
+	}
+	check("/livez", 200, "ok")
+	check("/readyz", 200, "ok")
+	check("/healthz", 200, "ok")
+
+	e.health.Store(errors.New("redis: dial tcp: connection refused"))
+	e.store.down.Store(true)
+	check("/livez", 200, "ok")
+	check("/readyz", 503, "unavailable")
+	if r := b.send("POST", "/livez", nil); r.code != http.StatusMethodNotAllowed && r.code != http.StatusServiceUnavailable {
+		t.Errorf("POST /livez: %d, want 405 (or 503 with the session store down)", r.code)
+	}
+	if lines := e.logLines("web: not ready"); len(lines) != 1 || !strings.Contains(lines[0]["err"].(string), "connection refused") {
+		t.Errorf("not-ready log lines: %v, want one naming the cause", lines)
+	}
+
+	// Config.Ready, when set, is used instead of Health.
+	e = newEnv(t, func(c *web.Config) {
+		c.Ready = func(context.Context) error { return errors.New("postgres: timeout") }
+	})
+	b = e.browser()
+	check("/readyz", 503, "unavailable")
+	check("/healthz", 200, "ok")
+}
