@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,11 +141,11 @@ func wantLoggedOut(t *testing.T, b *browser, base, who string) {
 }
 
 // helpCommands are the commands that "hallpass help" lists.
-var helpCommands = []string{"[serve]", "users add", "users list", "users disable", "users enable", "users set-role",
-	"users import", "sessions list", "sessions revoke", "version", "help"}
+var helpCommands = []string{"[serve]", "users add", "users list", "users show", "users disable", "users enable", "users set-role",
+	"users set-password", "users delete", "users import", "sessions list", "sessions revoke", "version", "help"}
 
 func TestCLIHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"users", "help"}, {"sessions", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		c := newCLI(t)
 		out := c.ok("", args...)
 		for _, cmd := range helpCommands {
@@ -153,48 +154,92 @@ func TestCLIHelp(t *testing.T) {
 			}
 		}
 	}
+	// A group's help lists its own commands only, on stdout, exit 0.
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"users", "--help"}, []string{"Usage: hallpass users COMMAND", "add ", "list ", "show ", "set-password ", "delete ", "import "}, []string{"revoke"}},
+		{[]string{"users", "help"}, []string{"Usage: hallpass users COMMAND", "disable "}, []string{"revoke"}},
+		{[]string{"help", "users"}, []string{"Usage: hallpass users COMMAND", "enable "}, []string{"revoke"}},
+		{[]string{"sessions", "--help"}, []string{"Usage: hallpass sessions COMMAND", "list ", "revoke "}, []string{"import", "delete"}},
+		{[]string{"sessions", "-h"}, []string{"Usage: hallpass sessions COMMAND"}, []string{"import"}},
+	} {
+		c := newCLI(t)
+		out, stderr, err := c.exec("", tc.args...)
+		if exitCode(err) != 0 || stderr != "" {
+			t.Errorf("hallpass %s: %v (exit %d), stderr %q; want exit 0 and nothing on stderr", strings.Join(tc.args, " "), err, exitCode(err), stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("hallpass %s does not print %q:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out, w) {
+				t.Errorf("hallpass %s prints %q, a command of another group:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+	}
 }
 
-// Every command's --help prints its usage and flags and returns
-// flag.ErrHelp (exit code 2) before it opens, or creates, any data.
+// Every command's --help prints its usage and its own flags, spelt --flag
+// with the kind of value they take, to stdout, and exits 0 before it
+// opens, or creates, any data. Only serve --help lists the settings.
 func TestCLISubcommandHelp(t *testing.T) {
-	for _, args := range [][]string{
-		{"serve", "--help"},
-		{"--help-me"}, // a flag of the default command, serve: unknown, so a usage error
-		{"users", "add", "--help"},
-		{"users", "add", "bob", "--email", "b@example.com", "-h"},
-		{"users", "list", "--help"},
-		{"users", "disable", "--help"},
-		{"users", "enable", "--help"},
-		{"users", "set-role", "--help"},
-		{"users", "import", "--help"},
-		{"sessions", "list", "--help"},
-		{"sessions", "revoke", "--help"},
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"serve", "--help"}, []string{"--data DIR", "HALLPASS_DATA", "--idle-timeout DURATION", "--addr HOST:PORT", "--database-url URL"}, nil},
+		{[]string{"--help-me"}, nil, nil}, // a flag of the default command, serve: unknown, so a usage error
+		{[]string{"users", "add", "--help"}, []string{"--email ADDRESS", "--role ROLE", "--password-stdin "}, []string{"--idle-timeout", "-email string"}},
+		{[]string{"users", "add", "bob", "--email", "b@example.com", "-h"}, []string{"--email ADDRESS"}, []string{"--idle-timeout"}},
+		{[]string{"users", "list", "--help"}, []string{"--limit N", "--after ID", "-o FORMAT"}, []string{"--idle-timeout", "--email"}},
+		{[]string{"users", "show", "--help"}, []string{"-o FORMAT"}, []string{"--idle-timeout"}},
+		{[]string{"users", "disable", "--help"}, nil, []string{"--idle-timeout", "Flags:"}},
+		{[]string{"users", "enable", "--help"}, nil, []string{"--idle-timeout", "Flags:"}},
+		{[]string{"users", "set-role", "--help"}, nil, []string{"--idle-timeout"}},
+		{[]string{"users", "set-password", "--help"}, []string{"--password-stdin"}, []string{"--idle-timeout", "--email"}},
+		{[]string{"users", "delete", "--help"}, nil, []string{"--idle-timeout"}},
+		{[]string{"users", "import", "--help"}, []string{"--skip-invalid", "header", "72 bytes", "Quote"}, []string{"--idle-timeout"}},
+		{[]string{"sessions", "list", "--help"}, []string{"--user NAME", "-o FORMAT"}, []string{"--idle-timeout"}},
+		{[]string{"sessions", "revoke", "--help"}, []string{"--user NAME", "--id ID"}, []string{"--idle-timeout"}},
 	} {
+		args := tc.args
 		t.Run(strings.Join(args, "_"), func(t *testing.T) {
 			c := newCLI(t)
 			c.env["HALLPASS_DATA"] = filepath.Join(c.data, "not-yet")
-			_, stderr, err := c.exec("", args...)
+			stdout, stderr, err := c.exec("", args...)
 			if args[0] == "--help-me" {
 				var u *usageError
-				if !errors.As(err, &u) || exitCode(err) != 2 {
-					t.Errorf("hallpass --help-me: %v (exit %d), want a usage error, exit 2", err, exitCode(err))
+				if !errors.As(err, &u) || exitCode(err) != 2 || !strings.Contains(err.Error(), "unknown flag --help-me") {
+					t.Errorf("hallpass --help-me: %v (exit %d), want a usage error naming --help-me, exit 2", err, exitCode(err))
 				}
 			} else {
-				if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 2 {
-					t.Errorf("hallpass %s: %v (exit %d), want flag.ErrHelp, exit 2", strings.Join(args, " "), err, exitCode(err))
+				if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 {
+					t.Errorf("hallpass %s: %v (exit %d), want flag.ErrHelp, exit 0", strings.Join(args, " "), err, exitCode(err))
 				}
 				usage := "Usage: hallpass " + strings.Join(args[:len(args)-1], " ")
 				if args[0] == "users" || args[0] == "sessions" {
 					usage = "Usage: hallpass " + args[0] + " " + args[1]
 				}
-				if !strings.Contains(stderr, usage) {
-					t.Errorf("stderr does not start with %q:\n%s", usage, stderr)
+				if !strings.HasPrefix(stdout, usage) || stderr != "" {
+					t.Errorf("stdout does not start with %q, or stderr %q is not empty:\n%s", usage, stderr, stdout)
+				}
+				if args[0] != "serve" && !strings.Contains(stdout, `"hallpass serve --help"`) {
+					t.Errorf("help does not point to serve --help for the settings:\n%s", stdout)
 				}
 			}
-			// Every command takes the server's settings as flags.
-			if !strings.Contains(stderr, "-data") || !strings.Contains(stderr, "HALLPASS_DATA") {
-				t.Errorf("usage does not list the -data flag and its variable:\n%s", stderr)
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("help does not list %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(stdout, w) {
+					t.Errorf("help lists %q, not a flag of its own:\n%s", w, stdout)
+				}
 			}
 			if _, err := os.Stat(c.env["HALLPASS_DATA"]); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("--help touched the data directory (stat: %v)", err)
@@ -220,16 +265,65 @@ func TestCLIUnknownCommand(t *testing.T) {
 		{[]string{"sessions", "frobnicate"}, `sessions: unknown command "frobnicate"`},
 		{[]string{"users"}, "users: which command?"},
 		{[]string{"users", "list", "extra"}, "users list takes no arguments"},
-		{[]string{"users", "add", "bob", "--email", "b@example.com", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"users", "add", "bob", "--email", "b@example.com", "--no-such-flag"}, "unknown flag --no-such-flag"},
+		// A flag that needs a value takes neither "--" nor the next flag.
+		{[]string{"--addr"}, "--addr needs a value"},
+		{[]string{"serve", "--idle-timeout"}, "--idle-timeout needs a value"},
+		{[]string{"users", "add", "gina", "--email", "--password-stdin"}, "--email needs a value, but --password-stdin follows it"},
+		{[]string{"users", "add", "gina", "--email", "--"}, "--email needs a value"},
+		{[]string{"users", "list", "-o", "yaml"}, `-o "yaml": want text or json`},
+		{[]string{"users", "show"}, "users show: want exactly one username"},
+		{[]string{"users", "delete", "a", "b"}, "users delete: want exactly one username"},
+		{[]string{"sessions", "revoke", "--id", "abc"}, "--id wants the 12 characters"},
 		{[]string{"users", "add", "bob", "--email", "b@example.com"}, "pass --password-stdin"}, // stdin is no terminal
 		{[]string{"sessions", "revoke"}, "want --user NAME"},
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
 	} {
 		c := newCLI(t)
-		_, _, err := c.exec("", tc.args...)
+		_, stderr, err := c.exec("", tc.args...)
 		var u *usageError
 		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != 2 {
 			t.Errorf("hallpass %s: %v (exit %d), want a usage error containing %q, exit 2", strings.Join(tc.args, " "), err, exitCode(err), tc.want)
+		}
+		// main prints the error, once; run prints neither it nor a usage dump.
+		if stderr != "" {
+			t.Errorf("hallpass %s printed on stderr %q; want only the error, which main prints once", strings.Join(tc.args, " "), stderr)
+		}
+	}
+	if c := newCLI(t); c.listed("gina") != nil {
+		t.Errorf("users add gina --email --password-stdin created gina")
+	}
+}
+
+// A HALLPASS_* variable that no setting reads, say a misspelt one, is
+// reported, since it would otherwise be ignored without a word. The list
+// of known variables is the settings table.
+func TestCLIUnknownVariable(t *testing.T) {
+	t.Setenv("HALLPASS_REMEBER_FOR", "1h")
+	t.Setenv("HALLPASS_IDLE_TIMEOUT", "45m")
+	c := newCLI(t)
+	_, stderr, err := c.exec("", "users", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: HALLPASS_REMEBER_FOR is not a hallpass setting"; strings.Count(stderr, want) != 1 {
+		t.Errorf("stderr = %q, want one %q", stderr, want)
+	}
+	if strings.Contains(stderr, "HALLPASS_IDLE_TIMEOUT") {
+		t.Errorf("stderr = %q, warns about a setting's variable", stderr)
+	}
+
+	defer func(saved []setting) { settings = saved }(settings)
+	settings = append(slices.Clip(settings), setting{flag: "frob", env: "HALLPASS_FROB", usage: "a setting added later"})
+	for _, tc := range []struct {
+		environ []string
+		want    []string
+	}{
+		{[]string{"HALLPASS_FROB=1", "HALLPASS_DATA=/x", "PATH=/bin", "HALLPASS_TEST_REDIS_URL=redis://x"}, nil},
+		{[]string{"HALLPASS_REMEBER_FOR=1h", "HALLPASS_FROBB=2", "HALLPASS_=3", "HALLPASS"}, []string{"HALLPASS_", "HALLPASS_FROBB", "HALLPASS_REMEBER_FOR"}},
+	} {
+		if got := unknownVariables(tc.environ); !slices.Equal(got, tc.want) {
+			t.Errorf("unknownVariables(%q) = %q, want %q", tc.environ, got, tc.want)
 		}
 	}
 }
@@ -606,7 +700,7 @@ func TestCLISessions(t *testing.T) {
 		t.Errorf("sessions list --user nobody: %q", msg)
 	}
 
-	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 2 sessions and 1 remember-me tokens of alice\n" {
+	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 2 sessions and 1 remember-me token of alice\n" {
 		t.Errorf("sessions revoke printed %q, want 2 sessions and 1 remember-me token ended", out)
 	}
 	wantLoggedOut(t, laptop, srv.URL, "alice's laptop after revoke")
