@@ -19,9 +19,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
 )
 
@@ -721,4 +725,238 @@ func TestCLISessions(t *testing.T) {
 	}
 	c.ok("", "users", "enable", "bob")
 	logIn(t, srv.URL, "bob", "another fine passphrase")
+}
+
+// users show, set-password, delete; list and show as JSON; list a page at
+// a time; disabling twice says so.
+func TestCLIUserCommands(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--role", "admin", "--password-stdin")
+	c.ok("another fine passphrase", "users", "add", "bob", "--email", "b@example.com", "--password-stdin")
+	c.ok("yet another passphrase", "users", "add", "carol", "--email", "c@example.com", "--password-stdin")
+	srv := c.serve()
+	ctx := context.Background()
+
+	// show, as text and as JSON.
+	aliceBrowser := logIn(t, srv.URL, "alice", "correct horse battery")
+	out := c.ok("", "users", "show", "alice")
+	for _, want := range []string{"username:", "alice", "a@example.com", "roles:", "admin", "state:", "active", "sessions:", "1", "API tokens:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("users show alice does not say %q:\n%s", want, out)
+		}
+	}
+	var shown struct {
+		ID, Username, Email string
+		Roles               []string
+		Disabled            bool
+		Sessions            *int
+		APITokens           *int `json:"api_tokens"`
+		PasswordHash        *string
+	}
+	if err := json.Unmarshal([]byte(c.ok("", "users", "show", "alice", "-o", "json")), &shown); err != nil {
+		t.Fatalf("users show -o json: %v", err)
+	}
+	if shown.Username != "alice" || shown.Email != "a@example.com" || !slices.Equal(shown.Roles, []string{"admin"}) || shown.APITokens == nil || *shown.APITokens != 0 || shown.Sessions == nil || *shown.Sessions != 1 || shown.PasswordHash != nil {
+		t.Errorf("users show -o json = %+v, want alice, a@example.com, [admin], 1 session, 0 API tokens, no hash", shown)
+	}
+	if msg, _ := c.fails("", "users", "show", "nobody"); msg != `no user named "nobody"` {
+		t.Errorf("users show nobody: %q", msg)
+	}
+
+	// list as JSON, whole and by pages.
+	var all []struct{ ID, Username string }
+	if err := json.Unmarshal([]byte(c.ok("", "users", "list", "-o", "json")), &all); err != nil || len(all) != 3 || all[0].Username != "alice" || all[2].Username != "carol" {
+		t.Fatalf("users list -o json = %+v, %v; want alice, bob, carol", all, err)
+	}
+	out, stderr, err := c.exec("", "users", "list", "--limit", "2")
+	if err != nil || strings.Count(out, "\n") != 3 || strings.Contains(out, "carol") || !strings.Contains(stderr, "--after "+all[1].ID) {
+		t.Errorf("users list --limit 2: %v, stdout\n%s\nstderr %q; want alice and bob, and how to ask for the next page", err, out, stderr)
+	}
+	var page []struct{ Username string }
+	if err := json.Unmarshal([]byte(c.ok("", "users", "list", "--after", all[1].ID, "-o", "json")), &page); err != nil || len(page) != 1 || page[0].Username != "carol" {
+		t.Errorf("users list --after %s -o json = %+v, %v; want carol", all[1].ID, page, err)
+	}
+	if out := c.ok("", "users", "list", "--after", all[2].ID, "-o", "json"); out != "[]\n" {
+		t.Errorf("users list past the end -o json = %q, want []", out)
+	}
+
+	// Disabling or enabling twice says so.
+	c.ok("", "users", "disable", "carol")
+	if out := c.ok("", "users", "disable", "carol"); out != "carol is already disabled; nothing changed\n" {
+		t.Errorf("users disable of a disabled user printed %q", out)
+	}
+	if out := c.ok("", "users", "enable", "bob"); out != "bob is already active; nothing changed\n" {
+		t.Errorf("users enable of an active user printed %q", out)
+	}
+
+	// set-password: the policy applies; the new password works, the old
+	// one and the sessions end.
+	if msg, _ := c.fails("short\n", "users", "set-password", "alice", "--password-stdin"); !strings.Contains(msg, "at least 8 characters") {
+		t.Errorf("users set-password with a short password: %q", msg)
+	}
+	if out := c.ok("a brand new passphrase\n", "users", "set-password", "alice", "--password-stdin"); !strings.HasPrefix(out, "set the password of alice") {
+		t.Errorf("users set-password printed %q", out)
+	}
+	wantLoggedOut(t, aliceBrowser, srv.URL, "alice's browser after users set-password")
+	b := newBrowser(t)
+	if r := b.form(srv.URL, "/login", "/login", url.Values{"username": {"alice"}, "password": {"correct horse battery"}}); r.Code != http.StatusUnauthorized {
+		t.Errorf("alice logs in with her old password after set-password: %d, want 401", r.Code)
+	}
+	logIn(t, srv.URL, "alice", "a brand new passphrase")
+
+	// delete: sessions, remember-me and API tokens end; the name is free.
+	bobs := logIn(t, srv.URL, "bob", "another fine passphrase")
+	phone := newBrowser(t)
+	if r := phone.form(srv.URL, "/login", "/login", url.Values{"username": {"bob"}, "password": {"another fine passphrase"}, "remember": {"on"}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("log in with remember me: %d", r.Code)
+	}
+	bob, err := c.accounts().UserByUsername(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := &apitoken.Service{Store: c.accounts().(account.TokenStore)}
+	secret, _, err := tokens.Create(ctx, bob.ID, "ci", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := newBrowser(t).do("GET", srv.URL+"/api/me", nil, "Authorization", "Bearer "+secret); r.Code != http.StatusOK {
+		t.Fatalf("bob's API token before delete: %d, want 200", r.Code)
+	}
+	if out := c.ok("", "users", "delete", "bob"); out != "deleted bob; their sessions, remember-me and API tokens have ended\n" {
+		t.Errorf("users delete bob printed %q", out)
+	}
+	wantLoggedOut(t, bobs, srv.URL, "bob's browser after users delete")
+	wantLoggedOut(t, phone, srv.URL, "bob's phone (with a remember-me cookie) after users delete")
+	if r := newBrowser(t).do("GET", srv.URL+"/api/me", nil, "Authorization", "Bearer "+secret); r.Code != http.StatusUnauthorized {
+		t.Errorf("bob's API token after delete: %d, want 401", r.Code)
+	}
+	if c.listed("bob") != nil {
+		t.Errorf("users list still lists bob after users delete")
+	}
+	if msg, _ := c.fails("", "users", "delete", "bob"); msg != `no user named "bob"` {
+		t.Errorf("users delete of a deleted user: %q", msg)
+	}
+	c.ok("another fine passphrase", "users", "add", "bob", "--email", "new-bob@example.com", "--password-stdin")
+	if row := c.listed("bob"); row == nil || row[0] == bob.ID {
+		t.Errorf("the new bob's row = %q; want a new user with a new ID", row)
+	}
+}
+
+// sessions list escapes what a User-Agent could do to a terminal; sessions
+// revoke --id ends the one session whose ID sessions list prints; -o json
+// gives the sessions as one JSON document.
+func TestCLISessionsEscapeAndRevokeByID(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--password-stdin")
+	alice, err := c.accounts().UserByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A client cannot send ESC in a header through net/http, but any raw
+	// client can: store such a session directly.
+	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	evil := "Moz\x1b]0;pwned\x07\x1b[2J\u202etxt\u0085\u2066\u009b31m\\\xff"
+	now := time.Now()
+	id := session.IDOf([]byte("a session token"))
+	if err := db.Sessions().Create(context.Background(), id, &session.Record{UserID: alice.ID, CreatedAt: now, LastSeen: now,
+		Expiry: now.Add(time.Hour), IP: "203.0.113.7\x1b[1m", UserAgent: evil}); err != nil {
+		t.Fatal(err)
+	}
+	srv := c.serve()
+	other := logIn(t, srv.URL, "alice", "correct horse battery")
+
+	out := c.ok("", "sessions", "list")
+	if strings.ContainsAny(out, "\x1b\x07\u202e\u0085\u2066\u009b") || !utf8.ValidString(out) {
+		t.Errorf("sessions list printed raw control or bidi characters: %q", out)
+	}
+	for _, want := range []string{`Moz\x1b]0;pwned\a\x1b[2J\u202etxt\u0085\u2066\u009b31m\\\xff`, `203.0.113.7\x1b[1m`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sessions list does not show %q escaped:\n%s", want, out)
+		}
+	}
+
+	var list []struct{ ID, User, UserAgent string }
+	if err := json.Unmarshal([]byte(c.ok("", "sessions", "list", "--user", "alice", "-o", "json")), &list); err != nil || len(list) != 2 {
+		t.Fatalf("sessions list -o json = %+v, %v; want alice's 2 sessions", list, err)
+	}
+
+	short := id[:12]
+	if !strings.Contains(out, short) {
+		t.Fatalf("sessions list does not print the session ID %s:\n%s", short, out)
+	}
+	if out := c.ok("", "sessions", "revoke", "--id", short); out != "ended session "+short+" of alice\n" {
+		t.Errorf("sessions revoke --id printed %q", out)
+	}
+	if out := c.ok("", "sessions", "list"); strings.Contains(out, short) || strings.Count(out, "\nalice ") != 1 {
+		t.Errorf("after sessions revoke --id %s, sessions list shows:\n%s\nwant only the other session", short, out)
+	}
+	if r := other.do("GET", srv.URL+"/dashboard", nil); r.Code != http.StatusOK {
+		t.Errorf("alice's other session after revoking one by ID: %d, want 200", r.Code)
+	}
+	if msg, _ := c.fails("", "sessions", "revoke", "--id", short); !strings.Contains(msg, "no live session with ID "+short) {
+		t.Errorf("sessions revoke of an ended session: %q", msg)
+	}
+	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 1 session and 0 remember-me tokens of alice\n" {
+		t.Errorf("sessions revoke --user printed %q, want 1 session and 0 remember-me tokens", out)
+	}
+}
+
+func TestEscapeText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Mozilla/5.0 (X11; Linux) Firefox/128.0", "Mozilla/5.0 (X11; Linux) Firefox/128.0"},
+		{"日本語 🔐 é", "日本語 🔐 é"},
+		{"\x1b[31mred", `\x1b[31mred`},
+		{"a\u0085b", `a\u0085b`},
+		{"\u202eevil", `\u202eevil`},
+		{"\u2066\u2069\u200f\u061c", `\u2066\u2069\u200f\u061c`},
+		{"tab\tnl\n\x7f", `tab\tnl\n\x7f`},
+		{"line\u2028sep", `line\u2028sep`},
+		{`back\slash`, `back\\slash`},
+		{"bad \xff\xfe utf8", `bad \xff\xfe utf8`},
+		{"\uFFFD kept", "\uFFFD kept"},
+	} {
+		if got := escapeText(tc.in); got != tc.want {
+			t.Errorf("escapeText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// CLI actions are audit-logged like the web admin's, with actor cli and
+// the operator's OS user, at the configured level.
+func TestCLIAudit(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--password-stdin")
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		event string
+	}{
+		{"", []string{"users", "disable", "alice"}, "user.disable"},
+		{"", []string{"users", "enable", "alice"}, "user.enable"},
+		{"", []string{"users", "set-role", "alice", "editor"}, "user.roles"},
+		{"a brand new passphrase\n", []string{"users", "set-password", "alice", "--password-stdin"}, "password.change"},
+		{"", []string{"sessions", "revoke", "--user", "alice"}, "session.revoke"},
+		{"another fine passphrase\n", []string{"users", "add", "bob", "--email", "b@example.com", "--password-stdin"}, "user.create"},
+		{"", []string{"users", "delete", "alice"}, "user.delete"},
+	} {
+		_, stderr, err := c.exec(tc.stdin, tc.args...)
+		if err != nil {
+			t.Fatalf("hallpass %s: %v", strings.Join(tc.args, " "), err)
+		}
+		if !strings.Contains(stderr, "msg="+tc.event+" ") || !strings.Contains(stderr, "audit=true") ||
+			!strings.Contains(stderr, "actor=cli") || !strings.Contains(stderr, "os_user=") {
+			t.Errorf("hallpass %s logged %q; want one %s audit record with actor=cli and os_user", strings.Join(tc.args, " "), stderr, tc.event)
+		}
+		if strings.Contains(stderr, "passphrase") {
+			t.Errorf("hallpass %s logged the password: %q", strings.Join(tc.args, " "), stderr)
+		}
+	}
+	c.env["HALLPASS_LOG_LEVEL"] = "warn"
+	if _, stderr, err := c.exec("", "users", "disable", "bob"); err != nil || stderr != "" {
+		t.Errorf("users disable with HALLPASS_LOG_LEVEL=warn: %v, stderr %q; want no info records", err, stderr)
+	}
 }

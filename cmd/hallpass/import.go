@@ -77,7 +77,7 @@ func usersImport(ctx context.Context, cmd command, args []string, env cliEnv) er
 	problems = append(problems, more...)
 	for i, p := range problems {
 		if i == maxProblems {
-			fmt.Fprintf(env.stderr, "... and %s more\n", plural(len(problems)-maxProblems, "problem", "problems"))
+			fmt.Fprintf(env.stderr, "... and %s\n", plural(len(problems)-maxProblems, "more problem", "more problems"))
 			break
 		}
 		fmt.Fprintln(env.stderr, p)
