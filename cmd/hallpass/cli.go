@@ -42,11 +42,25 @@ type cliEnv struct {
 	stdout, stderr io.Writer
 }
 
-// openCLI parses the command's flags and opens the app without serving.
-func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, define func(*flag.FlagSet)) (*app, *flag.FlagSet, error) {
+// Operands of a command, for openCLI: none, any number, or one thing.
+const (
+	noOperands  = ""
+	anyOperands = "*"
+)
+
+// openCLI parses the command's flags, checks that the command has the
+// operands it wants (noOperands, anyOperands, or exactly one, described
+// like "one username"), and opens the app without serving.
+func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, operands string, define func(*flag.FlagSet)) (*app, *flag.FlagSet, error) {
 	cfg, fs, err := parseCommand(cmd, args, env.getenv, env.stdout, env.stderr, define)
 	if err != nil {
 		return nil, nil, err
+	}
+	switch {
+	case operands == noOperands && fs.NArg() > 0:
+		return nil, nil, &usageError{cmd.name + " takes no arguments"}
+	case operands != noOperands && operands != anyOperands && fs.NArg() != 1:
+		return nil, nil, &usageError{fmt.Sprintf("%s: want exactly %s (usage: hallpass %s%s)", cmd.name, operands, cmd.name, cmd.args)}
 	}
 	a, err := openApp(ctx, cfg, cliLogger(env.stderr, cfg.LogLevel))
 	if err != nil {
@@ -203,17 +217,6 @@ func sessionsCmd(ctx context.Context, args []string, getenv func(string) string,
 	})
 }
 
-// wantArgs checks the number of positional arguments.
-func wantArgs(cmd command, fs *flag.FlagSet, n int, what string) error {
-	if fs.NArg() == n {
-		return nil
-	}
-	if n == 0 {
-		return &usageError{cmd.name + " takes no arguments"}
-	}
-	return &usageError{fmt.Sprintf("%s: want exactly %s (usage: hallpass %s%s)", cmd.name, what, cmd.name, cmd.args)}
-}
-
 // plural returns "1 user" or "n users".
 func plural(n int, one, many string) string {
 	if n == 1 {
@@ -222,23 +225,31 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-// outputFlag adds -o FORMAT to fs.
-func outputFlag(fs *flag.FlagSet, format *string) {
-	fs.StringVar(format, "o", "text", "output `FORMAT`: text, or json (one JSON document)")
+// outputFormat is the value of -o: "text" (the default) or "json".
+type outputFormat string
+
+func (o *outputFormat) String() string { return string(*o) }
+
+// Set accepts text or json.
+func (o *outputFormat) Set(v string) error {
+	if v != "text" && v != "json" {
+		return errors.New("want text or json")
+	}
+	*o = outputFormat(v)
+	return nil
 }
 
-func checkFormat(cmd command, format string) error {
-	if format != "text" && format != "json" {
-		return &usageError{fmt.Sprintf("%s: -o %q: want text or json", cmd.name, format)}
-	}
-	return nil
+// outputFlag adds -o FORMAT to fs.
+func outputFlag(fs *flag.FlagSet, format *outputFormat) {
+	*format = "text"
+	fs.Var(format, "o", "output `FORMAT`: text, or json (one JSON document)")
 }
 
 func usersAdd(ctx context.Context, cmd command, args []string, env cliEnv) error {
 	var email string
 	var roles stringList
 	var fromStdin bool
-	a, fs, err := openCLI(ctx, cmd, args, env, func(fs *flag.FlagSet) {
+	a, fs, err := openCLI(ctx, cmd, args, env, "one username", func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "the user's email `ADDRESS` (required)")
 		fs.Var(&roles, "role", "a `ROLE` to grant, e.g. admin (repeatable)")
 		fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
@@ -247,9 +258,6 @@ func usersAdd(ctx context.Context, cmd command, args []string, env cliEnv) error
 		return err
 	}
 	defer a.close()
-	if err := wantArgs(cmd, fs, 1, "one username"); err != nil {
-		return err
-	}
 	pw, err := readPassword(env.stdin, env.stderr, fromStdin)
 	if err != nil {
 		return err
@@ -408,9 +416,10 @@ func eachUser(ctx context.Context, a *app, after string, limit int, fn func(page
 }
 
 func usersList(ctx context.Context, cmd command, args []string, env cliEnv) error {
-	var format, after string
+	var after string
+	var format outputFormat
 	var limit int
-	a, fs, err := openCLI(ctx, cmd, args, env, func(fs *flag.FlagSet) {
+	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
 		fs.IntVar(&limit, "limit", 0, "list at most `N` users (0: all)")
 		fs.StringVar(&after, "after", "", "start after the user with this `ID` (the last one of the previous page)")
 		outputFlag(fs, &format)
@@ -419,12 +428,6 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		return err
 	}
 	defer a.close()
-	if err := wantArgs(cmd, fs, 0, ""); err != nil {
-		return err
-	}
-	if err := checkFormat(cmd, format); err != nil {
-		return err
-	}
 	if limit < 0 {
 		return &usageError{"users list: --limit must be 0 or more"}
 	}
@@ -488,12 +491,8 @@ func userNamed(ctx context.Context, a *app, name string) (*account.User, error) 
 // openForUser opens the app for a command whose one argument is a
 // username, and finds the user.
 func openForUser(ctx context.Context, cmd command, args []string, env cliEnv, define func(*flag.FlagSet)) (*app, *account.User, error) {
-	a, fs, err := openCLI(ctx, cmd, args, env, define)
+	a, fs, err := openCLI(ctx, cmd, args, env, "one username", define)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := wantArgs(cmd, fs, 1, "one username"); err != nil {
-		a.close()
 		return nil, nil, err
 	}
 	u, err := userNamed(ctx, a, fs.Arg(0))
@@ -505,15 +504,12 @@ func openForUser(ctx context.Context, cmd command, args []string, env cliEnv, de
 }
 
 func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) error {
-	var format string
+	var format outputFormat
 	a, u, err := openForUser(ctx, cmd, args, env, func(fs *flag.FlagSet) { outputFlag(fs, &format) })
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if err := checkFormat(cmd, format); err != nil {
-		return err
-	}
 	j := toJSON(u)
 	if list, err := a.sessions.ListByUser(ctx, u.ID); err == nil {
 		n := len(list)
@@ -579,7 +575,7 @@ func usersSetDisabled(ctx context.Context, cmd command, args []string, env cliEn
 }
 
 func usersSetRoles(ctx context.Context, cmd command, args []string, env cliEnv) error {
-	a, fs, err := openCLI(ctx, cmd, args, env, nil)
+	a, fs, err := openCLI(ctx, cmd, args, env, anyOperands, nil)
 	if err != nil {
 		return err
 	}
@@ -702,8 +698,9 @@ type sessionJSON struct {
 const sessionIDLen = 12
 
 func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) error {
-	var name, format string
-	a, fs, err := openCLI(ctx, cmd, args, env, func(fs *flag.FlagSet) {
+	var name string
+	var format outputFormat
+	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "user", "", "list only the sessions of the user `NAME`")
 		outputFlag(fs, &format)
 	})
@@ -711,12 +708,6 @@ func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) e
 		return err
 	}
 	defer a.close()
-	if err := wantArgs(cmd, fs, 0, ""); err != nil {
-		return err
-	}
-	if err := checkFormat(cmd, format); err != nil {
-		return err
-	}
 	var arr *jsonArray
 	var tw *tabwriter.Writer
 	if format == "json" {
@@ -749,11 +740,10 @@ func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) e
 		return nil
 	}
 	if name != "" {
-		u, err := userNamed(ctx, a, name)
-		if err != nil {
-			return err
+		var u *account.User
+		if u, err = userNamed(ctx, a, name); err == nil {
+			err = show([]*account.User{u})
 		}
-		err = show([]*account.User{u})
 	} else {
 		_, _, err = eachUser(ctx, a, "", 0, show)
 	}
@@ -768,7 +758,7 @@ func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) e
 
 func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv) error {
 	var name, id string
-	a, fs, err := openCLI(ctx, cmd, args, env, func(fs *flag.FlagSet) {
+	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "user", "", "end every session and remember-me token of the user `NAME`")
 		fs.StringVar(&id, "id", "", "end the one session with this `ID`, as \"sessions list\" prints it")
 	})
@@ -776,7 +766,7 @@ func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv)
 		return err
 	}
 	defer a.close()
-	if (name == "" && id == "") || fs.NArg() != 0 {
+	if name == "" && id == "" {
 		return &usageError{"sessions revoke: want --user NAME, or --id ID"}
 	}
 	var users []*account.User

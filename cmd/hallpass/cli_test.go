@@ -275,7 +275,7 @@ func TestCLIUnknownCommand(t *testing.T) {
 		{[]string{"serve", "--idle-timeout"}, "--idle-timeout needs a value"},
 		{[]string{"users", "add", "gina", "--email", "--password-stdin"}, "--email needs a value, but --password-stdin follows it"},
 		{[]string{"users", "add", "gina", "--email", "--"}, "--email needs a value"},
-		{[]string{"users", "list", "-o", "yaml"}, `-o "yaml": want text or json`},
+		{[]string{"users", "list", "-o", "yaml"}, `invalid value "yaml" for flag -o: want text or json`},
 		{[]string{"users", "show"}, "users show: want exactly one username"},
 		{[]string{"users", "delete", "a", "b"}, "users delete: want exactly one username"},
 		{[]string{"sessions", "revoke", "--id", "abc"}, "--id wants the 12 characters"},

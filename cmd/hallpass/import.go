@@ -54,16 +54,13 @@ type importRow struct {
 
 func usersImport(ctx context.Context, cmd command, args []string, env cliEnv) error {
 	var skipInvalid bool
-	a, fs, err := openCLI(ctx, cmd, args, env, func(fs *flag.FlagSet) {
+	a, fs, err := openCLI(ctx, cmd, args, env, "one file (CSV or JSON Lines)", func(fs *flag.FlagSet) {
 		fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid rows even when some are invalid")
 	})
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if err := wantArgs(cmd, fs, 1, "one file (CSV or JSON Lines)"); err != nil {
-		return err
-	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("open the import file: %w", err)
