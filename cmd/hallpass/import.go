@@ -84,8 +84,8 @@ func usersImport(ctx context.Context, cmd command, args []string, env cliEnv) er
 			plural(len(problems), "invalid row", "invalid rows"), plural(len(valid), "valid row", "valid rows"))
 	}
 	if n := countBcrypt(valid); n > 0 {
-		fmt.Fprintf(env.stderr, "warning: %s bcrypt hashes: bcrypt checks at most 72 bytes of a password, and hallpass refuses a longer one rather than cut it, so a user whose password is longer than 72 bytes cannot log in until they set a new one (hallpass users set-password NAME)\n",
-			plural(n, "user has", "users have"))
+		fmt.Fprintf(env.stderr, "warning: %s: bcrypt checks at most 72 bytes of a password, and hallpass refuses a longer one rather than cut it, so a user whose password is longer than 72 bytes cannot log in until they set a new one (hallpass users set-password NAME)\n",
+			plural(n, "user has a bcrypt hash", "users have bcrypt hashes"))
 	}
 	users := make([]*account.User, len(valid))
 	now := time.Now()
