@@ -228,6 +228,7 @@ func plural(n int, one, many string) string {
 // outputFormat is the value of -o: "text" (the default) or "json".
 type outputFormat string
 
+// String returns the format.
 func (o *outputFormat) String() string { return string(*o) }
 
 // Set accepts text or json.
@@ -463,6 +464,9 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 			return tw.Flush() // a page at a time: memory stays flat for any number of users
 		})
 		if err != nil {
+			return err
+		}
+		if err := tw.Flush(); err != nil { // the header, when there are no users
 			return err
 		}
 	}
@@ -753,7 +757,7 @@ func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) e
 	if arr != nil {
 		return arr.close()
 	}
-	return nil
+	return tw.Flush() // the header, when there are no users
 }
 
 func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv) error {

@@ -731,6 +731,11 @@ func TestCLISessions(t *testing.T) {
 // a time; disabling twice says so.
 func TestCLIUserCommands(t *testing.T) {
 	c := newCLI(t)
+	for _, args := range [][]string{{"users", "list"}, {"sessions", "list"}} {
+		if out := c.ok("", args...); strings.Count(out, "\n") != 1 || !strings.Contains(out, "USER") {
+			t.Errorf("hallpass %s with no users printed %q, want the header", strings.Join(args, " "), out)
+		}
+	}
 	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--role", "admin", "--password-stdin")
 	c.ok("another fine passphrase", "users", "add", "bob", "--email", "b@example.com", "--password-stdin")
 	c.ok("yet another passphrase", "users", "add", "carol", "--email", "c@example.com", "--password-stdin")
