@@ -261,7 +261,7 @@ func flagName(name string) string {
 // settingMeta names the kind of value a setting takes, from its default.
 func settingMeta(s setting) string {
 	switch {
-	case s.flag == "addr":
+	case strings.HasSuffix(s.flag, "addr"):
 		return "HOST:PORT"
 	case strings.HasSuffix(s.flag, "-url") || strings.HasSuffix(s.flag, "-store"):
 		return "URL"
