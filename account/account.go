@@ -352,6 +352,18 @@ type Importer interface {
 	ImportUsers(ctx context.Context, users []*User) error
 }
 
+// Deleter is an optional Store capability: deleting a user for good, as an
+// operator does for an account that must go (not merely be disabled).
+type Deleter interface {
+	// DeleteUser removes the user id, and with it every remember-me token
+	// and API token of the user in the stores kept beside this one, so
+	// that none of them finds the user again. The username becomes free
+	// and the ID is never issued again. It returns ErrNotFound for an
+	// unknown id. Sessions live in a session store, which the caller
+	// clears (login.Manager.DeleteUser does).
+	DeleteUser(ctx context.Context, id string) error
+}
+
 // ImportError reports the user of a batch that an Importer could not
 // store. It wraps the cause, so errors.Is(err, ErrUsernameTaken) works.
 type ImportError struct {

@@ -28,6 +28,9 @@ const (
 	UserDisable    = "user.disable"
 	UserEnable     = "user.enable"
 	RoleChange     = "user.roles"
+	UserCreate     = "user.create" // by an administrator (the CLI's users add)
+	UserImport     = "user.import" // Count users imported by an administrator
+	UserDelete     = "user.delete"
 )
 
 // Event is one security event.

@@ -56,3 +56,56 @@ func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.RoleChange, UserID: userID, Actor: actorID, Reason: fmt.Sprint(roles)})
 	return nil
 }
+
+// DeleteUser deletes a user for good, as an administrator does. The user
+// is disabled first, so that no login slips in, then every session,
+// remember-me token and API token of the user ends, and then the account
+// store removes the user: it must implement account.Deleter, or the error
+// wraps errors.ErrUnsupported. An unknown userID is account.ErrNotFound.
+// actorID names the administrator, for the audit log.
+func (m *Manager) DeleteUser(ctx context.Context, actorID, userID string) error {
+	d, ok := m.users.(account.Deleter)
+	if !ok {
+		return fmt.Errorf("login: delete user: the account store %T cannot delete users: %w", m.users, errors.ErrUnsupported)
+	}
+	if err := m.users.SetDisabled(ctx, userID, true); err != nil {
+		return err
+	}
+	n, err := m.revokeAll(nil, nil, userID, "")
+	if err != nil {
+		return err
+	}
+	if err := d.DeleteUser(ctx, userID); err != nil {
+		return err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.UserDelete, UserID: userID, Actor: actorID, Count: n})
+	return nil
+}
+
+// EndSessions ends every session and remember-me token of a user, as an
+// administrator does (API tokens stay), and returns how many of each.
+// actorID names the administrator, for the audit log.
+func (m *Manager) EndSessions(ctx context.Context, actorID, userID string) (sessions, remember int, err error) {
+	sessions, err = m.sessions.DestroyByUser(ctx, userID)
+	if err != nil {
+		return 0, 0, err
+	}
+	if m.cfg.Remember != nil {
+		if remember, err = m.cfg.Remember.DeleteRememberByUser(ctx, userID); err != nil {
+			return sessions, 0, fmt.Errorf("%w: revoke remember tokens: %w", session.ErrStoreUnavailable, err)
+		}
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Actor: actorID, Reason: "all", Count: sessions + remember})
+	return sessions, remember, nil
+}
+
+// EndSession ends the session id of a user, as an administrator does. It
+// returns session.ErrNotFound when the user has no such session. actorID
+// names the administrator, for the audit log.
+func (m *Manager) EndSession(ctx context.Context, actorID, userID, id string) error {
+	if err := m.sessions.DestroyUserSession(ctx, userID, id); err != nil {
+		return err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Actor: actorID, Session: session.ShortID(id)})
+	return nil
+}

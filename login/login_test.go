@@ -665,6 +665,58 @@ func TestDisableEndsEverything(t *testing.T) {
 	}
 }
 
+// An administrator's DeleteUser ends every session, remember-me token and
+// API token before the account goes, and is audited with the actor.
+func TestDeleteUserEndsEverything(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	u := e.addUser("ada", "correct horse battery")
+	other := e.addUser("bob", "another fine passphrase")
+	b1, b2, b3 := e.browser(), e.browser(), e.browser()
+	b1.login("ada", "correct horse battery", true)
+	b2.login("ada", "correct horse battery", false)
+	b3.login("bob", "another fine passphrase", false)
+	secret, _, _ := e.tokens.Create(ctx, u.ID, "ci", []string{apitoken.ScopeRead}, 0)
+	if err := e.lm.DeleteUser(ctx, "admin-1", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range []*client{b1, b2, b1.withOnly(rememberCookie)} {
+		if r := b.get("/me"); r.code != http.StatusSeeOther {
+			t.Errorf("browser %d after delete: /me = %d %q, want logged out", i, r.code, r.body)
+		}
+	}
+	if r := e.browser().get("/api/me", "Authorization", "Bearer "+secret); r.code != http.StatusUnauthorized {
+		t.Errorf("API token after delete: %d, want 401", r.code)
+	}
+	if r := b3.get("/me"); r.code != http.StatusOK {
+		t.Errorf("another user's session after delete: /me = %d, want 200", r.code)
+	}
+	if _, err := e.accounts.UserByID(ctx, u.ID); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("UserByID after DeleteUser = %v, want ErrNotFound", err)
+	}
+	if err := e.lm.DeleteUser(ctx, "admin-1", u.ID); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("DeleteUser of a deleted user = %v, want ErrNotFound", err)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `"msg":"user.delete"`) || !strings.Contains(logs, `"actor":"admin-1"`) {
+		t.Errorf("no user.delete audit record with the actor in:\n%s", logs)
+	}
+
+	// EndSession ends one session of a user, and only theirs.
+	list, err := e.sessions.ListByUser(ctx, other.ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListByUser(bob) = %d sessions, %v; want 1", len(list), err)
+	}
+	if err := e.lm.EndSession(ctx, "admin-1", u.ID, list[0].ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("EndSession of bob's session as ada's = %v, want session.ErrNotFound", err)
+	}
+	if err := e.lm.EndSession(ctx, "admin-1", other.ID, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := b3.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("bob's session after EndSession: /me = %d, want logged out", r.code)
+	}
+}
+
 func TestChangePassword(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser("ada", "correct horse battery")

@@ -18,6 +18,7 @@ import (
 var (
 	_ account.Store         = (*AccountStore)(nil)
 	_ account.Importer      = (*AccountStore)(nil)
+	_ account.Deleter       = (*AccountStore)(nil)
 	_ account.RememberStore = (*AccountStore)(nil)
 	_ account.TokenStore    = (*AccountStore)(nil)
 )
@@ -82,11 +83,11 @@ func cloneUser(u *account.User) *account.User {
 	return &c
 }
 
-// userIndex returns the index in s.users of the user id, or -1. The caller
-// holds s.mu.
+// userIndex returns the index in s.users of the user id, or -1 (also for
+// a deleted user, whose slot is nil). The caller holds s.mu.
 func (s *AccountStore) userIndex(id string) int {
 	n, ok := seqid.Parse(id)
-	if !ok || n > int64(len(s.users)) {
+	if !ok || n > int64(len(s.users)) || s.users[n-1] == nil {
 		return -1
 	}
 	return int(n - 1)
@@ -206,7 +207,9 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	defer s.mu.RUnlock()
 	list := []*account.User{}
 	for i := start; i < int64(len(s.users)) && len(list) < limit; i++ {
-		list = append(list, cloneUser(s.users[i]))
+		if s.users[i] != nil { // nil: deleted
+			list = append(list, cloneUser(s.users[i]))
+		}
 	}
 	return list, nil
 }
@@ -264,6 +267,31 @@ func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) 
 		u.Roles = slices.Clone(roles)
 		return nil
 	})
+}
+
+// DeleteUser removes the user, their remember-me tokens and their API
+// tokens, or returns account.ErrNotFound. The user's ID is not reused.
+func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete user: %w", err)
+	}
+	s.mu.Lock()
+	i := s.userIndex(id)
+	if i >= 0 {
+		delete(s.byName, fold(s.users[i].Username))
+		s.users[i] = nil
+	}
+	s.mu.Unlock()
+	if i < 0 {
+		return account.ErrNotFound
+	}
+	if _, err := s.DeleteRememberByUser(ctx, id); err != nil {
+		return fmt.Errorf("memstore: delete user: %w", err)
+	}
+	if _, err := s.DeleteTokensByUser(ctx, id); err != nil {
+		return fmt.Errorf("memstore: delete user: %w", err)
+	}
+	return nil
 }
 
 func cloneRemember(t *account.RememberToken) *account.RememberToken {

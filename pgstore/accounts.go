@@ -17,6 +17,7 @@ import (
 var (
 	_ account.Store         = (*AccountStore)(nil)
 	_ account.Importer      = (*AccountStore)(nil)
+	_ account.Deleter       = (*AccountStore)(nil)
 	_ account.RememberStore = (*AccountStore)(nil)
 	_ account.TokenStore    = (*AccountStore)(nil)
 )
@@ -345,6 +346,13 @@ func (s *AccountStore) SetDisabled(ctx context.Context, id string, disabled bool
 // account.ErrNotFound.
 func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) error {
 	return s.updateUser(ctx, "set roles", id, `UPDATE hallpass_users SET roles = $1 WHERE id = $2`, rolesValue(roles))
+}
+
+// DeleteUser removes the user and, through the tables' ON DELETE CASCADE,
+// their remember-me and API tokens, or returns an error wrapping
+// account.ErrNotFound.
+func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
+	return s.updateUser(ctx, "delete user", id, `DELETE FROM hallpass_users WHERE id = $1`)
 }
 
 // RehashPassword replaces the user's hash oldHash with newHash, in one

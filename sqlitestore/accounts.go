@@ -18,6 +18,7 @@ import (
 var (
 	_ account.Store         = (*AccountStore)(nil)
 	_ account.Importer      = (*AccountStore)(nil)
+	_ account.Deleter       = (*AccountStore)(nil)
 	_ account.RememberStore = (*AccountStore)(nil)
 	_ account.TokenStore    = (*AccountStore)(nil)
 )
@@ -363,6 +364,12 @@ func (s *AccountStore) SetDisabled(ctx context.Context, id string, disabled bool
 // SetRoles replaces the user's roles, or returns account.ErrNotFound.
 func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) error {
 	return s.updateUser(ctx, "set roles", id, `UPDATE users SET roles = ? WHERE id = ?`, encodeRoles(roles))
+}
+
+// DeleteUser removes the user and, through the tables' ON DELETE CASCADE,
+// their remember-me and API tokens, or returns account.ErrNotFound.
+func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
+	return s.updateUser(ctx, "delete user", id, `DELETE FROM users WHERE id = ?`)
 }
 
 // RehashPassword replaces the user's hash oldHash with newHash in one

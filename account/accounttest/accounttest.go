@@ -20,8 +20,8 @@
 // Remember or Tokens may be nil for an engine that does not keep them:
 // their subtests are then skipped with a message that says so, so `go test
 // -v` shows what the engine does not offer. The optional capability
-// account.Importer is tested when Users implements it, and skipped with a
-// message otherwise.
+// account.Importer and account.Deleter are tested when Users implements
+// them, and skipped with a message otherwise.
 //
 // Timestamps are compared with a tolerance of one millisecond, so a store
 // may keep times at millisecond precision, but no coarser. The token
@@ -65,7 +65,7 @@ const precision = time.Millisecond
 
 // Run checks the stores that newStores returns against the contracts of
 // account.Store, account.RememberStore, account.TokenStore and, when Users
-// implements it, account.Importer, with one subtest per promise. See the
+// implements them, account.Importer and account.Deleter, with one subtest per promise. See the
 // package documentation for what newStores must do.
 func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Helper()
@@ -91,6 +91,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Users/CancelledContext", testUsersCancelled},
 		{"Importer/Import", testImport},
 		{"Importer/AllOrNothing", testImportAllOrNothing},
+		{"Deleter/DeleteUser", testDeleteUser},
 		{"Remember/RoundTrip", testRememberRoundTrip},
 		{"Remember/Expiry", testRememberExpiry},
 		{"Remember/Unknown", testRememberUnknown},
@@ -132,6 +133,10 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 			case strings.HasPrefix(tt.name, "Importer/"):
 				if _, ok := s.Users.(account.Importer); !ok {
 					t.Skipf("store %T does not implement account.Importer (ImportUsers)", s.Users)
+				}
+			case strings.HasPrefix(tt.name, "Deleter/"):
+				if _, ok := s.Users.(account.Deleter); !ok {
+					t.Skipf("store %T does not implement account.Deleter (DeleteUser)", s.Users)
 				}
 			}
 			tt.fn(t, h)
@@ -945,6 +950,71 @@ func testImportAllOrNothing(t *testing.T, h *harness) {
 	// The names of the failed batches are still free.
 	if err := im.ImportUsers(h.ctx, []*account.User{h.user("bob"), h.user("carol")}); err != nil {
 		t.Errorf("ImportUsers after failed ones = %v, want nil", err)
+	}
+}
+
+// testDeleteUser checks that a deleted user, their remember-me tokens and
+// API tokens are gone, that the username is free again, that the ID is
+// not issued again, and that other users keep theirs.
+func testDeleteUser(t *testing.T, h *harness) {
+	d := h.Users.(account.Deleter)
+	u := h.create(h.user("Ada"))
+	other := h.create(h.user("Bob"))
+	var sels []string
+	var hashes [][]byte
+	if h.Remember != nil {
+		sels = append(sels, h.createRemember(h.rememberToken(u.ID)).Selector)
+		keep := h.createRemember(h.rememberToken(other.ID))
+		defer h.mustRemember(keep.Selector, h.now)
+	}
+	if h.Tokens != nil {
+		hashes = append(hashes, h.createToken(h.apiToken(u.ID, "ci")).Hash)
+		keep := h.createToken(h.apiToken(other.ID, "ci"))
+		defer h.mustToken(keep.Hash, h.now)
+	}
+
+	if err := d.DeleteUser(h.ctx, u.ID); err != nil {
+		t.Fatalf("DeleteUser(%q) = %v, want nil", u.ID, err)
+	}
+	if got, err := h.Users.UserByID(h.ctx, u.ID); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("after DeleteUser, UserByID(%q) = %v, %v; want ErrNotFound", u.ID, got, err)
+	}
+	if got, err := h.Users.UserByUsername(h.ctx, "ada"); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("after DeleteUser, UserByUsername(%q) = %v, %v; want ErrNotFound", "ada", got, err)
+	}
+	for _, sel := range sels {
+		h.mustNotRemember(sel, h.now)
+	}
+	for _, hash := range hashes {
+		if tok, err := h.Tokens.TokenByHash(h.ctx, hash, h.now); !errors.Is(err, account.ErrNotFound) {
+			t.Errorf("after DeleteUser, TokenByHash of the user's token = %v, %v; want ErrNotFound", tok, err)
+		}
+	}
+	if h.Tokens != nil {
+		if list, err := h.Tokens.ListTokens(h.ctx, u.ID); err != nil || len(list) != 0 {
+			t.Errorf("after DeleteUser, ListTokens(%q) = %d tokens, %v; want none", u.ID, len(list), err)
+		}
+	}
+	list := h.listAll()
+	if len(list) != 1 || list[0].ID != other.ID {
+		t.Errorf("after DeleteUser, ListUsers = %d users, want only %q", len(list), other.Username)
+	}
+	checkUser(t, "after DeleteUser of another user, UserByID", h.mustUser(other.ID), other)
+	if page, err := h.Users.ListUsers(h.ctx, account.ListOptions{After: u.ID}); err != nil || len(page) != 1 || page[0].ID != other.ID {
+		t.Errorf("ListUsers(After the deleted %q) = %d users, %v; want %q, the next one", u.ID, len(page), err, other.Username)
+	}
+
+	if err := d.DeleteUser(h.ctx, u.ID); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("DeleteUser(%q) again = %v, want ErrNotFound", u.ID, err)
+	}
+	for _, id := range oddIDs(u.ID) {
+		if err := d.DeleteUser(h.ctx, id); !errors.Is(err, account.ErrNotFound) {
+			t.Errorf("DeleteUser(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	again := h.create(h.user("ADA"))
+	if again.ID == u.ID {
+		t.Errorf("CreateUser after DeleteUser reused the ID %q", u.ID)
 	}
 }
 

@@ -3,23 +3,30 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
 	"github.com/hallpass/hallpass/account"
-	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/session"
 )
+
+// cliActor is the actor of the audit events of CLI commands; the
+// operator's OS user is logged beside it as os_user.
+const cliActor = "cli"
 
 // stringList is a repeatable string flag.
 type stringList []string
@@ -27,69 +34,241 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// openCLI parses the command's flags and opens the app without serving.
-func openCLI(ctx context.Context, name, usage string, args []string, getenv func(string) string, stderr io.Writer, define func(*flag.FlagSet)) (*app, *flag.FlagSet, error) {
-	cfg, fs, err := parseConfig(name, usage, args, getenv, stderr, define)
+// cliEnv is what every command is given: its arguments and the process's
+// environment and streams.
+type cliEnv struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// Operands of a command, for openCLI: none, any number, or one thing.
+const (
+	noOperands  = ""
+	anyOperands = "*"
+)
+
+// openCLI parses the command's flags, checks that the command has the
+// operands it wants (noOperands, anyOperands, or exactly one, described
+// like "one username"), and opens the app without serving.
+func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, operands string, define func(*flag.FlagSet)) (*app, *flag.FlagSet, error) {
+	cfg, fs, err := parseCommand(cmd, args, env.getenv, env.stdout, env.stderr, define)
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := openApp(ctx, cfg, newLogger(stderr, max(cfg.LogLevel, 4))) // warnings and errors only
+	switch {
+	case operands == noOperands && fs.NArg() > 0:
+		return nil, nil, &usageError{cmd.name + " takes no arguments"}
+	case operands != noOperands && operands != anyOperands && fs.NArg() != 1:
+		return nil, nil, &usageError{fmt.Sprintf("%s: want exactly %s (usage: hallpass %s%s)", cmd.name, operands, cmd.name, cmd.args)}
+	}
+	a, err := openApp(ctx, cfg, cliLogger(env.stderr, cfg.LogLevel))
 	if err != nil {
 		return nil, nil, err
 	}
 	return a, fs, nil
 }
 
-func usersCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprint(stdout, helpText)
-		if len(args) == 0 {
-			return &usageError{"users: which command? (add, list, disable, enable, set-role, import)"}
-		}
-		return nil
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "add":
-		return usersAdd(ctx, rest, getenv, stdin, stdout, stderr)
-	case "list":
-		return usersList(ctx, rest, getenv, stdout, stderr)
-	case "disable", "enable":
-		return usersSetDisabled(ctx, sub, rest, getenv, stdout, stderr)
-	case "set-role", "set-roles":
-		return usersSetRoles(ctx, rest, getenv, stdout, stderr)
-	case "import":
-		return usersImport(ctx, rest, getenv, stdout, stderr)
-	}
-	return &usageError{fmt.Sprintf("users: unknown command %q (add, list, disable, enable, set-role, import)", sub)}
+// cliLogger returns the logger of a command: audit events at the
+// configured level, like the server's, and everything else only from
+// warnings up, so the output of a command is not buried in store logs.
+// Every record names the operator's OS user.
+func cliLogger(w io.Writer, level slog.Level) *slog.Logger {
+	h := &cliHandler{Handler: newLogger(w, level).Handler(), level: level}
+	return slog.New(h).With("os_user", osUser())
 }
 
-func usersAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// osUser names the operator running the command, for the audit log.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if name := os.Getenv("USER"); name != "" {
+		return name
+	}
+	return "unknown"
+}
+
+// cliHandler passes records of a logger marked audit=true (as
+// audit.New marks it) at level, and others from max(level, warn).
+type cliHandler struct {
+	slog.Handler
+	level slog.Level
+	audit bool
+}
+
+// Enabled reports whether a record at l is logged.
+func (h *cliHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	min := max(h.level, slog.LevelWarn)
+	if h.audit {
+		min = h.level
+	}
+	return l >= min && h.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs notes audit=true.
+func (h *cliHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.Handler = h.Handler.WithAttrs(attrs)
+	for _, a := range attrs {
+		if a.Key == "audit" && a.Value.Kind() == slog.KindBool && a.Value.Bool() {
+			c.audit = true
+		}
+	}
+	return &c
+}
+
+// WithGroup keeps the level rule.
+func (h *cliHandler) WithGroup(name string) slog.Handler {
+	c := *h
+	c.Handler = h.Handler.WithGroup(name)
+	return &c
+}
+
+// auditLog records an event of a CLI command, with cliActor.
+func auditLog(ctx context.Context, a *app, e audit.Event) {
+	e.Actor = cliActor
+	audit.New(a.log).Record(ctx, e)
+}
+
+// subcommands are the commands of "users" and "sessions", for their help.
+var subcommands = map[string][]command{
+	"users": {
+		{"users add", "add a user", " NAME --email EMAIL [--role ROLE]... [--password-stdin]", "Adds a user. The password is asked for twice on a terminal, or read from the first line of standard input with --password-stdin."},
+		{"users list", "list the users, a page at a time", " [--limit N] [--after ID] [-o json]", "Lists the users in the order they were created, a page at a time from the store, so any number of users can be listed."},
+		{"users show", "show one user", " NAME [-o json]", "Shows one user: email, roles, state, dates, and how many sessions and API tokens they have."},
+		{"users disable", "disable a user and end their sessions and tokens", " NAME", "Disables a user: their sessions, remember-me and API tokens end at once, and their password is refused until they are enabled."},
+		{"users enable", "enable a user", " NAME", "Enables a disabled user."},
+		{"users set-role", "replace a user's roles", " NAME [ROLE...]", "Replaces a user's roles (no ROLE: none); their sessions see the change on their next request."},
+		{"users set-password", "set a user's password and end their sessions and tokens", " NAME [--password-stdin]", "Sets a user's password, as a reset does: every session, remember-me and API token of the user ends."},
+		{"users delete", "delete a user, their sessions and tokens", " NAME", "Deletes a user for good, ending their sessions, remember-me and API tokens first. The username becomes free."},
+		{"users import", "import users from CSV or JSON Lines", " FILE [--skip-invalid]", importAbout},
+	},
+	"sessions": {
+		{"sessions list", "list live sessions", " [--user NAME] [-o json]", "Lists the live sessions of one user or of everyone. User agents are printed with control and bidi characters escaped (\\x1b, \\u202e)."},
+		{"sessions revoke", "end a user's sessions, or one session", " --user NAME | --id ID", "Ends every session and remember-me token of a user (--user), or one session by the ID that \"sessions list\" prints (--id)."},
+	},
+}
+
+// commandNamed returns the command "group sub".
+func commandNamed(group, sub string) command {
+	for _, c := range subcommands[group] {
+		if c.name == group+" "+sub {
+			return c
+		}
+	}
+	return command{name: group + " " + sub, short: sub}
+}
+
+// groupHelp prints the subcommands of group.
+func groupHelp(w io.Writer, group string) {
+	fmt.Fprintf(w, "Usage: hallpass %s COMMAND [flags]\n\nCommands:\n", group)
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	for _, c := range subcommands[group] {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimPrefix(c.name, group+" "), c.short)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n\"hallpass %s COMMAND --help\" shows a command's flags.\n", group)
+}
+
+// dispatch runs the subcommand of group named by args[0].
+func dispatch(ctx context.Context, group string, args []string, env cliEnv, run map[string]func(context.Context, command, []string, cliEnv) error) error {
+	var names []string
+	for _, c := range subcommands[group] {
+		names = append(names, strings.TrimPrefix(c.name, group+" "))
+	}
+	if len(args) == 0 {
+		return &usageError{fmt.Sprintf("%s: which command? (%s; see \"hallpass %s --help\")", group, strings.Join(names, ", "), group)}
+	}
+	switch args[0] {
+	case "help", "--help", "-help", "-h":
+		groupHelp(env.stdout, group)
+		return flag.ErrHelp
+	}
+	sub := args[0]
+	if sub == "set-roles" {
+		sub = "set-role"
+	}
+	fn, ok := run[sub]
+	if !ok {
+		return &usageError{fmt.Sprintf("%s: unknown command %q (%s)", group, args[0], strings.Join(names, ", "))}
+	}
+	return fn(ctx, commandNamed(group, sub), args[1:], env)
+}
+
+func usersCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return dispatch(ctx, "users", args, cliEnv{getenv, stdin, stdout, stderr}, map[string]func(context.Context, command, []string, cliEnv) error{
+		"add":          usersAdd,
+		"list":         usersList,
+		"show":         usersShow,
+		"disable":      usersSetDisabled,
+		"enable":       usersSetDisabled,
+		"set-role":     usersSetRoles,
+		"set-password": usersSetPassword,
+		"delete":       usersDelete,
+		"import":       usersImport,
+	})
+}
+
+func sessionsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return dispatch(ctx, "sessions", args, cliEnv{getenv, nil, stdout, stderr}, map[string]func(context.Context, command, []string, cliEnv) error{
+		"list":   sessionsList,
+		"revoke": sessionsRevoke,
+	})
+}
+
+// plural returns "1 user" or "n users".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// outputFormat is the value of -o: "text" (the default) or "json".
+type outputFormat string
+
+// String returns the format.
+func (o *outputFormat) String() string { return string(*o) }
+
+// Set accepts text or json.
+func (o *outputFormat) Set(v string) error {
+	if v != "text" && v != "json" {
+		return errors.New("want text or json")
+	}
+	*o = outputFormat(v)
+	return nil
+}
+
+// outputFlag adds -o FORMAT to fs.
+func outputFlag(fs *flag.FlagSet, format *outputFormat) {
+	*format = "text"
+	fs.Var(format, "o", "output `FORMAT`: text, or json (one JSON document)")
+}
+
+func usersAdd(ctx context.Context, cmd command, args []string, env cliEnv) error {
 	var email string
 	var roles stringList
 	var fromStdin bool
-	a, fs, err := openCLI(ctx, "users add", "hallpass users add NAME --email E [--role ROLE]... [--password-stdin]", args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&email, "email", "", "the user's email address (required)")
-		fs.Var(&roles, "role", "a role to grant, e.g. admin (repeatable)")
+	a, fs, err := openCLI(ctx, cmd, args, env, "one username", func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the user's email `ADDRESS` (required)")
+		fs.Var(&roles, "role", "a `ROLE` to grant, e.g. admin (repeatable)")
 		fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
 	})
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if fs.NArg() != 1 {
-		return &usageError{"users add: want exactly one username"}
-	}
-	name := fs.Arg(0)
-	pw, err := readPassword(stdin, stderr, fromStdin)
+	pw, err := readPassword(env.stdin, env.stderr, fromStdin)
 	if err != nil {
 		return err
 	}
-	u, err := a.login.Register(ctx, name, email, pw, roles...)
+	u, err := a.login.Register(ctx, fs.Arg(0), email, pw, roles...)
 	if err != nil {
 		return describe(err)
 	}
-	fmt.Fprintf(stdout, "added user %s (id %s)\n", u.Username, u.ID)
+	auditLog(ctx, a, audit.Event{Name: audit.UserCreate, UserID: u.ID, Reason: strings.Join(u.Roles, ",")})
+	fmt.Fprintf(env.stdout, "added user %s (id %s)\n", u.Username, u.ID)
 	return nil
 }
 
@@ -142,81 +321,265 @@ func describe(err error) error {
 		return errors.New("that username is taken")
 	case errors.Is(err, account.ErrNotFound):
 		return errors.New("no such user")
+	case errors.Is(err, session.ErrNotSupported):
+		return errors.New("the session store cannot list sessions by user")
 	}
 	return err
 }
 
-func usersList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	a, fs, err := openCLI(ctx, "users list", "hallpass users list", args, getenv, stderr, nil)
+// userJSON is a user in -o json output: never the password hash.
+type userJSON struct {
+	ID                string    `json:"id"`
+	Username          string    `json:"username"`
+	Email             string    `json:"email"`
+	Roles             []string  `json:"roles"`
+	Disabled          bool      `json:"disabled"`
+	CreatedAt         time.Time `json:"created_at"`
+	PasswordChangedAt time.Time `json:"password_changed_at"`
+	Sessions          *int      `json:"sessions,omitempty"`   // users show only; absent when the store cannot count
+	APITokens         *int      `json:"api_tokens,omitempty"` // users show only
+}
+
+func toJSON(u *account.User) userJSON {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, Roles: roles, Disabled: u.Disabled,
+		CreatedAt: u.CreatedAt.UTC(), PasswordChangedAt: u.PasswordChangedAt.UTC()}
+}
+
+// jsonArray writes a JSON array one element at a time, so a list of any
+// length streams.
+type jsonArray struct {
+	w io.Writer
+	n int
+}
+
+func (j *jsonArray) add(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if j.n == 0 {
+		sep = "[\n  "
+	}
+	j.n++
+	_, err = fmt.Fprintf(j.w, "%s%s", sep, b)
+	return err
+}
+
+func (j *jsonArray) close() error {
+	end := "\n]\n"
+	if j.n == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(j.w, end)
+	return err
+}
+
+// userPage is how many users a command reads from the store at once.
+const userPage = 500
+
+// eachUser calls fn for the users after the ID after, a page at a time,
+// and stops after limit users (0: all). It returns the ID of the last
+// user seen, and whether more users follow it.
+func eachUser(ctx context.Context, a *app, after string, limit int, fn func(page []*account.User) error) (last string, more bool, err error) {
+	seen := 0
+	for {
+		n := userPage
+		if limit > 0 {
+			n = min(n, limit-seen)
+		}
+		page, err := a.accounts.ListUsers(ctx, account.ListOptions{After: after, Limit: n})
+		if errors.Is(err, account.ErrInvalid) {
+			return "", false, fmt.Errorf("--after %q is not a user ID of this store", after)
+		}
+		if err != nil {
+			return "", false, err
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return "", false, err
+			}
+			after = page[len(page)-1].ID
+			seen += len(page)
+		}
+		if len(page) < n {
+			return after, false, nil
+		}
+		if limit > 0 && seen >= limit {
+			next, err := a.accounts.ListUsers(ctx, account.ListOptions{After: after, Limit: 1})
+			return after, err == nil && len(next) > 0, err
+		}
+	}
+}
+
+func usersList(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	var after string
+	var format outputFormat
+	var limit int
+	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
+		fs.IntVar(&limit, "limit", 0, "list at most `N` users (0: all)")
+		fs.StringVar(&after, "after", "", "start after the user with this `ID` (the last one of the previous page)")
+		outputFlag(fs, &format)
+	})
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if fs.NArg() != 0 {
-		return &usageError{"users list takes no arguments"}
+	if limit < 0 {
+		return &usageError{"users list: --limit must be 0 or more"}
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tCREATED")
-	after := ""
-	for {
-		users, err := a.accounts.ListUsers(ctx, account.ListOptions{After: after, Limit: 500})
+	var last string
+	var more bool
+	if format == "json" {
+		arr := &jsonArray{w: env.stdout}
+		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
+			for _, u := range page {
+				if err := arr.add(toJSON(u)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		for _, u := range users {
-			state := "active"
-			if u.Disabled {
-				state = "disabled"
-			}
-			roles := strings.Join(u.Roles, ",")
-			if roles == "" {
-				roles = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, roles, state, u.CreatedAt.UTC().Format("2006-01-02 15:04"))
+		if err := arr.close(); err != nil {
+			return err
 		}
-		if len(users) < 500 {
-			break
+	} else {
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tCREATED")
+		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
+			for _, u := range page {
+				roles := strings.Join(u.Roles, ",")
+				if roles == "" {
+					roles = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
+			}
+			return tw.Flush() // a page at a time: memory stays flat for any number of users
+		})
+		if err != nil {
+			return err
 		}
-		after = users[len(users)-1].ID
+		if err := tw.Flush(); err != nil { // the header, when there are no users
+			return err
+		}
 	}
-	return tw.Flush()
+	if more {
+		fmt.Fprintf(env.stderr, "more users follow: hallpass users list --after %s --limit %d\n", last, limit)
+	}
+	return nil
+}
+
+func state(u *account.User) string {
+	if u.Disabled {
+		return "disabled"
+	}
+	return "active"
 }
 
 // userNamed finds a user by name or fails with a clear message.
 func userNamed(ctx context.Context, a *app, name string) (*account.User, error) {
 	u, err := a.accounts.UserByUsername(ctx, name)
 	if errors.Is(err, account.ErrNotFound) {
-		return nil, fmt.Errorf("no user named %q", name)
+		return nil, fmt.Errorf("no user named %q", escapeText(name))
 	}
 	return u, err
 }
 
-func usersSetDisabled(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	a, fs, err := openCLI(ctx, "users "+sub, "hallpass users "+sub+" NAME", args, getenv, stderr, nil)
+// openForUser opens the app for a command whose one argument is a
+// username, and finds the user.
+func openForUser(ctx context.Context, cmd command, args []string, env cliEnv, define func(*flag.FlagSet)) (*app, *account.User, error) {
+	a, fs, err := openCLI(ctx, cmd, args, env, "one username", define)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := userNamed(ctx, a, fs.Arg(0))
+	if err != nil {
+		a.close()
+		return nil, nil, err
+	}
+	return a, u, nil
+}
+
+func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	var format outputFormat
+	a, u, err := openForUser(ctx, cmd, args, env, func(fs *flag.FlagSet) { outputFlag(fs, &format) })
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if fs.NArg() != 1 {
-		return &usageError{"users " + sub + ": want exactly one username"}
+	j := toJSON(u)
+	if list, err := a.sessions.ListByUser(ctx, u.ID); err == nil {
+		n := len(list)
+		j.Sessions = &n
+	} else if !errors.Is(err, session.ErrNotSupported) {
+		return err
 	}
-	u, err := userNamed(ctx, a, fs.Arg(0))
+	tokens, err := a.accounts.ListTokens(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	if err := a.login.SetDisabled(ctx, "cli", u.ID, sub == "disable"); err != nil {
+	n := len(tokens)
+	j.APITokens = &n
+	if format == "json" {
+		b, err := json.MarshalIndent(j, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(env.stdout, "%s\n", b)
 		return err
 	}
-	if sub == "disable" {
-		fmt.Fprintf(stdout, "disabled %s; their sessions, remember-me and API tokens have ended\n", u.Username)
+	sessions := "unknown (the session store cannot list by user)"
+	if j.Sessions != nil {
+		sessions = strconv.Itoa(*j.Sessions)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"id", u.ID},
+		{"username", escapeText(u.Username)},
+		{"email", escapeText(u.Email)},
+		{"roles", orNone(u.Roles)},
+		{"state", state(u)},
+		{"created", u.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")},
+		{"password changed", u.PasswordChangedAt.UTC().Format("2006-01-02 15:04:05 UTC")},
+		{"sessions", sessions},
+		{"API tokens", strconv.Itoa(n)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+func usersSetDisabled(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, u, err := openForUser(ctx, cmd, args, env, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	disable := cmd.name == "users disable"
+	if u.Disabled == disable {
+		fmt.Fprintf(env.stdout, "%s is already %s; nothing changed\n", u.Username, state(u))
+		return nil
+	}
+	if err := a.login.SetDisabled(ctx, cliActor, u.ID, disable); err != nil {
+		return err
+	}
+	if disable {
+		fmt.Fprintf(env.stdout, "disabled %s; their sessions, remember-me and API tokens have ended\n", u.Username)
 	} else {
-		fmt.Fprintf(stdout, "enabled %s\n", u.Username)
+		fmt.Fprintf(env.stdout, "enabled %s\n", u.Username)
 	}
 	return nil
 }
 
-func usersSetRoles(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	a, fs, err := openCLI(ctx, "users set-role", "hallpass users set-role NAME [ROLE...]", args, getenv, stderr, nil)
+func usersSetRoles(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, fs, err := openCLI(ctx, cmd, args, env, anyOperands, nil)
 	if err != nil {
 		return err
 	}
@@ -229,11 +592,14 @@ func usersSetRoles(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	roles := fs.Args()[1:]
-	if err := a.login.SetRoles(ctx, "cli", u.ID, roles); err != nil {
+	if err := a.login.SetRoles(ctx, cliActor, u.ID, roles); err != nil {
 		return describe(err)
 	}
-	got, _ := a.accounts.UserByID(ctx, u.ID)
-	fmt.Fprintf(stdout, "%s now has roles: %s\n", u.Username, orNone(got.Roles))
+	got, err := a.accounts.UserByID(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "%s now has roles: %s\n", u.Username, orNone(got.Roles))
 	return nil
 }
 
@@ -244,331 +610,235 @@ func orNone(roles []string) string {
 	return strings.Join(roles, ", ")
 }
 
-// importRow is one user of an import file.
-type importRow struct {
-	Line         int
-	Username     string
-	Email        string
-	PasswordHash string
-	Roles        []string
-}
-
-func usersImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var skipInvalid bool
-	a, fs, err := openCLI(ctx, "users import", "hallpass users import FILE [--skip-invalid]", args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid rows even when some are invalid")
+func usersSetPassword(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	var fromStdin bool
+	a, u, err := openForUser(ctx, cmd, args, env, func(fs *flag.FlagSet) {
+		fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
 	})
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if fs.NArg() != 1 {
-		return &usageError{"users import: want exactly one file (CSV or JSON Lines)"}
-	}
-	f, err := os.Open(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("open the import file: %w", err)
-	}
-	defer f.Close()
-	rows, problems, err := readImport(f)
+	pw, err := readPassword(env.stdin, env.stderr, fromStdin)
 	if err != nil {
 		return err
 	}
-	valid, more := validateImport(ctx, a, rows)
-	problems = append(problems, more...)
-	for _, p := range problems {
-		fmt.Fprintln(stderr, p)
+	if err := a.login.SetPassword(ctx, cliActor, u.ID, pw); err != nil {
+		return describe(err)
 	}
-	if len(problems) > 0 && !skipInvalid {
-		return fmt.Errorf("%d invalid rows; nothing imported (fix them, or pass --skip-invalid to import the %d valid rows)", len(problems), len(valid))
-	}
-	users := make([]*account.User, len(valid))
-	now := time.Now()
-	for i, r := range valid {
-		users[i] = &account.User{Username: r.Username, Email: r.Email, PasswordHash: r.PasswordHash, Roles: r.Roles,
-			CreatedAt: now, PasswordChangedAt: now}
-	}
-	if err := importUsers(ctx, a, users); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "imported %d users, skipped %d invalid rows\n", len(users), len(problems))
+	fmt.Fprintf(env.stdout, "set the password of %s; their sessions, remember-me and API tokens have ended\n", u.Username)
 	return nil
 }
 
-// importUsers stores users all-or-nothing when the store can.
-func importUsers(ctx context.Context, a *app, users []*account.User) error {
-	if im, ok := a.accounts.(account.Importer); ok {
-		err := im.ImportUsers(ctx, users)
-		var ie *account.ImportError
-		if errors.As(err, &ie) {
-			return fmt.Errorf("user %q: %v; nothing imported", users[ie.Index].Username, describe(ie.Err))
-		}
+func usersDelete(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, u, err := openForUser(ctx, cmd, args, env, nil)
+	if err != nil {
 		return err
 	}
-	for _, u := range users {
-		if err := a.accounts.CreateUser(ctx, u); err != nil {
-			return fmt.Errorf("user %q: %w", u.Username, describe(err))
+	defer a.close()
+	if err := a.login.DeleteUser(ctx, cliActor, u.ID); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return errors.New("the account store cannot delete users")
 		}
+		return describe(err)
 	}
+	fmt.Fprintf(env.stdout, "deleted %s; their sessions, remember-me and API tokens have ended\n", u.Username)
 	return nil
 }
 
-// readImport reads CSV or JSON Lines (chosen by the first non-blank
-// character: '{' for JSON). A CSV header row naming the columns is
-// optional. Rows that cannot be read are returned as problems.
-func readImport(r io.Reader) ([]importRow, []string, error) {
-	br := bufio.NewReader(r)
-	for {
-		b, err := br.Peek(1)
-		if err != nil {
-			return nil, nil, errors.New("the import file is empty")
+// escapeText returns s with everything that could act on a terminal
+// escaped, strconv.Quote style: C0 and C1 controls (ESC as \x1b, NEL as
+// \u0085), DEL, bidi and other invisible format characters (U+202E as
+// \u202e), line separators, invalid UTF-8 (\xff), and the backslash
+// itself, so an escape in the output always means one in the data.
+func escapeText(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && runeLen(s[i:]) == 1: // invalid UTF-8
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == ' ' || strconv.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
 		}
-		if b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t' || b[0] == 0xEF || b[0] == 0xBB || b[0] == 0xBF {
-			br.ReadByte() // blank space or a byte-order mark
-			continue
-		}
-		if b[0] == '{' {
-			return readJSONLines(br)
-		}
-		return readCSV(br)
 	}
+	return b.String()
 }
 
-func readCSV(r io.Reader) ([]importRow, []string, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	var rows []importRow
-	var problems []string
-	for first := true; ; first = false {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				problems = append(problems, fmt.Sprintf("line %d: cannot read the CSV: %v", pe.Line, pe.Err))
-				if errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
+// runeLen is the length of the first rune of s as encoded.
+func runeLen(s string) int {
+	_, n := utf8.DecodeRuneInString(s)
+	return n
+}
+
+// printable escapes s and shortens it to about n characters, for a column
+// or an error line.
+func printable(s string, n int) string {
+	s = escapeText(s)
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n]) + "…"
+	}
+	return s
+}
+
+// sessionJSON is a session in -o json output.
+type sessionJSON struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	UserID    string    `json:"user_id"`
+	IP        string    `json:"ip"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UserAgent string    `json:"user_agent"`
+}
+
+// sessionIDLen is how much of a session ID "sessions list" prints; it is
+// enough for "sessions revoke --id".
+const sessionIDLen = 12
+
+func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	var name string
+	var format outputFormat
+	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "user", "", "list only the sessions of the user `NAME`")
+		outputFlag(fs, &format)
+	})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var arr *jsonArray
+	var tw *tabwriter.Writer
+	if format == "json" {
+		arr = &jsonArray{w: env.stdout}
+	} else {
+		tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER\tSESSION\tIP\tSTARTED\tLAST SEEN\tUSER AGENT")
+	}
+	show := func(users []*account.User) error {
+		for _, u := range users {
+			list, err := a.sessions.ListByUser(ctx, u.ID)
+			if err != nil {
+				return describe(err)
+			}
+			for _, s := range list {
+				if arr != nil {
+					if err := arr.add(sessionJSON{ID: s.ID, User: u.Username, UserID: u.ID, IP: s.IP, CreatedAt: s.CreatedAt.UTC(),
+						LastSeen: s.LastSeen.UTC(), ExpiresAt: s.Expiry.UTC(), UserAgent: s.UserAgent}); err != nil {
+						return err
+					}
 					continue
 				}
-				continue
-			}
-			return nil, nil, fmt.Errorf("read the import file: %w", err)
-		}
-		if first && len(rec) > 0 && strings.EqualFold(strings.TrimSpace(rec[0]), "username") {
-			continue // header
-		}
-		if len(rec) < 3 || len(rec) > 4 {
-			problems = append(problems, fmt.Sprintf("line %d: want 3 or 4 columns (username,email,password_hash[,roles]), got %d", line, len(rec)))
-			continue
-		}
-		row := importRow{Line: line, Username: strings.TrimSpace(rec[0]), Email: strings.TrimSpace(rec[1]), PasswordHash: strings.TrimSpace(rec[2])}
-		if len(rec) == 4 {
-			row.Roles = splitRoles(rec[3])
-		}
-		rows = append(rows, row)
-	}
-	return rows, problems, nil
-}
-
-// splitRoles splits a roles field on spaces, semicolons, commas or bars.
-func splitRoles(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ';' || r == ',' || r == '|' })
-}
-
-func readJSONLines(r io.Reader) ([]importRow, []string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var rows []importRow
-	var problems []string
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var v struct {
-			Username     string          `json:"username"`
-			Email        string          `json:"email"`
-			PasswordHash string          `json:"password_hash"`
-			Roles        json.RawMessage `json:"roles"`
-		}
-		if err := json.Unmarshal([]byte(text), &v); err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: not a JSON object with string fields username, email, password_hash", line))
-			continue
-		}
-		row := importRow{Line: line, Username: v.Username, Email: v.Email, PasswordHash: v.PasswordHash}
-		if len(v.Roles) > 0 && string(v.Roles) != "null" {
-			var list []string
-			var one string
-			if json.Unmarshal(v.Roles, &list) == nil {
-				row.Roles = list
-			} else if json.Unmarshal(v.Roles, &one) == nil {
-				row.Roles = splitRoles(one)
-			} else {
-				problems = append(problems, fmt.Sprintf("line %d: roles must be a list of strings or a string", line))
-				continue
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", escapeText(u.Username), s.ID[:min(sessionIDLen, len(s.ID))], printable(s.IP, 45),
+					s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.LastSeen.UTC().Format("2006-01-02 15:04"), printable(s.UserAgent, 60))
 			}
 		}
-		rows = append(rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read the import file: %w", err)
-	}
-	return rows, problems, nil
-}
-
-// validateImport checks every row (fields, hash format, duplicates in the
-// file and in the database) and returns the valid rows and the problems,
-// each naming its line.
-func validateImport(ctx context.Context, a *app, rows []importRow) ([]importRow, []string) {
-	var valid []importRow
-	var problems []string
-	seen := map[string]int{}
-	for _, r := range rows {
-		var errs account.FieldErrors
-		errs.Add(account.ValidateUsername(r.Username))
-		errs.Add(account.ValidateEmail(r.Email))
-		if err := password.CheckHash(r.PasswordHash); err != nil {
-			switch {
-			case r.PasswordHash == "":
-				errs.Add(&account.FieldError{Field: "password_hash", Message: "The password hash is empty."})
-			case errors.Is(err, password.ErrUnknownFormat):
-				errs.Add(&account.FieldError{Field: "password_hash", Message: "The password hash is in a format hallpass cannot verify."})
-			default:
-				errs.Add(&account.FieldError{Field: "password_hash", Message: "The password hash is malformed or its cost is out of range."})
-			}
-		}
-		roles, err := account.NormalizeRoles(r.Roles)
-		errs.Add(err)
-		key := strings.ToLower(r.Username)
-		if prev, dup := seen[key]; dup && errs.For("username") == "" {
-			errs.Add(&account.FieldError{Field: "username", Message: fmt.Sprintf("The username repeats line %d.", prev)})
-		} else if errs.For("username") == "" {
-			if _, err := a.accounts.UserByUsername(ctx, r.Username); err == nil {
-				errs.Add(&account.FieldError{Field: "username", Message: "That username is taken."})
-			}
-		}
-		if _, dup := seen[key]; !dup {
-			seen[key] = r.Line
-		}
-		if len(errs) > 0 {
-			problems = append(problems, fmt.Sprintf("line %d (%s): %s", r.Line, printable(r.Username), errs.Error()))
-			continue
-		}
-		r.Roles = roles
-		valid = append(valid, r)
-	}
-	return valid, problems
-}
-
-// printable shortens and sanitises a value for an error line.
-func printable(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0xFFFD {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-}
-
-func sessionsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprint(stdout, helpText)
-		if len(args) == 0 {
-			return &usageError{"sessions: which command? (list, revoke)"}
+		if tw != nil {
+			return tw.Flush()
 		}
 		return nil
 	}
-	sub, rest := args[0], args[1:]
-	var user string
-	define := func(fs *flag.FlagSet) { fs.StringVar(&user, "user", "", "the user whose sessions to "+sub) }
-	switch sub {
-	case "list":
-		a, fs, err := openCLI(ctx, "sessions list", "hallpass sessions list [--user NAME]", rest, getenv, stderr, define)
-		if err != nil {
-			return err
+	if name != "" {
+		var u *account.User
+		if u, err = userNamed(ctx, a, name); err == nil {
+			err = show([]*account.User{u})
 		}
-		defer a.close()
-		if fs.NArg() != 0 {
-			return &usageError{"sessions list takes no arguments"}
-		}
-		return sessionsList(ctx, a, user, stdout)
-	case "revoke":
-		a, fs, err := openCLI(ctx, "sessions revoke", "hallpass sessions revoke --user NAME", rest, getenv, stderr, define)
-		if err != nil {
-			return err
-		}
-		defer a.close()
-		if user == "" || fs.NArg() != 0 {
-			return &usageError{"sessions revoke: want --user NAME"}
-		}
-		u, err := userNamed(ctx, a, user)
-		if err != nil {
-			return err
-		}
-		n, err := a.sessions.DestroyByUser(ctx, u.ID)
-		if err != nil {
-			return sessionErr(err)
-		}
-		k, err := a.accounts.DeleteRememberByUser(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "ended %d sessions and %d remember-me tokens of %s\n", n, k, u.Username)
-		return nil
+	} else {
+		_, _, err = eachUser(ctx, a, "", 0, show)
 	}
-	return &usageError{fmt.Sprintf("sessions: unknown command %q (list, revoke)", sub)}
+	if err != nil {
+		return err
+	}
+	if arr != nil {
+		return arr.close()
+	}
+	return tw.Flush() // the header, when there are no users
 }
 
-func sessionErr(err error) error {
-	if errors.Is(err, session.ErrNotSupported) {
-		return errors.New("the session store cannot list sessions by user")
+func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	var name, id string
+	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "user", "", "end every session and remember-me token of the user `NAME`")
+		fs.StringVar(&id, "id", "", "end the one session with this `ID`, as \"sessions list\" prints it")
+	})
+	if err != nil {
+		return err
 	}
-	return err
-}
-
-func sessionsList(ctx context.Context, a *app, user string, stdout io.Writer) error {
+	defer a.close()
+	if name == "" && id == "" {
+		return &usageError{"sessions revoke: want --user NAME, or --id ID"}
+	}
 	var users []*account.User
-	if user != "" {
-		u, err := userNamed(ctx, a, user)
+	if name != "" {
+		u, err := userNamed(ctx, a, name)
 		if err != nil {
 			return err
 		}
 		users = []*account.User{u}
-	} else {
-		after := ""
-		for {
-			page, err := a.accounts.ListUsers(ctx, account.ListOptions{After: after, Limit: 500})
-			if err != nil {
-				return err
-			}
-			users = append(users, page...)
-			if len(page) < 500 {
-				break
-			}
-			after = page[len(page)-1].ID
-		}
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tSESSION\tIP\tSTARTED\tLAST SEEN\tUSER AGENT")
-	for _, u := range users {
-		list, err := a.sessions.ListByUser(ctx, u.ID)
+	if id == "" {
+		n, k, err := a.login.EndSessions(ctx, cliActor, users[0].ID)
 		if err != nil {
-			return sessionErr(err)
+			return describe(err)
 		}
-		for _, s := range list {
-			ua := s.UserAgent
-			if len(ua) > 60 {
-				ua = ua[:60] + "…"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, s.ID[:12], s.IP,
-				s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.LastSeen.UTC().Format("2006-01-02 15:04"), printable(ua))
-		}
+		fmt.Fprintf(env.stdout, "ended %s and %s of %s\n", plural(n, "session", "sessions"), plural(k, "remember-me token", "remember-me tokens"), users[0].Username)
+		return nil
 	}
-	return tw.Flush()
+	u, full, err := findSession(ctx, a, users, id)
+	if err != nil {
+		return err
+	}
+	if err := a.login.EndSession(ctx, cliActor, u.ID, full); err != nil {
+		if errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("session %s has ended already", id)
+		}
+		return err
+	}
+	fmt.Fprintf(env.stdout, "ended session %s of %s\n", full[:min(sessionIDLen, len(full))], u.Username)
+	return nil
+}
+
+// findSession finds the live session whose ID starts with prefix (at least
+// sessionIDLen characters, or the whole ID) among the sessions of users,
+// or of everyone when users is nil.
+func findSession(ctx context.Context, a *app, users []*account.User, prefix string) (*account.User, string, error) {
+	if len(prefix) < sessionIDLen {
+		return nil, "", &usageError{fmt.Sprintf("sessions revoke: --id wants the %d characters that \"sessions list\" prints", sessionIDLen)}
+	}
+	var owner *account.User
+	var found []string
+	search := func(page []*account.User) error {
+		for _, u := range page {
+			list, err := a.sessions.ListByUser(ctx, u.ID)
+			if err != nil {
+				return describe(err)
+			}
+			for _, s := range list {
+				if strings.HasPrefix(s.ID, prefix) {
+					owner, found = u, append(found, s.ID)
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if users != nil {
+		err = search(users)
+	} else {
+		_, _, err = eachUser(ctx, a, "", 0, search)
+	}
+	switch {
+	case err != nil:
+		return nil, "", err
+	case len(found) == 0:
+		return nil, "", fmt.Errorf("no live session with ID %s", printable(prefix, 64))
+	case len(found) > 1:
+		return nil, "", fmt.Errorf("%d sessions have IDs starting with %s: give more of the ID (sessions list -o json prints it whole)", len(found), prefix)
+	}
+	return owner, found[0], nil
 }

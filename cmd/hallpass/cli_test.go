@@ -16,11 +16,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
 )
 
@@ -140,11 +145,11 @@ func wantLoggedOut(t *testing.T, b *browser, base, who string) {
 }
 
 // helpCommands are the commands that "hallpass help" lists.
-var helpCommands = []string{"[serve]", "users add", "users list", "users disable", "users enable", "users set-role",
-	"users import", "sessions list", "sessions revoke", "version", "help"}
+var helpCommands = []string{"[serve]", "users add", "users list", "users show", "users disable", "users enable", "users set-role",
+	"users set-password", "users delete", "users import", "sessions list", "sessions revoke", "version", "help"}
 
 func TestCLIHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"users", "help"}, {"sessions", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		c := newCLI(t)
 		out := c.ok("", args...)
 		for _, cmd := range helpCommands {
@@ -153,48 +158,92 @@ func TestCLIHelp(t *testing.T) {
 			}
 		}
 	}
+	// A group's help lists its own commands only, on stdout, exit 0.
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"users", "--help"}, []string{"Usage: hallpass users COMMAND", "add ", "list ", "show ", "set-password ", "delete ", "import "}, []string{"revoke"}},
+		{[]string{"users", "help"}, []string{"Usage: hallpass users COMMAND", "disable "}, []string{"revoke"}},
+		{[]string{"help", "users"}, []string{"Usage: hallpass users COMMAND", "enable "}, []string{"revoke"}},
+		{[]string{"sessions", "--help"}, []string{"Usage: hallpass sessions COMMAND", "list ", "revoke "}, []string{"import", "delete"}},
+		{[]string{"sessions", "-h"}, []string{"Usage: hallpass sessions COMMAND"}, []string{"import"}},
+	} {
+		c := newCLI(t)
+		out, stderr, err := c.exec("", tc.args...)
+		if exitCode(err) != 0 || stderr != "" {
+			t.Errorf("hallpass %s: %v (exit %d), stderr %q; want exit 0 and nothing on stderr", strings.Join(tc.args, " "), err, exitCode(err), stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("hallpass %s does not print %q:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out, w) {
+				t.Errorf("hallpass %s prints %q, a command of another group:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+	}
 }
 
-// Every command's --help prints its usage and flags and returns
-// flag.ErrHelp (exit code 2) before it opens, or creates, any data.
+// Every command's --help prints its usage and its own flags, spelt --flag
+// with the kind of value they take, to stdout, and exits 0 before it
+// opens, or creates, any data. Only serve --help lists the settings.
 func TestCLISubcommandHelp(t *testing.T) {
-	for _, args := range [][]string{
-		{"serve", "--help"},
-		{"--help-me"}, // a flag of the default command, serve: unknown, so a usage error
-		{"users", "add", "--help"},
-		{"users", "add", "bob", "--email", "b@example.com", "-h"},
-		{"users", "list", "--help"},
-		{"users", "disable", "--help"},
-		{"users", "enable", "--help"},
-		{"users", "set-role", "--help"},
-		{"users", "import", "--help"},
-		{"sessions", "list", "--help"},
-		{"sessions", "revoke", "--help"},
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"serve", "--help"}, []string{"--data DIR", "HALLPASS_DATA", "--idle-timeout DURATION", "--addr HOST:PORT", "--database-url URL"}, nil},
+		{[]string{"--help-me"}, nil, nil}, // a flag of the default command, serve: unknown, so a usage error
+		{[]string{"users", "add", "--help"}, []string{"--email ADDRESS", "--role ROLE", "--password-stdin "}, []string{"--idle-timeout", "-email string"}},
+		{[]string{"users", "add", "bob", "--email", "b@example.com", "-h"}, []string{"--email ADDRESS"}, []string{"--idle-timeout"}},
+		{[]string{"users", "list", "--help"}, []string{"--limit N", "--after ID", "-o FORMAT"}, []string{"--idle-timeout", "--email"}},
+		{[]string{"users", "show", "--help"}, []string{"-o FORMAT"}, []string{"--idle-timeout"}},
+		{[]string{"users", "disable", "--help"}, nil, []string{"--idle-timeout", "Flags:"}},
+		{[]string{"users", "enable", "--help"}, nil, []string{"--idle-timeout", "Flags:"}},
+		{[]string{"users", "set-role", "--help"}, nil, []string{"--idle-timeout"}},
+		{[]string{"users", "set-password", "--help"}, []string{"--password-stdin"}, []string{"--idle-timeout", "--email"}},
+		{[]string{"users", "delete", "--help"}, nil, []string{"--idle-timeout"}},
+		{[]string{"users", "import", "--help"}, []string{"--skip-invalid", "header", "72 bytes", "Quote"}, []string{"--idle-timeout"}},
+		{[]string{"sessions", "list", "--help"}, []string{"--user NAME", "-o FORMAT"}, []string{"--idle-timeout"}},
+		{[]string{"sessions", "revoke", "--help"}, []string{"--user NAME", "--id ID"}, []string{"--idle-timeout"}},
 	} {
+		args := tc.args
 		t.Run(strings.Join(args, "_"), func(t *testing.T) {
 			c := newCLI(t)
 			c.env["HALLPASS_DATA"] = filepath.Join(c.data, "not-yet")
-			_, stderr, err := c.exec("", args...)
+			stdout, stderr, err := c.exec("", args...)
 			if args[0] == "--help-me" {
 				var u *usageError
-				if !errors.As(err, &u) || exitCode(err) != 2 {
-					t.Errorf("hallpass --help-me: %v (exit %d), want a usage error, exit 2", err, exitCode(err))
+				if !errors.As(err, &u) || exitCode(err) != 2 || !strings.Contains(err.Error(), "unknown flag --help-me") {
+					t.Errorf("hallpass --help-me: %v (exit %d), want a usage error naming --help-me, exit 2", err, exitCode(err))
 				}
 			} else {
-				if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 2 {
-					t.Errorf("hallpass %s: %v (exit %d), want flag.ErrHelp, exit 2", strings.Join(args, " "), err, exitCode(err))
+				if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 {
+					t.Errorf("hallpass %s: %v (exit %d), want flag.ErrHelp, exit 0", strings.Join(args, " "), err, exitCode(err))
 				}
 				usage := "Usage: hallpass " + strings.Join(args[:len(args)-1], " ")
 				if args[0] == "users" || args[0] == "sessions" {
 					usage = "Usage: hallpass " + args[0] + " " + args[1]
 				}
-				if !strings.Contains(stderr, usage) {
-					t.Errorf("stderr does not start with %q:\n%s", usage, stderr)
+				if !strings.HasPrefix(stdout, usage) || stderr != "" {
+					t.Errorf("stdout does not start with %q, or stderr %q is not empty:\n%s", usage, stderr, stdout)
+				}
+				if args[0] != "serve" && !strings.Contains(stdout, `"hallpass serve --help"`) {
+					t.Errorf("help does not point to serve --help for the settings:\n%s", stdout)
 				}
 			}
-			// Every command takes the server's settings as flags.
-			if !strings.Contains(stderr, "-data") || !strings.Contains(stderr, "HALLPASS_DATA") {
-				t.Errorf("usage does not list the -data flag and its variable:\n%s", stderr)
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("help does not list %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(stdout, w) {
+					t.Errorf("help lists %q, not a flag of its own:\n%s", w, stdout)
+				}
 			}
 			if _, err := os.Stat(c.env["HALLPASS_DATA"]); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("--help touched the data directory (stat: %v)", err)
@@ -220,16 +269,65 @@ func TestCLIUnknownCommand(t *testing.T) {
 		{[]string{"sessions", "frobnicate"}, `sessions: unknown command "frobnicate"`},
 		{[]string{"users"}, "users: which command?"},
 		{[]string{"users", "list", "extra"}, "users list takes no arguments"},
-		{[]string{"users", "add", "bob", "--email", "b@example.com", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"users", "add", "bob", "--email", "b@example.com", "--no-such-flag"}, "unknown flag --no-such-flag"},
+		// A flag that needs a value takes neither "--" nor the next flag.
+		{[]string{"--addr"}, "--addr needs a value"},
+		{[]string{"serve", "--idle-timeout"}, "--idle-timeout needs a value"},
+		{[]string{"users", "add", "gina", "--email", "--password-stdin"}, "--email needs a value, but --password-stdin follows it"},
+		{[]string{"users", "add", "gina", "--email", "--"}, "--email needs a value"},
+		{[]string{"users", "list", "-o", "yaml"}, `invalid value "yaml" for flag -o: want text or json`},
+		{[]string{"users", "show"}, "users show: want exactly one username"},
+		{[]string{"users", "delete", "a", "b"}, "users delete: want exactly one username"},
+		{[]string{"sessions", "revoke", "--id", "abc"}, "--id wants the 12 characters"},
 		{[]string{"users", "add", "bob", "--email", "b@example.com"}, "pass --password-stdin"}, // stdin is no terminal
 		{[]string{"sessions", "revoke"}, "want --user NAME"},
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
 	} {
 		c := newCLI(t)
-		_, _, err := c.exec("", tc.args...)
+		_, stderr, err := c.exec("", tc.args...)
 		var u *usageError
 		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != 2 {
 			t.Errorf("hallpass %s: %v (exit %d), want a usage error containing %q, exit 2", strings.Join(tc.args, " "), err, exitCode(err), tc.want)
+		}
+		// main prints the error, once; run prints neither it nor a usage dump.
+		if stderr != "" {
+			t.Errorf("hallpass %s printed on stderr %q; want only the error, which main prints once", strings.Join(tc.args, " "), stderr)
+		}
+	}
+	if c := newCLI(t); c.listed("gina") != nil {
+		t.Errorf("users add gina --email --password-stdin created gina")
+	}
+}
+
+// A HALLPASS_* variable that no setting reads, say a misspelt one, is
+// reported, since it would otherwise be ignored without a word. The list
+// of known variables is the settings table.
+func TestCLIUnknownVariable(t *testing.T) {
+	t.Setenv("HALLPASS_REMEBER_FOR", "1h")
+	t.Setenv("HALLPASS_IDLE_TIMEOUT", "45m")
+	c := newCLI(t)
+	_, stderr, err := c.exec("", "users", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: HALLPASS_REMEBER_FOR is not a hallpass setting"; strings.Count(stderr, want) != 1 {
+		t.Errorf("stderr = %q, want one %q", stderr, want)
+	}
+	if strings.Contains(stderr, "HALLPASS_IDLE_TIMEOUT") {
+		t.Errorf("stderr = %q, warns about a setting's variable", stderr)
+	}
+
+	defer func(saved []setting) { settings = saved }(settings)
+	settings = append(slices.Clip(settings), setting{flag: "frob", env: "HALLPASS_FROB", usage: "a setting added later"})
+	for _, tc := range []struct {
+		environ []string
+		want    []string
+	}{
+		{[]string{"HALLPASS_FROB=1", "HALLPASS_DATA=/x", "PATH=/bin", "HALLPASS_TEST_REDIS_URL=redis://x"}, nil},
+		{[]string{"HALLPASS_REMEBER_FOR=1h", "HALLPASS_FROBB=2", "HALLPASS_=3", "HALLPASS"}, []string{"HALLPASS_", "HALLPASS_FROBB", "HALLPASS_REMEBER_FOR"}},
+	} {
+		if got := unknownVariables(tc.environ); !slices.Equal(got, tc.want) {
+			t.Errorf("unknownVariables(%q) = %q, want %q", tc.environ, got, tc.want)
 		}
 	}
 }
@@ -606,7 +704,7 @@ func TestCLISessions(t *testing.T) {
 		t.Errorf("sessions list --user nobody: %q", msg)
 	}
 
-	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 2 sessions and 1 remember-me tokens of alice\n" {
+	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 2 sessions and 1 remember-me token of alice\n" {
 		t.Errorf("sessions revoke printed %q, want 2 sessions and 1 remember-me token ended", out)
 	}
 	wantLoggedOut(t, laptop, srv.URL, "alice's laptop after revoke")
@@ -627,4 +725,243 @@ func TestCLISessions(t *testing.T) {
 	}
 	c.ok("", "users", "enable", "bob")
 	logIn(t, srv.URL, "bob", "another fine passphrase")
+}
+
+// users show, set-password, delete; list and show as JSON; list a page at
+// a time; disabling twice says so.
+func TestCLIUserCommands(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"users", "list"}, {"sessions", "list"}} {
+		if out := c.ok("", args...); strings.Count(out, "\n") != 1 || !strings.Contains(out, "USER") {
+			t.Errorf("hallpass %s with no users printed %q, want the header", strings.Join(args, " "), out)
+		}
+	}
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--role", "admin", "--password-stdin")
+	c.ok("another fine passphrase", "users", "add", "bob", "--email", "b@example.com", "--password-stdin")
+	c.ok("yet another passphrase", "users", "add", "carol", "--email", "c@example.com", "--password-stdin")
+	srv := c.serve()
+	ctx := context.Background()
+
+	// show, as text and as JSON.
+	aliceBrowser := logIn(t, srv.URL, "alice", "correct horse battery")
+	out := c.ok("", "users", "show", "alice")
+	for _, want := range []string{"username:", "alice", "a@example.com", "roles:", "admin", "state:", "active", "sessions:", "1", "API tokens:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("users show alice does not say %q:\n%s", want, out)
+		}
+	}
+	var shown struct {
+		ID, Username, Email string
+		Roles               []string
+		Disabled            bool
+		Sessions            *int
+		APITokens           *int `json:"api_tokens"`
+		PasswordHash        *string
+	}
+	if err := json.Unmarshal([]byte(c.ok("", "users", "show", "alice", "-o", "json")), &shown); err != nil {
+		t.Fatalf("users show -o json: %v", err)
+	}
+	if shown.Username != "alice" || shown.Email != "a@example.com" || !slices.Equal(shown.Roles, []string{"admin"}) || shown.APITokens == nil || *shown.APITokens != 0 || shown.Sessions == nil || *shown.Sessions != 1 || shown.PasswordHash != nil {
+		t.Errorf("users show -o json = %+v, want alice, a@example.com, [admin], 1 session, 0 API tokens, no hash", shown)
+	}
+	if msg, _ := c.fails("", "users", "show", "nobody"); msg != `no user named "nobody"` {
+		t.Errorf("users show nobody: %q", msg)
+	}
+
+	// list as JSON, whole and by pages.
+	var all []struct{ ID, Username string }
+	if err := json.Unmarshal([]byte(c.ok("", "users", "list", "-o", "json")), &all); err != nil || len(all) != 3 || all[0].Username != "alice" || all[2].Username != "carol" {
+		t.Fatalf("users list -o json = %+v, %v; want alice, bob, carol", all, err)
+	}
+	out, stderr, err := c.exec("", "users", "list", "--limit", "2")
+	if err != nil || strings.Count(out, "\n") != 3 || strings.Contains(out, "carol") || !strings.Contains(stderr, "--after "+all[1].ID) {
+		t.Errorf("users list --limit 2: %v, stdout\n%s\nstderr %q; want alice and bob, and how to ask for the next page", err, out, stderr)
+	}
+	var page []struct{ Username string }
+	if err := json.Unmarshal([]byte(c.ok("", "users", "list", "--after", all[1].ID, "-o", "json")), &page); err != nil || len(page) != 1 || page[0].Username != "carol" {
+		t.Errorf("users list --after %s -o json = %+v, %v; want carol", all[1].ID, page, err)
+	}
+	if out := c.ok("", "users", "list", "--after", all[2].ID, "-o", "json"); out != "[]\n" {
+		t.Errorf("users list past the end -o json = %q, want []", out)
+	}
+
+	// Disabling or enabling twice says so.
+	c.ok("", "users", "disable", "carol")
+	if out := c.ok("", "users", "disable", "carol"); out != "carol is already disabled; nothing changed\n" {
+		t.Errorf("users disable of a disabled user printed %q", out)
+	}
+	if out := c.ok("", "users", "enable", "bob"); out != "bob is already active; nothing changed\n" {
+		t.Errorf("users enable of an active user printed %q", out)
+	}
+
+	// set-password: the policy applies; the new password works, the old
+	// one and the sessions end.
+	if msg, _ := c.fails("short\n", "users", "set-password", "alice", "--password-stdin"); !strings.Contains(msg, "at least 8 characters") {
+		t.Errorf("users set-password with a short password: %q", msg)
+	}
+	if out := c.ok("a brand new passphrase\n", "users", "set-password", "alice", "--password-stdin"); !strings.HasPrefix(out, "set the password of alice") {
+		t.Errorf("users set-password printed %q", out)
+	}
+	wantLoggedOut(t, aliceBrowser, srv.URL, "alice's browser after users set-password")
+	b := newBrowser(t)
+	if r := b.form(srv.URL, "/login", "/login", url.Values{"username": {"alice"}, "password": {"correct horse battery"}}); r.Code != http.StatusUnauthorized {
+		t.Errorf("alice logs in with her old password after set-password: %d, want 401", r.Code)
+	}
+	logIn(t, srv.URL, "alice", "a brand new passphrase")
+
+	// delete: sessions, remember-me and API tokens end; the name is free.
+	bobs := logIn(t, srv.URL, "bob", "another fine passphrase")
+	phone := newBrowser(t)
+	if r := phone.form(srv.URL, "/login", "/login", url.Values{"username": {"bob"}, "password": {"another fine passphrase"}, "remember": {"on"}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("log in with remember me: %d", r.Code)
+	}
+	bob, err := c.accounts().UserByUsername(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := &apitoken.Service{Store: c.accounts().(account.TokenStore)}
+	secret, _, err := tokens.Create(ctx, bob.ID, "ci", []string{apitoken.ScopeRead}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := newBrowser(t).do("GET", srv.URL+"/api/me", nil, "Authorization", "Bearer "+secret); r.Code != http.StatusOK {
+		t.Fatalf("bob's API token before delete: %d, want 200", r.Code)
+	}
+	if out := c.ok("", "users", "delete", "bob"); out != "deleted bob; their sessions, remember-me and API tokens have ended\n" {
+		t.Errorf("users delete bob printed %q", out)
+	}
+	wantLoggedOut(t, bobs, srv.URL, "bob's browser after users delete")
+	wantLoggedOut(t, phone, srv.URL, "bob's phone (with a remember-me cookie) after users delete")
+	if r := newBrowser(t).do("GET", srv.URL+"/api/me", nil, "Authorization", "Bearer "+secret); r.Code != http.StatusUnauthorized {
+		t.Errorf("bob's API token after delete: %d, want 401", r.Code)
+	}
+	if c.listed("bob") != nil {
+		t.Errorf("users list still lists bob after users delete")
+	}
+	if msg, _ := c.fails("", "users", "delete", "bob"); msg != `no user named "bob"` {
+		t.Errorf("users delete of a deleted user: %q", msg)
+	}
+	c.ok("another fine passphrase", "users", "add", "bob", "--email", "new-bob@example.com", "--password-stdin")
+	if row := c.listed("bob"); row == nil || row[0] == bob.ID {
+		t.Errorf("the new bob's row = %q; want a new user with a new ID", row)
+	}
+}
+
+// sessions list escapes what a User-Agent could do to a terminal; sessions
+// revoke --id ends the one session whose ID sessions list prints; -o json
+// gives the sessions as one JSON document.
+func TestCLISessionsEscapeAndRevokeByID(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--password-stdin")
+	alice, err := c.accounts().UserByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A client cannot send ESC in a header through net/http, but any raw
+	// client can: store such a session directly.
+	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	evil := "Moz\x1b]0;pwned\x07\x1b[2J\u202etxt\u0085\u2066\u009b31m\\\xff"
+	now := time.Now()
+	id := session.IDOf([]byte("a session token"))
+	if err := db.Sessions().Create(context.Background(), id, &session.Record{UserID: alice.ID, CreatedAt: now, LastSeen: now,
+		Expiry: now.Add(time.Hour), IP: "203.0.113.7\x1b[1m", UserAgent: evil}); err != nil {
+		t.Fatal(err)
+	}
+	srv := c.serve()
+	other := logIn(t, srv.URL, "alice", "correct horse battery")
+
+	out := c.ok("", "sessions", "list")
+	if strings.ContainsAny(out, "\x1b\x07\u202e\u0085\u2066\u009b") || !utf8.ValidString(out) {
+		t.Errorf("sessions list printed raw control or bidi characters: %q", out)
+	}
+	for _, want := range []string{`Moz\x1b]0;pwned\a\x1b[2J\u202etxt\u0085\u2066\u009b31m\\\xff`, `203.0.113.7\x1b[1m`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sessions list does not show %q escaped:\n%s", want, out)
+		}
+	}
+
+	var list []struct{ ID, User, UserAgent string }
+	if err := json.Unmarshal([]byte(c.ok("", "sessions", "list", "--user", "alice", "-o", "json")), &list); err != nil || len(list) != 2 {
+		t.Fatalf("sessions list -o json = %+v, %v; want alice's 2 sessions", list, err)
+	}
+
+	short := id[:12]
+	if !strings.Contains(out, short) {
+		t.Fatalf("sessions list does not print the session ID %s:\n%s", short, out)
+	}
+	if out := c.ok("", "sessions", "revoke", "--id", short); out != "ended session "+short+" of alice\n" {
+		t.Errorf("sessions revoke --id printed %q", out)
+	}
+	if out := c.ok("", "sessions", "list"); strings.Contains(out, short) || strings.Count(out, "\nalice ") != 1 {
+		t.Errorf("after sessions revoke --id %s, sessions list shows:\n%s\nwant only the other session", short, out)
+	}
+	if r := other.do("GET", srv.URL+"/dashboard", nil); r.Code != http.StatusOK {
+		t.Errorf("alice's other session after revoking one by ID: %d, want 200", r.Code)
+	}
+	if msg, _ := c.fails("", "sessions", "revoke", "--id", short); !strings.Contains(msg, "no live session with ID "+short) {
+		t.Errorf("sessions revoke of an ended session: %q", msg)
+	}
+	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 1 session and 0 remember-me tokens of alice\n" {
+		t.Errorf("sessions revoke --user printed %q, want 1 session and 0 remember-me tokens", out)
+	}
+}
+
+func TestEscapeText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Mozilla/5.0 (X11; Linux) Firefox/128.0", "Mozilla/5.0 (X11; Linux) Firefox/128.0"},
+		{"日本語 🔐 é", "日本語 🔐 é"},
+		{"\x1b[31mred", `\x1b[31mred`},
+		{"a\u0085b", `a\u0085b`},
+		{"\u202eevil", `\u202eevil`},
+		{"\u2066\u2069\u200f\u061c", `\u2066\u2069\u200f\u061c`},
+		{"tab\tnl\n\x7f", `tab\tnl\n\x7f`},
+		{"line\u2028sep", `line\u2028sep`},
+		{`back\slash`, `back\\slash`},
+		{"bad \xff\xfe utf8", `bad \xff\xfe utf8`},
+		{"\uFFFD kept", "\uFFFD kept"},
+	} {
+		if got := escapeText(tc.in); got != tc.want {
+			t.Errorf("escapeText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// CLI actions are audit-logged like the web admin's, with actor cli and
+// the operator's OS user, at the configured level.
+func TestCLIAudit(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery", "users", "add", "alice", "--email", "a@example.com", "--password-stdin")
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		event string
+	}{
+		{"", []string{"users", "disable", "alice"}, "user.disable"},
+		{"", []string{"users", "enable", "alice"}, "user.enable"},
+		{"", []string{"users", "set-role", "alice", "editor"}, "user.roles"},
+		{"a brand new passphrase\n", []string{"users", "set-password", "alice", "--password-stdin"}, "password.change"},
+		{"", []string{"sessions", "revoke", "--user", "alice"}, "session.revoke"},
+		{"another fine passphrase\n", []string{"users", "add", "bob", "--email", "b@example.com", "--password-stdin"}, "user.create"},
+		{"", []string{"users", "delete", "alice"}, "user.delete"},
+	} {
+		_, stderr, err := c.exec(tc.stdin, tc.args...)
+		if err != nil {
+			t.Fatalf("hallpass %s: %v", strings.Join(tc.args, " "), err)
+		}
+		if !strings.Contains(stderr, "msg="+tc.event+" ") || !strings.Contains(stderr, "audit=true") ||
+			!strings.Contains(stderr, "actor=cli") || !strings.Contains(stderr, "os_user=") {
+			t.Errorf("hallpass %s logged %q; want one %s audit record with actor=cli and os_user", strings.Join(tc.args, " "), stderr, tc.event)
+		}
+		if strings.Contains(stderr, "passphrase") {
+			t.Errorf("hallpass %s logged the password: %q", strings.Join(tc.args, " "), stderr)
+		}
+	}
+	c.env["HALLPASS_LOG_LEVEL"] = "warn"
+	if _, stderr, err := c.exec("", "users", "disable", "bob"); err != nil || stderr != "" {
+		t.Errorf("users disable with HALLPASS_LOG_LEVEL=warn: %v, stderr %q; want no info records", err, stderr)
+	}
 }

@@ -18,8 +18,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 )
 
@@ -43,9 +46,14 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// exitCode is 0 after help that was asked for (flag.ErrHelp), 2 for a
+// mistake in the command line, and 1 for any other failure.
 func exitCode(err error) int {
 	var u *usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
 		return 2
 	}
 	return 1
@@ -55,15 +63,18 @@ const helpText = `hallpass: session-based authentication, as a ready login porta
 
 Usage:
   hallpass [serve] [flags]                 start the server (the default)
-  hallpass users add NAME --email E [--role ROLE]... [--password-stdin]
-  hallpass users list
+  hallpass users add NAME --email EMAIL [--role ROLE]... [--password-stdin]
+  hallpass users list [--limit N] [--after ID] [-o json]
+  hallpass users show NAME [-o json]
   hallpass users disable NAME
   hallpass users enable NAME
   hallpass users set-role NAME [ROLE...]   replace the roles (none: no roles)
+  hallpass users set-password NAME [--password-stdin]
+  hallpass users delete NAME               ends their sessions and tokens too
   hallpass users import FILE [--skip-invalid]
                                            CSV or JSON Lines: username,email,password_hash[,roles]
-  hallpass sessions list [--user NAME]
-  hallpass sessions revoke --user NAME
+  hallpass sessions list [--user NAME] [-o json]
+  hallpass sessions revoke --user NAME | --id ID
   hallpass version
   hallpass help
 
@@ -90,14 +101,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "hallpass", versionString())
 		return nil
 	case "help", "-h", "--help", "-help":
+		if len(rest) > 0 && (rest[0] == "users" || rest[0] == "sessions") {
+			return run(ctx, []string{rest[0], "--help"}, getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, helpText)
 		return nil
 	}
 	if len(cmd) > 0 && cmd[0] == '-' {
 		return serve(ctx, args, getenv, stdout, stderr) // flags of the default command
 	}
-	fmt.Fprint(stderr, helpText)
-	return &usageError{fmt.Sprintf("unknown command %q", cmd)}
+	return &usageError{fmt.Sprintf("unknown command %q; \"hallpass help\" lists the commands", cmd)}
 }
 
 // versionString is the version shown by "hallpass version", the start-up
@@ -111,31 +124,58 @@ func versionString() string {
 	return formatVersion(bi)
 }
 
-// newFlagSet returns a flag set that writes its usage to stderr and
-// returns errors rather than exiting.
+// newFlagSet returns a flag set that returns errors rather than exiting
+// and prints nothing itself: parseCommand reports errors once and prints
+// help to the writer of the command's output. usage and stderr are kept
+// for callers of the old signature.
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
 
+// command describes a command for its --help.
+type command struct {
+	name  string // "users add"
+	short string // what it does, for the list of commands
+	args  string // what follows the name in a usage line
+	about string // what the command does, one or a few sentences
+}
+
 // parseConfig parses args with the settings' flags (plus extra ones added
-// by define) and returns the config.
+// by define) and returns the config; help goes to stderr. Commands use
+// parseCommand, which prints help to their standard output.
 func parseConfig(name, usage string, args []string, getenv func(string) string, stderr io.Writer, define func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
-	fs := newFlagSet(name, usage, stderr)
+	return parseCommand(command{name: name, args: strings.TrimPrefix(strings.TrimPrefix(usage, "hallpass "), name)}, args, getenv, stderr, stderr, define)
+}
+
+// parseCommand parses the arguments of cmd with the settings' flags (plus
+// the command's own, added by define) and returns the config. --help
+// prints the command's help to stdout and returns flag.ErrHelp (exit
+// status 0); a mistake in the arguments is a *usageError naming it once.
+// HALLPASS_* variables of the environment that name no setting are
+// reported on stderr, since a misspelt one would otherwise be ignored
+// without a word.
+func parseCommand(cmd command, args []string, getenv func(string) string, stdout, stderr io.Writer, define func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
+	fs := newFlagSet(cmd.name, cmd.args, stderr)
 	build := registerFlags(fs, getenv)
 	if define != nil {
 		define(fs)
 	}
-	if err := fs.Parse(interspersed(fs, args)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil, err
-		}
-		return nil, nil, &usageError{err.Error()}
+	ordered, err := interspersed(fs, args)
+	if err == nil {
+		err = fs.Parse(ordered)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, cmd, fs)
+		return nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, &usageError{fmt.Sprintf("%s: %v (see \"hallpass %s --help\")", cmd.name, err, cmd.name)}
+	}
+	for _, name := range unknownVariables(os.Environ()) {
+		fmt.Fprintf(stderr, "hallpass: warning: %s is not a hallpass setting and is ignored (\"hallpass serve --help\" lists them)\n", name)
 	}
 	cfg, err := build()
 	if err != nil {
@@ -144,10 +184,110 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	return cfg, fs, nil
 }
 
+// unknownVariables returns the names of the HALLPASS_* variables in
+// environ (as os.Environ gives it) that no setting reads. HALLPASS_TEST_*
+// belong to the test suite.
+func unknownVariables(environ []string) []string {
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "HALLPASS_") || strings.HasPrefix(name, "HALLPASS_TEST_") {
+			continue
+		}
+		if !slices.ContainsFunc(settings, func(s setting) bool { return s.env == name }) {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
+}
+
+// printHelp prints cmd's usage, its own flags and, for serve, the
+// settings; other commands name the settings and point to serve --help.
+func printHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: hallpass %s%s\n", cmd.name, cmd.args)
+	if cmd.about != "" {
+		fmt.Fprintf(w, "\n%s\n", cmd.about)
+	}
+	isSetting := map[string]*setting{}
+	for i := range settings {
+		isSetting[settings[i].flag] = &settings[i]
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	own := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		if isSetting[f.Name] != nil {
+			return
+		}
+		if own == 0 {
+			fmt.Fprintln(tw, "\nFlags:")
+		}
+		own++
+		meta, usage := flag.UnquoteUsage(f)
+		if _, ok := f.Value.(interface{ IsBoolFlag() bool }); ok {
+			meta = ""
+		} else if meta == "string" || meta == "value" {
+			meta = "VALUE"
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(flagName(f.Name)+" "+meta), usage)
+	})
+	if cmd.name != "serve" {
+		tw.Flush()
+		fmt.Fprintf(w, "\nThe server's settings apply too, as flags or variables (--data DIR or\n"+
+			"HALLPASS_DATA, --database-url URL or HALLPASS_DATABASE_URL, ...): see\n\"hallpass serve --help\".\n")
+		return
+	}
+	fmt.Fprintln(tw, "\nSettings (a flag wins over its variable):")
+	for _, s := range settings {
+		def := ""
+		if s.def != "" {
+			def = fmt.Sprintf(" (default %s)", s.def)
+		}
+		fmt.Fprintf(tw, "  --%s %s\t%s\t%s%s\n", s.flag, settingMeta(s), s.env, s.usage, def)
+	}
+	tw.Flush()
+}
+
+// flagName spells a flag as the README does: --name, or -o for one letter.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// settingMeta names the kind of value a setting takes, from its default.
+func settingMeta(s setting) string {
+	switch {
+	case strings.HasSuffix(s.flag, "addr"):
+		return "HOST:PORT"
+	case strings.HasSuffix(s.flag, "-url") || strings.HasSuffix(s.flag, "-store"):
+		return "URL"
+	case strings.HasSuffix(s.flag, "s") && s.def == "":
+		return "LIST"
+	}
+	if _, err := time.ParseDuration(s.def); err == nil {
+		return "DURATION"
+	}
+	if _, err := strconv.Atoi(s.def); err == nil {
+		return "N"
+	}
+	if s.flag == "data" {
+		return "DIR"
+	}
+	return "VALUE"
+}
+
 // interspersed reorders args so flags may follow positional arguments
 // ("users add ada --email a@b"): the flag package stops at the first
-// non-flag.
-func interspersed(fs *flag.FlagSet, args []string) []string {
+// non-flag. A flag that needs a value must get one: at the end of the
+// line, or followed by another of the command's flags ("--email
+// --password-stdin"), it is an error rather than taking "--" or that flag
+// as its value. Unknown flags are errors too.
+func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -155,35 +295,56 @@ func interspersed(fs *flag.FlagSet, args []string) []string {
 			pos = append(pos, args[i+1:]...)
 			break
 		}
-		if len(a) > 1 && a[0] == '-' {
-			flags = append(flags, a)
-			name := a[1:]
-			if len(name) > 0 && name[0] == '-' {
-				name = name[1:]
-			}
-			if strings.IndexByte(name, '=') >= 0 {
-				continue
-			}
-			if f := fs.Lookup(name); f != nil {
-				if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
-					continue
-				}
-				if i+1 < len(args) {
-					flags = append(flags, args[i+1])
-					i++
-				}
-			}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
 			continue
 		}
-		pos = append(pos, a)
+		name, hasValue := flagOf(a)
+		if name == "h" || name == "help" {
+			return nil, flag.ErrHelp
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			return nil, fmt.Errorf("unknown flag %s", flagName(name))
+		}
+		flags = append(flags, a)
+		if hasValue {
+			continue
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) {
+			return nil, fmt.Errorf("%s needs a value", flagName(name))
+		}
+		if next, _ := flagOf(args[i+1]); next != "" && (args[i+1] == "--" || fs.Lookup(next) != nil || next == "h" || next == "help") {
+			return nil, fmt.Errorf("%s needs a value, but %s follows it", flagName(name), args[i+1])
+		}
+		flags = append(flags, args[i+1])
+		i++
 	}
-	return append(append(flags, "--"), pos...)
+	return append(append(flags, "--"), pos...), nil
+}
+
+// flagOf returns the name of the flag arg spells (-name, --name,
+// --name=value) and whether it carries its value, or "" for no flag.
+func flagOf(arg string) (name string, hasValue bool) {
+	if len(arg) < 2 || arg[0] != '-' {
+		return "", false
+	}
+	name = strings.TrimPrefix(arg[1:], "-")
+	if name == "" {
+		return "-", false // "--"
+	}
+	name, _, hasValue = strings.Cut(name, "=")
+	return name, hasValue
 }
 
 // serve runs the server until ctx ends (SIGINT or SIGTERM), then drains
 // in-flight requests and closes the stores.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("serve", "hallpass serve [flags]", args, getenv, stderr, nil)
+	cfg, fs, err := parseCommand(command{name: "serve", short: "start the server", args: " [flags]",
+		about: "Starts the server: the login portal, its JSON API and the admin pages."}, args, getenv, stdout, stderr, nil)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,8 @@ func capabilities(v any) string {
 	_, ix := v.(session.UserIndex)
 	_, sw := v.(session.Sweeper)
 	_, im := v.(account.Importer)
-	return fmt.Sprintf("UserIndex=%v Sweeper=%v Importer=%v", ix, sw, im)
+	_, de := v.(account.Deleter)
+	return fmt.Sprintf("UserIndex=%v Sweeper=%v Importer=%v Deleter=%v", ix, sw, im, de)
 }
 
 // TestWrappersKeepCapabilities checks that an instrumented store has

@@ -161,8 +161,8 @@ type AccountStores interface {
 }
 
 // AccountStores returns s with every call timed and its failures
-// counted. The result is an account.Importer, and has a Sweep method,
-// when s does.
+// counted. The result is an account.Importer, an account.Deleter, and has
+// a Sweep method, exactly when s does.
 func (m *Metrics) AccountStores(s AccountStores) AccountStores {
 	if m == nil {
 		return s
@@ -174,29 +174,60 @@ func (m *Metrics) AccountStores(s AccountStores) AccountStores {
 	base := &accountStores{s: s, m: m}
 	im, hasImport := s.(account.Importer)
 	sw, hasSweep := s.(session.Sweeper)
+	de, hasDelete := s.(account.Deleter)
 	if hasImport {
 		m.zero(storeAccounts, "import_users")
 	}
 	if hasSweep {
 		m.zero(storeAccounts, "sweep")
 	}
+	if hasDelete {
+		m.zero(storeAccounts, "delete_user")
+	}
+	i, w, d := accountImporter{im, m}, sweeper{sw, m, storeAccounts}, accountDeleter{de, m}
+	// One anonymous type for each set of optional interfaces, so a type
+	// assertion on the result answers as it would on s.
 	switch {
+	case hasImport && hasSweep && hasDelete:
+		return struct {
+			*accountStores
+			accountImporter
+			sweeper
+			accountDeleter
+		}{base, i, w, d}
 	case hasImport && hasSweep:
 		return struct {
 			*accountStores
 			accountImporter
 			sweeper
-		}{base, accountImporter{im, m}, sweeper{sw, m, storeAccounts}}
+		}{base, i, w}
+	case hasImport && hasDelete:
+		return struct {
+			*accountStores
+			accountImporter
+			accountDeleter
+		}{base, i, d}
+	case hasSweep && hasDelete:
+		return struct {
+			*accountStores
+			sweeper
+			accountDeleter
+		}{base, w, d}
 	case hasImport:
 		return struct {
 			*accountStores
 			accountImporter
-		}{base, accountImporter{im, m}}
+		}{base, i}
 	case hasSweep:
 		return struct {
 			*accountStores
 			sweeper
-		}{base, sweeper{sw, m, storeAccounts}}
+		}{base, w}
+	case hasDelete:
+		return struct {
+			*accountStores
+			accountDeleter
+		}{base, d}
 	}
 	return base
 }
@@ -351,6 +382,18 @@ func (w accountImporter) ImportUsers(ctx context.Context, users []*account.User)
 	return err
 }
 
+type accountDeleter struct {
+	de account.Deleter
+	m  *Metrics
+}
+
+func (w accountDeleter) DeleteUser(ctx context.Context, userID string) error {
+	start := time.Now()
+	err := w.de.DeleteUser(ctx, userID)
+	w.m.storeCall(storeAccounts, "delete_user", start, err)
+	return err
+}
+
 // Counter returns c with every call timed and its failures counted.
 func (m *Metrics) Counter(c throttle.Counter) throttle.Counter {
 	if m == nil {
@@ -406,5 +449,6 @@ var (
 	_ session.Sweeper   = sweeper{}
 	_ AccountStores     = (*accountStores)(nil)
 	_ account.Importer  = accountImporter{}
+	_ account.Deleter   = accountDeleter{}
 	_ throttle.Counter  = (*counter)(nil)
 )
