@@ -63,7 +63,7 @@ func WantsJSON(r *http.Request) bool {
 	if isJSON(r.Header.Get("Content-Type")) {
 		return true
 	}
-	if scheme, _, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+	if r.Header.Get("Authorization") != "" {
 		return true
 	}
 	j, html := accepts(r)

@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -29,7 +28,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return ErrUnauthenticated
 	}
 	if err != nil {
-		return fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+		return storeFailure("load user", err)
 	}
 	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
 	if err != nil {
@@ -57,7 +56,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	}
 	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
 	if err := m.users.SetPassword(ctx, u.ID, h, now); err != nil {
-		return fmt.Errorf("%w: save password: %w", session.ErrStoreUnavailable, err)
+		return storeFailure("save password", err)
 	}
 	u.PasswordHash, u.PasswordChangedAt = h, now
 	s := session.FromRequest(r)
@@ -120,7 +119,7 @@ func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep
 	if m.cfg.Remember != nil {
 		n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
 		if err != nil {
-			return total, fmt.Errorf("%w: revoke remember tokens: %w", session.ErrStoreUnavailable, err)
+			return total, storeFailure("revoke remember tokens", err)
 		}
 		total += n
 		if w != nil {
@@ -130,7 +129,7 @@ func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep
 	if m.cfg.Tokens != nil {
 		n, err := m.cfg.Tokens.RevokeAll(ctx, userID)
 		if err != nil {
-			return total, fmt.Errorf("%w: %w", session.ErrStoreUnavailable, err)
+			return total, storeFailure("revoke api tokens", err)
 		}
 		total += n
 	}

@@ -3,12 +3,10 @@ package login
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
-	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
 )
 
@@ -37,7 +35,7 @@ func (m *Manager) SignUp(r *http.Request, username, email, password string) (*ac
 		}
 		err := t.AllowRegistration(r.Context(), m.ip(r))
 		if err != nil && !errors.Is(err, throttle.ErrThrottled) {
-			return fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
+			return storeFailure("throttle", err)
 		}
 		return err
 	}

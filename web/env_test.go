@@ -139,7 +139,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e.accounts = memstore.NewAccountStore()
-	e.tokens = &apitoken.Service{Store: e.accounts, Now: e.clock.Now}
+	e.tokens = &apitoken.Service{Store: e.accounts, Now: e.clock.Now, Audit: audit.New(logger)}
 	protector, err := csrf.New(csrf.Config{Keys: [][]byte{key}, Insecure: true, ErrorHandler: web.CSRFErrorHandler(logger)})
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +155,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		CSRF:         protector,
 		Audit:        audit.New(logger),
 		ErrorHandler: errorHandler,
+		SendToLogin:  func(r *http.Request) bool { return !web.WantsJSON(r) },
 		Logger:       logger,
 		Now:          e.clock.Now,
 	})
@@ -162,13 +163,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	cfg := web.Config{
-		Sessions: e.sessions,
-		Login:    e.lm,
-		Accounts: e.accounts,
-		Tokens:   e.tokens,
-		Logger:   logger,
-		Audit:    audit.New(logger),
-		Version:  "test",
+		Login:   e.lm,
+		Logger:  logger,
+		Version: "test",
 		Health: func(context.Context) error {
 			if err, _ := e.health.Load().(error); err != nil {
 				return err

@@ -220,7 +220,8 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	}
 	a.hasher = &password.Hasher{}
 	a.metrics.Hasher(a.hasher)
-	a.tokens = &apitoken.Service{Store: a.accounts}
+	auditLog := audit.New(logger)
+	a.tokens = &apitoken.Service{Store: a.accounts, Audit: auditLog}
 	a.login, err = login.New(login.Config{
 		Sessions:     a.sessions,
 		Users:        a.accounts,
@@ -231,10 +232,11 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Tokens:       a.tokens,
 		Throttle:     throttle.New(counter, throttle.Config{}),
 		CSRF:         protector,
-		Audit:        audit.New(logger),
+		Audit:        auditLog,
 		Secure:       cfg.Secure(),
 		ClientIP:     clientIP,
 		ErrorHandler: errorHandler,
+		SendToLogin:  func(r *http.Request) bool { return !web.WantsJSON(r) },
 		Logger:       logger,
 		Hooks:        a.metrics.LoginHooks(),
 	})
@@ -242,15 +244,11 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		return nil, err
 	}
 	a.web, err = web.New(web.Config{
-		Sessions: a.sessions,
-		Login:    a.login,
-		Accounts: a.accounts,
-		Tokens:   a.tokens,
-		BaseURL:  cfg.BaseURL.String(),
-		Logger:   logger,
-		Health:   a.health,
-		Version:  versionString(),
-		Audit:    audit.New(logger),
+		Login:   a.login,
+		BaseURL: cfg.BaseURL.String(),
+		Logger:  logger,
+		Health:  a.health,
+		Version: versionString(),
 
 		TrustRequestID: func(r *http.Request) bool { return throttle.FromTrustedProxy(r, cfg.TrustedProxies) },
 		AccessLog:      cfg.AccessLog,
