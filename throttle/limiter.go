@@ -145,7 +145,17 @@ type Config struct {
 	// Now is the limiter's clock, which should be the Counter's too.
 	// Default time.Now.
 	Now func() time.Time
+
+	// StoreTimeout is the deadline of the Counter calls made by one
+	// Check, Fail or Succeed. Past it the call fails with [ErrUnavailable]
+	// instead of hanging the login. Default DefaultStoreTimeout (3
+	// seconds).
+	StoreTimeout time.Duration
 }
+
+// DefaultStoreTimeout is the deadline of the Counter calls of one Check,
+// Fail or Succeed when Config.StoreTimeout is zero.
+const DefaultStoreTimeout = 3 * time.Second
 
 // Limiter decides whether a login attempt may proceed. It is safe for
 // concurrent use; all its state is in its Counter.
@@ -202,6 +212,9 @@ func New(c Counter, cfg Config) *Limiter {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
 	if c == nil {
 		c = NewMemoryCounter(MemoryOptions{Now: cfg.Now})
 	}
@@ -229,6 +242,8 @@ func (l *Limiter) Delay(failures int) time.Duration {
 // space, and stored only as hashes. An empty ip (an unknown address)
 // skips the per-address limit.
 func (l *Limiter) Check(ctx context.Context, account, ip string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
 	now := l.cfg.Now()
 	var worst *ThrottledError
 	refuse := func(reason Reason, until time.Time) {
@@ -273,6 +288,8 @@ func (l *Limiter) Check(ctx context.Context, account, ip string) error {
 // Fail records a failed login attempt for account from ip. It returns an
 // error only when the Counter fails, wrapping [ErrUnavailable].
 func (l *Limiter) Fail(ctx context.Context, account, ip string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
 	if ip != "" && l.cfg.PerIP > 0 {
 		if _, _, err := l.counter.Incr(ctx, l.ipKey(ip), l.cfg.Window); err != nil {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -302,6 +319,8 @@ func (l *Limiter) Fail(ctx context.Context, account, ip string) error {
 // of their own. It returns an error only when the Counter fails,
 // wrapping [ErrUnavailable].
 func (l *Limiter) Succeed(ctx context.Context, account, ip string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
 	if err := l.counter.Reset(ctx, accountKey(accountHash(account))); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

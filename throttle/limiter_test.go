@@ -327,3 +327,40 @@ func TestCounterFailure(t *testing.T) {
 		}
 	}
 }
+
+// hangingCounter never answers: each call waits until its context ends,
+// as a Redis behind a network that went silent does.
+type hangingCounter struct{ throttle.Counter }
+
+func (hangingCounter) Incr(ctx context.Context, key string, w time.Duration) (int, time.Time, error) {
+	<-ctx.Done()
+	return 0, time.Time{}, ctx.Err()
+}
+
+func (hangingCounter) Get(ctx context.Context, key string) (int, time.Time, error) {
+	<-ctx.Done()
+	return 0, time.Time{}, ctx.Err()
+}
+
+func (hangingCounter) Reset(ctx context.Context, key string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Counter calls that do not answer within StoreTimeout fail with
+// ErrUnavailable instead of hanging the login.
+func TestCounterTimeout(t *testing.T) {
+	l := throttle.New(hangingCounter{}, throttle.Config{StoreTimeout: 20 * time.Millisecond})
+	for name, call := range map[string]func(context.Context, string, string) error{"Check": l.Check, "Fail": l.Fail, "Succeed": l.Succeed} {
+		errc := make(chan error, 1)
+		go func() { errc <- call(ctx, "ann", "192.0.2.1") }()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, throttle.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s with a hanging counter = %v, want ErrUnavailable wrapping context.DeadlineExceeded", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s with a hanging counter still running after 30s; want it to fail after StoreTimeout", name)
+		}
+	}
+}
