@@ -529,14 +529,14 @@ func (s *Session) renew(userID string) error {
 	rec.Expiry = m.expiry(rec.CreatedAt, rec.LastSeen)
 	tok := newToken()
 	id := IDOf(tok)
-	if err := m.store.Create(s.ctx, id, rec); err != nil {
+	if err := m.calls.Create(s.ctx, id, rec); err != nil {
 		return m.storeErr(s.ctx, "create", err)
 	}
 	if s.rec != nil {
-		if err := m.store.Delete(s.ctx, s.id); err != nil {
+		if err := m.calls.Delete(s.ctx, s.id); err != nil {
 			// The new session exists but the old one may still work: fail
 			// loudly rather than leave two live tokens behind silently.
-			m.store.Delete(s.ctx, id)
+			m.calls.Delete(s.ctx, id)
 			return m.storeErr(s.ctx, "delete", err)
 		}
 	}
@@ -577,7 +577,7 @@ func (s *Session) Destroy() error {
 	s.err = nil
 	if s.token != nil {
 		id := IDOf(s.token)
-		if err := s.m.store.Delete(s.ctx, id); err != nil {
+		if err := s.m.calls.Delete(s.ctx, id); err != nil {
 			return s.m.storeErr(s.ctx, "delete", err)
 		}
 		s.m.storeOK()
@@ -616,7 +616,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		rec.IP, rec.UserAgent = s.clientInfo()
 		tok := newToken()
 		id := IDOf(tok)
-		if err := m.store.Create(s.ctx, id, rec); err != nil {
+		if err := m.calls.Create(s.ctx, id, rec); err != nil {
 			return m.storeErr(s.ctx, "create", err)
 		}
 		m.storeOK()
@@ -626,7 +626,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		if s.rec.UserID == "" && s.emptyAfterChanges() {
 			// An anonymous session whose last value was removed (a flash
 			// that was shown): drop it rather than keep an empty record.
-			if err := m.store.Delete(s.ctx, s.id); err != nil {
+			if err := m.calls.Delete(s.ctx, s.id); err != nil {
 				return m.storeErr(s.ctx, "delete", err)
 			}
 			m.storeOK()
@@ -649,7 +649,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 			u.LastSeen = now
 			u.Expiry = m.expiry(s.rec.CreatedAt, now)
 		}
-		err := m.store.Update(s.ctx, s.id, u)
+		err := m.calls.Update(s.ctx, s.id, u)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or expired by another request meanwhile: its
 			// changes are dropped, never resurrected.
