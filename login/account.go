@@ -127,7 +127,9 @@ func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep
 		}
 	}
 	if m.cfg.Tokens != nil {
-		n, err := m.cfg.Tokens.RevokeAll(ctx, userID)
+		tctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+		n, err := m.cfg.Tokens.RevokeAll(tctx, userID)
+		cancel()
 		if err != nil {
 			return total, storeFailure("revoke api tokens", err)
 		}

@@ -64,9 +64,8 @@ func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []
 // wraps errors.ErrUnsupported. An unknown userID is account.ErrNotFound.
 // actorID names the administrator, for the audit log.
 func (m *Manager) DeleteUser(ctx context.Context, actorID, userID string) error {
-	d, ok := m.users.(account.Deleter)
-	if !ok {
-		return fmt.Errorf("login: delete user: the account store %T cannot delete users: %w", m.users, errors.ErrUnsupported)
+	if m.deleter == nil {
+		return fmt.Errorf("login: delete user: the account store %T cannot delete users: %w", m.cfg.Users.(deadlineUsers).s, errors.ErrUnsupported)
 	}
 	if err := m.users.SetDisabled(ctx, userID, true); err != nil {
 		return err
@@ -75,7 +74,9 @@ func (m *Manager) DeleteUser(ctx context.Context, actorID, userID string) error 
 	if err != nil {
 		return err
 	}
-	if err := d.DeleteUser(ctx, userID); err != nil {
+	dctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	if err := m.deleter.DeleteUser(dctx, userID); err != nil {
 		return err
 	}
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.UserDelete, UserID: userID, Actor: actorID, Count: n})

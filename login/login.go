@@ -194,6 +194,12 @@ type Config struct {
 	// Logger receives operational errors. Default slog.Default().
 	Logger *slog.Logger
 
+	// StoreTimeout is the deadline of each call the Manager makes to
+	// Users, Remember and Tokens. A call that exceeds it fails like a store
+	// that is down (an error wrapping ErrStoreUnavailable: 503).
+	// Default DefaultStoreTimeout (3 seconds).
+	StoreTimeout time.Duration
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 
@@ -210,7 +216,8 @@ type Manager struct {
 	indexed  bool // the session store can list a user's sessions
 	log      *slog.Logger
 	remember string
-	devKeys  [][]byte // device cookie subkeys, first signs; nil when off
+	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
+	deleter  account.Deleter // cfg.Users as given, when it can delete users
 }
 
 // New returns a Manager for cfg.
@@ -261,10 +268,23 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StoreTimeout < 0 {
+		return nil, errors.New("login: Config.StoreTimeout must not be negative")
+	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	// Optional capabilities are looked up before the deadline wrapper,
+	// which has only account.Store's methods, hides them.
+	deleter, _ := cfg.Users.(account.Deleter)
+	cfg.Users = deadlineUsers{cfg.Users, cfg.StoreTimeout}
+	if cfg.Remember != nil {
+		cfg.Remember = deadlineRemember{cfg.Remember, cfg.StoreTimeout}
+	}
 	cfg.Passwords = &busyHasher{Hasher: cfg.Passwords, log: cfg.Logger, now: cfg.Now}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
-		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys}, nil
+		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter}, nil
 }
 
 // Config returns the Manager's configuration with its defaults filled in,
@@ -526,7 +546,9 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 
 func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) {
 	st := &state{}
-	tok, err := m.cfg.Tokens.Check(r.Context(), secret)
+	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StoreTimeout)
+	tok, err := m.cfg.Tokens.Check(ctx, secret)
+	cancel()
 	if errors.Is(err, apitoken.ErrInvalid) {
 		return st, nil // RequireLogin answers 401
 	}

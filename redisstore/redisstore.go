@@ -67,10 +67,14 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -78,6 +82,14 @@ import (
 // DefaultPrefix is the key prefix of a SessionStore when Options.Prefix is
 // empty.
 const DefaultPrefix = "hallpass:"
+
+// Timeouts that ParseURL sets on a client when its URL names none
+// (dial_timeout, read_timeout, write_timeout): a Redis that does not
+// answer fails a call within seconds instead of hanging the request.
+const (
+	DefaultDialTimeout = 2 * time.Second
+	DefaultIOTimeout   = 2 * time.Second
+)
 
 // ParseURL returns a client for the Redis server or cluster that url
 // names. It accepts:
@@ -88,11 +100,18 @@ const DefaultPrefix = "hallpass:"
 //     or skip_verify=true are snake_case names of redis.Options fields);
 //   - unix://[user:password@]/path/to/redis.sock[?db=N] for a local
 //     socket;
-//   - redis+cluster://[user:password@]host[:port][?addr=host2:port&addr=host3:port]
-//     for a Redis Cluster (rediss+cluster:// over TLS), as
-//     redis.ParseClusterURL reads it after the "+cluster" is removed:
-//     further seed nodes are given as addr parameters, and a cluster has
-//     no database number.
+//   - redis+cluster://[user:password@]host:port[,host:port...][?option=value...]
+//     for a Redis Cluster (rediss+cluster:// over TLS): one or more seed
+//     nodes separated by commas, any of which lets the client discover
+//     the whole cluster. A cluster has no database number, so a path such
+//     as /0 is an error, and so is an empty or malformed node address.
+//
+// Every client honours the deadline of the context it is given
+// (ContextTimeoutEnabled), and gets DefaultDialTimeout and
+// DefaultIOTimeout unless the URL sets its own. A cluster client also
+// reloads its slot map as soon as a call fails on the network, so it
+// follows a replica promoted after a master dies within moments, not at
+// its next periodic reload.
 //
 // The caller owns the client and closes it when done.
 func ParseURL(url string) (redis.UniversalClient, error) {
@@ -102,20 +121,98 @@ func ParseURL(url string) (redis.UniversalClient, error) {
 	}
 	switch strings.ToLower(scheme) {
 	case "redis+cluster", "rediss+cluster":
-		opts, err := redis.ParseClusterURL(strings.TrimSuffix(strings.ToLower(scheme), "+cluster") + "://" + rest)
+		opts, err := parseClusterURL(strings.TrimSuffix(strings.ToLower(scheme), "+cluster"), rest)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: parse cluster URL: %w", redactErr(err, url))
 		}
-		return redis.NewClusterClient(opts), nil
+		opts.ContextTimeoutEnabled = true
+		opts.DialTimeout = cmp.Or(opts.DialTimeout, DefaultDialTimeout)
+		opts.ReadTimeout = cmp.Or(opts.ReadTimeout, DefaultIOTimeout)
+		opts.WriteTimeout = cmp.Or(opts.WriteTimeout, DefaultIOTimeout)
+		c := redis.NewClusterClient(opts)
+		c.AddHook(reloadOnNetError{c})
+		return c, nil
 	case "redis", "rediss", "unix":
 		opts, err := redis.ParseURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: parse URL: %w", redactErr(err, url))
 		}
+		opts.ContextTimeoutEnabled = true
+		opts.DialTimeout = cmp.Or(opts.DialTimeout, DefaultDialTimeout)
+		opts.ReadTimeout = cmp.Or(opts.ReadTimeout, DefaultIOTimeout)
+		opts.WriteTimeout = cmp.Or(opts.WriteTimeout, DefaultIOTimeout)
 		return redis.NewClient(opts), nil
 	default:
 		return nil, fmt.Errorf("redisstore: parse URL: unsupported scheme %q (want redis://, rediss://, unix:// or redis+cluster://)", scheme)
 	}
+}
+
+// parseClusterURL reads the part of a redis+cluster:// URL after the
+// "://": the comma-separated seed nodes become redis.ClusterOptions.Addrs.
+func parseClusterURL(scheme, rest string) (*redis.ClusterOptions, error) {
+	authority, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	userinfo, hosts := "", authority
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		userinfo, hosts = authority[:i+1], authority[i+1:]
+	}
+	path, query, _ := strings.Cut(tail, "?")
+	if path != "" && path != "/" {
+		return nil, errors.New("a cluster has no database number: remove the path")
+	}
+	var addrs []string
+	for _, h := range strings.Split(hosts, ",") {
+		host, port, err := net.SplitHostPort(h)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("want host:port for every node, separated by commas, got %q", h)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("bad port in node %q", h)
+		}
+		addrs = append(addrs, h)
+	}
+	opts, err := redis.ParseClusterURL(scheme + "://" + userinfo + addrs[0] + "/?" + query)
+	if err != nil {
+		return nil, err
+	}
+	opts.Addrs = append(addrs, opts.Addrs[1:]...) // the seeds, then any addr= parameters
+	return opts, nil
+}
+
+// reloadOnNetError is a hook that makes a cluster client reload its slot
+// map when a call fails for a reason other than a Redis error reply:
+// go-redis otherwise reloads it only on MOVED or READONLY replies, or
+// once a minute, so a client whose master died would keep dialling the
+// dead node long after its replica took over. ReloadState runs in the
+// background and coalesces concurrent requests.
+type reloadOnNetError struct{ c *redis.ClusterClient }
+
+func (h reloadOnNetError) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnNetError) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNetError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNetError) check(ctx context.Context, err error) {
+	var reply redis.Error
+	if err == nil || errors.As(err, &reply) || errors.Is(err, context.Canceled) {
+		return
+	}
+	h.c.ReloadState(ctx)
 }
 
 // redactErr returns err, unless its text would repeat the password of

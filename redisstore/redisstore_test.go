@@ -276,7 +276,51 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ClusterOptions = {Addrs %q, TLS %v, Password %q}, want {node1:7000,node2:7001,node3:7002, set, pw}", got, o.TLSConfig != nil, o.Password)
 		}
 	})
-	for _, bad := range []string{"", "localhost:6379", "http://localhost", "redis://localhost/notadb", "redis://localhost?no_such_option=1"} {
+	clusterTests := []struct {
+		url, addrs string
+	}{
+		{"redis+cluster://node1:7000,node2:7001,node3:7002", "node1:7000,node2:7001,node3:7002"},
+		{"redis+cluster://u:p@node1:7000,node2:7001/?read_only=true", "node1:7000,node2:7001"},
+		{"redis+cluster://node1:7000,node2:7001?addr=node3:7002", "node1:7000,node2:7001,node3:7002"},
+		{"redis+cluster://[::1]:7000,10.0.0.2:7001", "[::1]:7000,10.0.0.2:7001"},
+	}
+	for _, tt := range clusterTests {
+		c, err := redisstore.ParseURL(tt.url)
+		if err != nil {
+			t.Errorf("ParseURL(%q) = %v, want a cluster client", tt.url, err)
+			continue
+		}
+		if got := strings.Join(c.(*redis.ClusterClient).Options().Addrs, ","); got != tt.addrs {
+			t.Errorf("ParseURL(%q): Addrs = %q, want %q", tt.url, got, tt.addrs)
+		}
+		c.Close()
+	}
+	t.Run("timeouts", func(t *testing.T) {
+		for _, u := range []string{"redis://localhost", "redis+cluster://localhost:7000"} {
+			c, err := redisstore.ParseURL(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var ctxTimeout bool
+			var dial, read, write time.Duration
+			switch c := c.(type) {
+			case *redis.Client:
+				o := c.Options()
+				ctxTimeout, dial, read, write = o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+			case *redis.ClusterClient:
+				o := c.Options()
+				ctxTimeout, dial, read, write = o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+			}
+			if !ctxTimeout || dial != redisstore.DefaultDialTimeout || read != redisstore.DefaultIOTimeout || write != redisstore.DefaultIOTimeout {
+				t.Errorf("ParseURL(%q): ContextTimeoutEnabled %v, timeouts dial %v read %v write %v; want true, %v, %v, %v",
+					u, ctxTimeout, dial, read, write, redisstore.DefaultDialTimeout, redisstore.DefaultIOTimeout, redisstore.DefaultIOTimeout)
+			}
+		}
+	})
+	for _, bad := range []string{"", "localhost:6379", "http://localhost", "redis://localhost/notadb", "redis://localhost?no_such_option=1",
+		"redis+cluster://", "redis+cluster://node1:7000,", "redis+cluster://node1:7000,,node2:7001", "redis+cluster://node1:7000/0",
+		"redis+cluster://node1:7000,node2", "redis+cluster://node1:7000,node2:99999", "redis+cluster://:7000", "redis+cluster://node1:7000?db=1"} {
 		if c, err := redisstore.ParseURL(bad); err == nil {
 			c.Close()
 			t.Errorf("ParseURL(%q) = nil error, want an error", bad)

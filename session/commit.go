@@ -35,7 +35,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		rec.IP, rec.UserAgent = s.clientInfo()
 		tok := newToken()
 		id := IDOf(tok)
-		if err := m.store.Create(s.ctx, id, rec); err != nil {
+		if err := m.calls.Create(s.ctx, id, rec); err != nil {
 			return m.storeErr(s.ctx, "create", err)
 		}
 		m.storeOK()
@@ -45,7 +45,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		if s.rec.UserID == "" && s.emptyAfterChanges() {
 			// An anonymous session whose last value was removed (a flash
 			// that was shown): drop it rather than keep an empty record.
-			if err := m.store.Delete(s.ctx, s.id); err != nil {
+			if err := m.calls.Delete(s.ctx, s.id); err != nil {
 				return m.storeErr(s.ctx, "delete", err)
 			}
 			m.storeOK()
@@ -68,7 +68,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 			u.LastSeen = now
 			u.Expiry = m.expiry(s.rec.CreatedAt, now)
 		}
-		err := m.store.Update(s.ctx, s.id, u)
+		err := m.calls.Update(s.ctx, s.id, u)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or expired by another request meanwhile: its
 			// changes are dropped, never resurrected.

@@ -83,14 +83,14 @@ func (s *Session) renew(userID string) error {
 	rec.Expiry = m.expiry(rec.CreatedAt, rec.LastSeen)
 	tok := newToken()
 	id := IDOf(tok)
-	if err := m.store.Create(s.ctx, id, rec); err != nil {
+	if err := m.calls.Create(s.ctx, id, rec); err != nil {
 		return m.storeErr(s.ctx, "create", err)
 	}
 	if s.rec != nil {
-		if err := m.store.Delete(s.ctx, s.id); err != nil {
+		if err := m.calls.Delete(s.ctx, s.id); err != nil {
 			// The new session exists but the old one may still work: fail
 			// loudly rather than leave two live tokens behind silently.
-			m.store.Delete(s.ctx, id)
+			m.calls.Delete(s.ctx, id)
 			return m.storeErr(s.ctx, "delete", err)
 		}
 	}
@@ -131,7 +131,7 @@ func (s *Session) Destroy() error {
 	s.err = nil
 	if s.token != nil {
 		id := IDOf(s.token)
-		if err := s.m.store.Delete(s.ctx, id); err != nil {
+		if err := s.m.calls.Delete(s.ctx, id); err != nil {
 			return s.m.storeErr(s.ctx, "delete", err)
 		}
 		s.m.storeOK()

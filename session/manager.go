@@ -73,7 +73,9 @@ type Config struct {
 	SameSite http.SameSite
 
 	// Logger receives store failures and corrupt records. Default
-	// slog.Default().
+	// slog.Default(). An outage is logged once as an error when a store
+	// call first fails, and once as over when the store answers again after
+	// 3 seconds without a failed call, however many requests fail between.
 	Logger *slog.Logger
 
 	// ErrorHandler answers a request whose session could not be loaded or
@@ -83,6 +85,12 @@ type Config struct {
 	// ClientIP returns the address recorded on a new session. Default: the
 	// host part of r.RemoteAddr. Set it to honour trusted proxies.
 	ClientIP func(r *http.Request) string
+
+	// StoreTimeout is the deadline of each call the Manager makes to the
+	// Store. A call that exceeds it fails like a store that is down: the
+	// request gets ErrStoreUnavailable (503 from the middleware) and the
+	// outage is logged once. Default DefaultStoreTimeout (3 seconds).
+	StoreTimeout time.Duration
 
 	// Now returns the current time. Default time.Now; tests inject a clock.
 	Now func() time.Time
@@ -125,11 +133,13 @@ func (m *Manager) revoked(ctx context.Context, n int) {
 // Manager issues session cookies and loads and saves sessions. It is safe
 // for concurrent use.
 type Manager struct {
-	cfg   Config
-	store Store
-	keys  *keyring
-	down  atomic.Bool // the store is failing; logged once per outage
-	log   *slog.Logger
+	cfg      Config
+	store    Store
+	calls    deadlineStore // store, with a deadline on every call
+	keys     *keyring
+	down     atomic.Bool  // the store is failing; logged once per outage
+	lastFail atomic.Int64 // when a store call last failed, Unix nanoseconds
+	log      *slog.Logger
 }
 
 // New returns a Manager for cfg, or an error naming the invalid setting.
@@ -141,7 +151,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.IdleTimeout < 0 || cfg.AbsoluteTimeout < 0 || cfg.TouchInterval < 0 {
+	if cfg.IdleTimeout < 0 || cfg.AbsoluteTimeout < 0 || cfg.TouchInterval < 0 || cfg.StoreTimeout < 0 {
 		return nil, errors.New("session: timeouts must not be negative")
 	}
 	if cfg.IdleTimeout == 0 {
@@ -174,7 +184,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, store: cfg.Store, keys: kr, log: cfg.Logger}, nil
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	return &Manager{cfg: cfg, store: cfg.Store, calls: deadlineStore{cfg.Store, cfg.StoreTimeout}, keys: kr, log: cfg.Logger}, nil
 }
 
 // Store returns the store the Manager uses.
@@ -204,14 +217,16 @@ func (m *Manager) live(rec *Record, now time.Time) bool {
 	return now.Before(m.expiry(rec.CreatedAt, rec.LastSeen)) && now.Before(rec.Expiry)
 }
 
-// storeErr wraps a store failure as ErrStoreUnavailable and logs it once
-// per outage: the first failure after a success is logged as an error, the
-// rest at debug level until the store answers again.
+// storeErr wraps a store failure (a call past its deadline included) as
+// ErrStoreUnavailable and logs it once per outage: the first failure is
+// logged as an error, the rest at debug level until the outage is over
+// (see storeOK).
 func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		// The client went away; that says nothing about the store.
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
+	m.lastFail.Store(m.cfg.Now().UnixNano())
 	if m.down.CompareAndSwap(false, true) {
 		m.log.ErrorContext(ctx, "session store unavailable", "op", op, "err", err)
 	} else {
@@ -220,9 +235,10 @@ func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
 }
 
-// storeOK notes a successful store call, logging the end of an outage.
+// storeOK notes a successful store call, and logs the end of an outage
+// once no call has failed for recoveryQuiet.
 func (m *Manager) storeOK() {
-	if m.down.Load() && m.down.CompareAndSwap(true, false) {
+	if m.down.Load() && m.cfg.Now().UnixNano()-m.lastFail.Load() >= int64(recoveryQuiet) && m.down.CompareAndSwap(true, false) {
 		m.log.Info("session store recovered")
 	}
 }
@@ -230,7 +246,7 @@ func (m *Manager) storeOK() {
 // load fetches and checks the record under id. A missing, expired or
 // corrupt record yields (nil, nil).
 func (m *Manager) load(ctx context.Context, id string) (*Record, error) {
-	rec, err := m.store.Load(ctx, id)
+	rec, err := m.calls.Load(ctx, id)
 	switch {
 	case err == nil:
 		m.storeOK()
@@ -267,7 +283,7 @@ func (m *Manager) ListByUser(ctx context.Context, userID string) ([]Info, error)
 	if !ok {
 		return nil, ErrNotSupported
 	}
-	list, err := ix.ListByUser(ctx, userID)
+	list, err := m.calls.listByUser(ctx, ix, userID)
 	if err != nil {
 		return nil, m.storeErr(ctx, "list sessions", err)
 	}
@@ -290,7 +306,7 @@ func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...st
 	if !ok {
 		return 0, ErrNotSupported
 	}
-	n, err := ix.DeleteByUser(ctx, userID, except...)
+	n, err := m.calls.deleteByUser(ctx, ix, userID, except...)
 	if err != nil {
 		return n, m.storeErr(ctx, "destroy sessions by user", err)
 	}
@@ -303,14 +319,14 @@ func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...st
 // user revokes one of their sessions from an account page. It returns
 // ErrNotFound when userID has no such session.
 func (m *Manager) DestroyUserSession(ctx context.Context, userID, id string) error {
-	rec, err := m.store.Load(ctx, id)
+	rec, err := m.calls.Load(ctx, id)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) || (err == nil && rec.UserID != userID) {
 		return ErrNotFound
 	}
 	if err != nil {
 		return m.storeErr(ctx, "load", err)
 	}
-	if err := m.store.Delete(ctx, id); err != nil {
+	if err := m.calls.Delete(ctx, id); err != nil {
 		return m.storeErr(ctx, "delete", err)
 	}
 	m.storeOK()
@@ -331,7 +347,7 @@ func (m *Manager) PutByUser(ctx context.Context, userID, key string, value any) 
 		return err
 	}
 	for _, in := range list {
-		err := m.store.Update(ctx, in.ID, &Update{Set: map[string][]byte{key: b}})
+		err := m.calls.Update(ctx, in.ID, &Update{Set: map[string][]byte{key: b}})
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return m.storeErr(ctx, "update", err)
 		}

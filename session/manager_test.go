@@ -676,8 +676,85 @@ func TestStoreDown(t *testing.T) {
 	if resp.StatusCode != 200 || got != "v" {
 		t.Errorf("after recovery: %d %q, want 200 v", resp.StatusCode, got)
 	}
-	if !strings.Contains(f.logs.String(), "session store recovered") {
-		t.Errorf("recovery not logged:\n%s", f.logs)
+	// Recovery is logged once the store has gone 3 seconds without a
+	// failure, and once.
+	f.clock.Advance(3 * time.Second)
+	for range 3 {
+		f.do(cookie, func(w http.ResponseWriter, r *http.Request, s *session.Session) { s.GetString("k") })
+	}
+	if n := strings.Count(f.logs.String(), "session store recovered"); n != 1 {
+		t.Errorf("recovery logged %d times, want once:\n%s", n, f.logs)
+	}
+}
+
+// A store that fails for some calls and answers others, as a Redis Cluster
+// with one dead master does, is one outage in the log, not one per
+// failure: the end is logged only after 3 seconds without a failure.
+func TestStoreFlappingIsOneOutage(t *testing.T) {
+	f := newFixture(t)
+	cookie := f.start("k", "v")
+	read := func() int {
+		resp := f.do(cookie, func(w http.ResponseWriter, r *http.Request, s *session.Session) { s.GetString("k") })
+		return resp.StatusCode
+	}
+	for i := range 21 { // the last call, 1s before the loop ends, fails
+		f.store.down.Store(i%2 == 0)
+		code := read()
+		if want := map[bool]int{true: 503, false: 200}[i%2 == 0]; code != want {
+			t.Fatalf("request %d: %d, want %d", i, code, want)
+		}
+		f.clock.Advance(time.Second)
+	}
+	f.store.down.Store(false)
+	f.clock.Advance(time.Second)
+	read()
+	if n := strings.Count(f.logs.String(), "session store unavailable"); n != 1 {
+		t.Errorf("outage logged %d times, want once:\n%s", n, f.logs)
+	}
+	if n := strings.Count(f.logs.String(), "session store recovered"); n != 0 {
+		t.Errorf("recovery logged %d times while calls still failed within 3s, want 0:\n%s", n, f.logs)
+	}
+	f.clock.Advance(time.Second)
+	read()
+	if n := strings.Count(f.logs.String(), "session store recovered"); n != 1 {
+		t.Errorf("recovery logged %d times after 3s without a failure, want once:\n%s", n, f.logs)
+	}
+}
+
+// hangingStore never answers a load: it waits until the call's context
+// ends, as a store behind a network that went silent does.
+type hangingStore struct{ session.Store }
+
+func (hangingStore) Load(ctx context.Context, id string) (*session.Record, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+// A store call that does not answer within StoreTimeout fails the request
+// with 503, logged as an outage, instead of hanging it.
+func TestStoreTimeout(t *testing.T) {
+	f := newFixture(t, func(c *session.Config) { c.StoreTimeout = 20 * time.Millisecond })
+	cookie := f.start("k", "v")
+	f.store.Store = hangingStore{f.mem}
+	var loadErr error
+	done := make(chan int)
+	go func() {
+		resp := f.do(cookie, func(w http.ResponseWriter, r *http.Request, s *session.Session) { loadErr = s.Load() })
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("request with a hanging store: %d, want 503", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("request with a hanging store still running after 30s; want it to fail after StoreTimeout")
+	}
+	if !errors.Is(loadErr, session.ErrStoreUnavailable) || !errors.Is(loadErr, context.DeadlineExceeded) {
+		t.Errorf("Load() = %v, want ErrStoreUnavailable wrapping context.DeadlineExceeded", loadErr)
+	}
+	if n := strings.Count(f.logs.String(), "session store unavailable"); n != 1 {
+		t.Errorf("outage logged %d times, want once:\n%s", n, f.logs)
 	}
 }
 

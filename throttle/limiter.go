@@ -185,7 +185,18 @@ type Config struct {
 	// Now is the limiter's clock, which should be the Counter's too.
 	// Default time.Now.
 	Now func() time.Time
+
+	// StoreTimeout is the deadline of the Counter calls made by one
+	// Check, Fail or Succeed. Past it the call fails with [ErrUnavailable]
+	// instead of hanging the login. Default DefaultStoreTimeout (3
+	// seconds).
+	StoreTimeout time.Duration
 }
+
+// DefaultStoreTimeout is the deadline of the Counter calls of one
+// Reserve, AllowRegistration or settling of a Reservation when
+// Config.StoreTimeout is zero.
+const DefaultStoreTimeout = 3 * time.Second
 
 // Limiter decides whether a login attempt may proceed. It is safe for
 // concurrent use; all its state is in its Counter.
@@ -256,6 +267,9 @@ func New(c Counter, cfg Config) *Limiter {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
 	if c == nil {
 		c = NewMemoryCounter(MemoryOptions{Now: cfg.Now})
 	}
@@ -312,6 +326,8 @@ type Attempt struct {
 // stays counted; or an error wrapping [ErrUnavailable] if the Counter
 // failed.
 func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
 	now := l.cfg.Now()
 	var worst *ThrottledError
 	refuse := func(reason Reason, until time.Time) {
@@ -420,6 +436,8 @@ func (r *Reservation) Fail(ctx context.Context) error {
 	}
 	r.done = true
 	l := r.l
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
 	if r.subject == "" || (r.limit > 0 && r.count >= r.limit) {
 		return nil // locked for the rest of the window anyway
 	}
@@ -456,6 +474,8 @@ func (r *Reservation) settle(ctx context.Context, clear bool) error {
 		return nil
 	}
 	r.done = true
+	ctx, cancel := context.WithTimeout(ctx, r.l.cfg.StoreTimeout)
+	defer cancel()
 	var errs []error
 	switch {
 	case r.subject != "" && clear:
@@ -482,6 +502,8 @@ func (r *Reservation) settle(ctx context.Context, clear bool) error {
 // costs at most RegisterPerIP password hashes per window. An empty ip (an
 // unknown address) is not limited.
 func (l *Limiter) AllowRegistration(ctx context.Context, ip string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
 	if ip == "" || l.cfg.RegisterPerIP < 0 {
 		return nil
 	}

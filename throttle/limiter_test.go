@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -512,5 +513,93 @@ func TestRefusedByAddressHoldsNoAccountPlace(t *testing.T) {
 	}
 	if len(rc.keys) != 1 || !strings.HasPrefix(rc.keys[0], "throttle:ip:") {
 		t.Errorf("refused attempt reserved %q, want only the address's key", rc.keys)
+	}
+}
+
+// hangingCounter is a memory counter that, once hang is set, never
+// answers: each call waits until its context ends, as a Redis behind a
+// network that went silent does.
+type hangingCounter struct {
+	throttle.Counter
+	hang atomic.Bool
+}
+
+func (h *hangingCounter) wait(ctx context.Context) error {
+	if !h.hang.Load() {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (h *hangingCounter) Incr(ctx context.Context, key string, w time.Duration) (int, time.Time, error) {
+	if err := h.wait(ctx); err != nil {
+		return 0, time.Time{}, err
+	}
+	return h.Counter.Incr(ctx, key, w)
+}
+
+func (h *hangingCounter) Reserve(ctx context.Context, key string, limit int, w time.Duration) (int, time.Time, bool, error) {
+	if err := h.wait(ctx); err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return h.Counter.Reserve(ctx, key, limit, w)
+}
+
+func (h *hangingCounter) Release(ctx context.Context, key string) error {
+	if err := h.wait(ctx); err != nil {
+		return err
+	}
+	return h.Counter.Release(ctx, key)
+}
+
+func (h *hangingCounter) Get(ctx context.Context, key string) (int, time.Time, error) {
+	if err := h.wait(ctx); err != nil {
+		return 0, time.Time{}, err
+	}
+	return h.Counter.Get(ctx, key)
+}
+
+func (h *hangingCounter) Reset(ctx context.Context, key string) error {
+	if err := h.wait(ctx); err != nil {
+		return err
+	}
+	return h.Counter.Reset(ctx, key)
+}
+
+// Counter calls that do not answer within StoreTimeout fail with
+// ErrUnavailable instead of hanging the login.
+func TestCounterTimeout(t *testing.T) {
+	hc := &hangingCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
+	l := throttle.New(hc, throttle.Config{StoreTimeout: 20 * time.Millisecond, DelayAfter: 1})
+	var held [3]*throttle.Reservation
+	for i := range held {
+		r, err := l.Reserve(ctx, throttle.Attempt{Account: "ann", IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i] = r
+	}
+	hc.hang.Store(true)
+	for name, call := range map[string]func() error{
+		"Reserve": func() error {
+			_, err := l.Reserve(ctx, throttle.Attempt{Account: "ann", IP: "192.0.2.1"})
+			return err
+		},
+		"AllowRegistration": func() error { return l.AllowRegistration(ctx, "192.0.2.1") },
+		"Fail":              func() error { return held[0].Fail(ctx) },
+		"Succeed":           func() error { return held[1].Succeed(ctx) },
+		"Cancel":            func() error { return held[2].Cancel(ctx) },
+	} {
+		errc := make(chan error, 1)
+		go func() { errc <- call() }()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, throttle.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s with a hanging counter = %v, want ErrUnavailable wrapping context.DeadlineExceeded", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s with a hanging counter still running after 30s; want it to fail after StoreTimeout", name)
+		}
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -68,42 +70,75 @@ func (a *app) close() {
 	}
 }
 
-// health reports the first store that does not answer.
-func (a *app) health(ctx context.Context) error {
+// pingStores calls every store's health check at once, each with the
+// store timeout as its deadline, and returns the failures by store name
+// ("sqlite", "postgres", "redis", "memcached", and "redis-throttle" when
+// HALLPASS_REDIS_URL names another Redis than the sessions'); an empty map
+// means every store answered in time.
+func (a *app) pingStores(ctx context.Context) map[string]error {
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs = map[string]error{}
+	)
 	for name, check := range a.checks {
-		if err := check(ctx); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, a.cfg.StoreTimeout)
+			defer cancel()
+			if err := check(ctx); err != nil {
+				mu.Lock()
+				errs[name] = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// health reports the first store, by name, that does not answer within
+// the store timeout; /healthz and /readyz both use it.
+func (a *app) health(ctx context.Context) error {
+	errs := a.pingStores(ctx)
+	for _, name := range slices.Sorted(maps.Keys(errs)) {
+		return fmt.Errorf("%s: %w", name, errs[name])
 	}
 	return nil
 }
 
-// ready reports the first store that does not answer within its deadline,
-// checking them all at once.
-func (a *app) ready(ctx context.Context) error {
-	errs := make(chan error, len(a.checks))
-	for name, check := range a.checks {
-		go func() {
-			ctx, cancel := context.WithTimeout(ctx, readyStoreTimeout)
-			defer cancel()
-			if err := check(ctx); err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				return
-			}
-			errs <- nil
-		}()
+// checkStartup tries every store once and returns an error naming each
+// that does not answer, so a misconfigured or unreachable store stops
+// start-up with a clear message instead of failing the first requests.
+func (a *app) checkStartup(ctx context.Context) error {
+	errs := a.pingStores(ctx)
+	if len(errs) == 0 {
+		return nil
 	}
-	var first error
-	for range a.checks {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
+	var msgs []string
+	for _, name := range slices.Sorted(maps.Keys(errs)) {
+		msgs = append(msgs, fmt.Sprintf("%s (%s) does not answer: %v", name, a.storeSetting(name), errs[name]))
+		a.log.Error("store unreachable at start-up", "store", name, "setting", a.storeSetting(name), "err", errs[name])
 	}
-	return first
+	return fmt.Errorf("stores unreachable at start-up: %s", strings.Join(msgs, "; "))
 }
 
-// readyStoreTimeout is how long /readyz waits for each store.
-const readyStoreTimeout = 2 * time.Second
+// storeSetting names the setting that points at the store called name.
+func (a *app) storeSetting(name string) string {
+	switch name {
+	case "sqlite":
+		return "HALLPASS_DATA"
+	case "postgres":
+		if a.cfg.DatabaseURL != "" {
+			return "HALLPASS_DATABASE_URL"
+		}
+		return "HALLPASS_SESSION_STORE"
+	case "redis", "memcached":
+		return "HALLPASS_SESSION_STORE"
+	case "redis-throttle":
+		return "HALLPASS_REDIS_URL"
+	}
+	return name
+}
 
 // openApp opens the stores named by cfg and builds the managers.
 func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err error) {
@@ -205,6 +240,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		ErrorHandler:    errorHandler,
 		ClientIP:        clientIP,
 		Hooks:           a.metrics.SessionHooks(),
+		StoreTimeout:    cfg.StoreTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -230,7 +266,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Remember:     a.accounts,
 		RememberFor:  cfg.RememberFor,
 		Tokens:       a.tokens,
-		Throttle:     throttle.New(counter, throttle.Config{}),
+		Throttle:     throttle.New(counter, throttle.Config{StoreTimeout: cfg.StoreTimeout}),
 		CSRF:         protector,
 		Audit:        auditLog,
 		Secure:       cfg.Secure(),
@@ -239,6 +275,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		SendToLogin:  func(r *http.Request) bool { return !web.WantsJSON(r) },
 		Logger:       logger,
 		Hooks:        a.metrics.LoginHooks(),
+		StoreTimeout: cfg.StoreTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -253,9 +290,12 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		TrustRequestID: func(r *http.Request) bool { return throttle.FromTrustedProxy(r, cfg.TrustedProxies) },
 		AccessLog:      cfg.AccessLog,
 		Observe:        a.metrics.RequestObserver(),
-		Ready:          a.ready,
+		Ready:          a.health,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.checkStartup(ctx); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallpass/hallpass/redisstore"
 	"github.com/hallpass/hallpass/throttle"
 )
 
@@ -25,6 +26,7 @@ type config struct {
 	SessionStore    string   // "sqlite", "memory", or a redis://, postgres://, memcached:// URL
 	DatabaseURL     string   // "": SQLite in the data directory; or postgres://
 	RedisURL        string   // "": throttle counters in memory (or on the session Redis)
+	StoreTimeout    time.Duration
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
 	RememberFor     time.Duration
@@ -89,12 +91,16 @@ var settings = []setting{
 		}
 		return nil
 	}},
-	{"session-store", "HALLPASS_SESSION_STORE", "sqlite", "where sessions live: sqlite, memory, redis://..., rediss://..., postgres://..., memcached://host:port[,host:port]", func(c *config, v string) error {
+	{"session-store", "HALLPASS_SESSION_STORE", "sqlite", "where sessions live: sqlite, memory, redis://..., rediss://..., redis+cluster://host:port[,host:port], postgres://..., memcached://host:port[,host:port]", func(c *config, v string) error {
 		switch {
 		case v == "sqlite", v == "memory":
-		case hasScheme(v, "redis", "rediss", "postgres", "postgresql", "memcached"):
+		case hasScheme(v, redisSchemes...):
+			if err := checkRedisURL(v); err != nil {
+				return err
+			}
+		case hasScheme(v, "postgres", "postgresql", "memcached"):
 		default:
-			return fmt.Errorf("want sqlite, memory, or a redis://, rediss://, postgres:// or memcached:// URL")
+			return fmt.Errorf("want sqlite, memory, or a redis://, rediss://, redis+cluster://, postgres:// or memcached:// URL")
 		}
 		c.SessionStore = v
 		return nil
@@ -106,11 +112,24 @@ var settings = []setting{
 		c.DatabaseURL = v
 		return nil
 	}},
-	{"redis-url", "HALLPASS_REDIS_URL", "", "Redis for login throttling counters shared by several processes (default: the session store's Redis, if any)", func(c *config, v string) error {
-		if v != "" && !hasScheme(v, "redis", "rediss") {
-			return fmt.Errorf("want a redis:// or rediss:// URL")
+	{"redis-url", "HALLPASS_REDIS_URL", "", "Redis for login throttling counters shared by several processes: redis://..., rediss://... or redis+cluster://host:port[,host:port] (default: the session store's Redis, if any)", func(c *config, v string) error {
+		if v != "" && !hasScheme(v, redisSchemes...) {
+			return fmt.Errorf("want a redis://, rediss:// or redis+cluster:// URL")
+		}
+		if v != "" {
+			if err := checkRedisURL(v); err != nil {
+				return err
+			}
 		}
 		c.RedisURL = v
+		return nil
+	}},
+	{"store-timeout", "HALLPASS_STORE_TIMEOUT", "3s", "deadline of each store call a request makes; past it the request gets 503 like a store outage", func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond || d > time.Minute {
+			return fmt.Errorf("want a duration from 100ms to 1m, like 3s")
+		}
+		c.StoreTimeout = d
 		return nil
 	}},
 	{"idle-timeout", "HALLPASS_IDLE_TIMEOUT", "30m", "end sessions unused for this long", durationSetting(func(c *config) *time.Duration { return &c.IdleTimeout })},
@@ -184,6 +203,19 @@ func boolSetting(field func(*config) *bool) func(*config, string) error {
 		*field(c) = b
 		return nil
 	}
+}
+
+// redisSchemes are the URL schemes of a Redis server or cluster.
+var redisSchemes = []string{"redis", "rediss", "redis+cluster", "rediss+cluster"}
+
+// checkRedisURL reports whether url names a Redis server or cluster that
+// a client can be built for (creating one does not connect).
+func checkRedisURL(url string) error {
+	c, err := redisstore.ParseURL(url)
+	if err != nil {
+		return redactError(err, url)
+	}
+	return c.Close()
 }
 
 func hasScheme(v string, schemes ...string) bool {

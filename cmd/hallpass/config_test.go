@@ -63,8 +63,9 @@ func TestRedactError(t *testing.T) {
 	}
 }
 
-// A store that cannot be opened fails with an error that repeats no
-// secret of its URL, query parameters included.
+// A store that cannot be opened, or whose URL is refused when the
+// settings are read, fails with an error that repeats no secret of its
+// URL, query parameters included.
 func TestOpenErrorsRedactQuerySecrets(t *testing.T) {
 	for _, env := range []map[string]string{
 		{"HALLPASS_DATABASE_URL": "postgres://app@127.0.0.1:1/db?connect_timeout=2&password=hunter2&sslpassword=s3cret"},
@@ -72,8 +73,16 @@ func TestOpenErrorsRedactQuerySecrets(t *testing.T) {
 		{"HALLPASS_SESSION_STORE": "redis://127.0.0.1:x/0?password=hunter2&token=s3cret"},
 		{"HALLPASS_REDIS_URL": "redis://127.0.0.1:x/0?token=hunter2&secret=s3cret"},
 	} {
-		cfg := testConfig(t, env)
-		a, err := openApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		env["HALLPASS_DATA"] = t.TempDir()
+		env["HALLPASS_SECRET_KEYS"] = testKeys
+		fs := newFlagSet("test", "test", io.Discard)
+		build := registerFlags(fs, func(k string) string { return env[k] })
+		fs.Parse(nil)
+		cfg, err := build()
+		var a *app
+		if err == nil {
+			a, err = openApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		}
 		if err == nil {
 			a.close()
 			t.Errorf("env %v: openApp succeeded, want an error", env)

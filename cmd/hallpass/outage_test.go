@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,25 +93,27 @@ func checkOutage(t *testing.T, base string, b *browser, logs *lockedBuffer) {
 	}
 }
 
-// waitRecovered polls the dashboard until the same session is served again.
+// waitRecovered polls the dashboard until the same session is served
+// again and the end of the outage is logged (once the store has answered
+// for a few seconds without a failure).
 func waitRecovered(t *testing.T, base string, b *browser, logs *lockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := b.do("GET", base+"/dashboard", nil)
-		if r.Code == http.StatusOK && strings.Contains(r.Body, "Welcome ada!") {
+		if r.Code == http.StatusOK && strings.Contains(r.Body, "Welcome ada!") && strings.Contains(logs.String(), "session store recovered") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not recovered 30s after the store came back: %d\n%s", r.Code, logs)
+			t.Fatalf("not recovered (or recovery not logged) 30s after the store came back: %d\n%s", r.Code, logs)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	if r := b.do("GET", base+"/healthz", nil); r.Code != http.StatusOK {
 		t.Errorf("/healthz after recovery: %d", r.Code)
 	}
-	if !strings.Contains(logs.String(), "session store recovered") {
-		t.Errorf("recovery not logged:\n%s", logs)
+	if n := strings.Count(logs.String(), "session store recovered"); n != 1 {
+		t.Errorf("recovery logged %d times, want once:\n%s", n, logs)
 	}
 }
 
@@ -177,7 +180,9 @@ func TestOutageRedis(t *testing.T) {
 }
 
 // proxy forwards TCP connections to a backend until cut; restore listens
-// again on the same port.
+// again on the same port. freeze makes it go silent instead, as a network
+// that drops packets does: connections are accepted and kept open, but
+// nothing is forwarded either way until thaw.
 type proxy struct {
 	t       *testing.T
 	addr    string
@@ -185,12 +190,44 @@ type proxy struct {
 	mu      sync.Mutex
 	ln      net.Listener
 	conns   []net.Conn
+	frozen  atomic.Bool
+}
+
+// freeze stops forwarding without closing anything.
+func (p *proxy) freeze() { p.frozen.Store(true) }
+
+// thaw forwards again what was held back, and what follows.
+func (p *proxy) thaw() { p.frozen.Store(false) }
+
+// waitThawed blocks while the proxy is frozen.
+func (p *proxy) waitThawed() {
+	for p.frozen.Load() {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pump copies src to dst, holding data back while the proxy is frozen.
+func (p *proxy) pump(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		p.waitThawed()
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newProxy(t *testing.T, backend string) *proxy {
 	p := &proxy{t: t, backend: backend, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	p.restore()
-	t.Cleanup(p.cut)
+	t.Cleanup(func() { p.thaw(); p.cut() })
 	return p
 }
 
@@ -208,16 +245,22 @@ func (p *proxy) restore() {
 			if err != nil {
 				return
 			}
-			up, err := net.Dial("tcp", p.backend)
-			if err != nil {
-				c.Close()
-				continue
-			}
 			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
+			p.conns = append(p.conns, c)
 			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
+			go func() {
+				p.waitThawed() // a frozen network answers no handshake either
+				up, err := net.Dial("tcp", p.backend)
+				if err != nil {
+					c.Close()
+					return
+				}
+				p.mu.Lock()
+				p.conns = append(p.conns, up)
+				p.mu.Unlock()
+				go p.pump(up, c)
+				p.pump(c, up)
+			}()
 		}
 	}()
 }
@@ -240,26 +283,8 @@ func (p *proxy) cut() {
 // proxy the test cuts (the shared server cannot be stopped under other
 // tests), and comes back.
 func TestOutagePostgres(t *testing.T) {
-	pg := os.Getenv("HALLPASS_TEST_POSTGRES_URL")
-	if pg == "" {
-		t.Skip("HALLPASS_TEST_POSTGRES_URL not set; skipping the PostgreSQL outage test")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("hallpass_outage_%d", os.Getpid())
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); conn.Close(ctx) })
-
-	u, _ := url.Parse(pg)
-	p := newProxy(t, u.Host)
-	u.Host = p.addr
+	u, p := testSchema(t, "outage")
 	q := u.Query()
-	q.Set("search_path", schema)
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
 	cfg := testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": u.String(), "HALLPASS_DATABASE_URL": u.String()})
@@ -270,4 +295,107 @@ func TestOutagePostgres(t *testing.T) {
 	checkOutage(t, srv.URL, b, logs)
 	p.restore()
 	waitRecovered(t, srv.URL, b, logs)
+}
+
+// checkTimely asserts that with the store silent and a store timeout of
+// 1s, a request that needs the store is answered with 503 within a few
+// seconds, not after the client gives up.
+func checkTimely(t *testing.T, base string, b *browser) {
+	t.Helper()
+	start := time.Now()
+	r := b.do("GET", base+"/dashboard", nil)
+	if d := time.Since(start); r.Code != http.StatusServiceUnavailable || d > 5*time.Second {
+		t.Errorf("dashboard with the store silent: %d after %v, want 503 within 5s (HALLPASS_STORE_TIMEOUT=1s)", r.Code, d.Round(time.Millisecond))
+	}
+}
+
+// testSchema creates a PostgreSQL schema of the test's own on the database
+// named by HALLPASS_TEST_POSTGRES_URL, dropped when the test ends, and
+// returns that URL set to use it through a proxy to the server.
+func testSchema(t *testing.T, name string) (*url.URL, *proxy) {
+	t.Helper()
+	pg := os.Getenv("HALLPASS_TEST_POSTGRES_URL")
+	if pg == "" {
+		t.Skip("HALLPASS_TEST_POSTGRES_URL not set; skipping the PostgreSQL outage test")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := fmt.Sprintf("hallpass_%s_%d", name, os.Getpid())
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); conn.Close(ctx) })
+	u, _ := url.Parse(pg)
+	p := newProxy(t, u.Host)
+	u.Host = p.addr
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u, p
+}
+
+// PostgreSQL (sessions and accounts) goes silent mid-run: the proxy keeps
+// every connection open and forwards nothing. Requests that need it get
+// 503 after the store timeout instead of hanging, the outage is logged
+// once, and the same process serves the user again once the network
+// answers.
+func TestFrozenPostgres(t *testing.T) {
+	u, p := testSchema(t, "frozen")
+	freezeAndThaw(t, p, map[string]string{"HALLPASS_SESSION_STORE": u.String(), "HALLPASS_DATABASE_URL": u.String()})
+}
+
+// freezeAndThaw serves env with a store timeout of 1s, signs up, freezes
+// p (the session store's network) and checks the outage, then thaws it
+// and checks the recovery.
+func freezeAndThaw(t *testing.T, p *proxy, env map[string]string) {
+	t.Helper()
+	env["HALLPASS_STORE_TIMEOUT"] = "1s"
+	srv, logs := inProcess(t, testConfig(t, env))
+	b := signUp(t, srv.URL)
+
+	p.freeze()
+	checkTimely(t, srv.URL, b)
+	checkOutage(t, srv.URL, b, logs)
+	p.thaw()
+	waitRecovered(t, srv.URL, b, logs)
+}
+
+// Only the accounts database goes silent: a login, which must read the
+// account, gets 503 after the store timeout instead of hanging.
+func TestFrozenPostgresAccounts(t *testing.T) {
+	u, p := testSchema(t, "frozenacc")
+	cfg := testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": "memory", "HALLPASS_DATABASE_URL": u.String(), "HALLPASS_STORE_TIMEOUT": "1s"})
+	srv, _ := inProcess(t, cfg)
+	signUp(t, srv.URL)
+
+	p.freeze()
+	start := time.Now()
+	r := newBrowser(t).do("POST", srv.URL+"/api/session", map[string]any{"username": "ada", "password": "correct horse battery"})
+	if d := time.Since(start); r.Code != http.StatusServiceUnavailable || !strings.Contains(r.Body, `"error":"unavailable"`) || d > 5*time.Second {
+		t.Errorf("login with the accounts database silent: %d %s after %v, want 503 unavailable within 5s", r.Code, r.Body, d.Round(time.Millisecond))
+	}
+	p.thaw()
+	r = newBrowser(t).do("POST", srv.URL+"/api/session", map[string]any{"username": "ada", "password": "correct horse battery"})
+	if r.Code != http.StatusOK {
+		t.Errorf("login once the database answers again: %d %s, want 200", r.Code, r.Body)
+	}
+}
+
+// Redis (sessions and throttle counters) goes silent mid-run, through a
+// proxy to the test Redis.
+func TestFrozenRedis(t *testing.T) {
+	ru := os.Getenv("HALLPASS_TEST_REDIS_URL")
+	if ru == "" {
+		t.Skip("HALLPASS_TEST_REDIS_URL not set; skipping the Redis outage test")
+	}
+	u, err := url.Parse(ru)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	u.Host = p.addr
+	freezeAndThaw(t, p, map[string]string{"HALLPASS_SESSION_STORE": u.String()})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/redis/go-redis/v9"
@@ -54,6 +55,11 @@ func openRemoteSessions(ctx context.Context, a *app, u string) (session.Store, e
 	return nil, fmt.Errorf("HALLPASS_SESSION_STORE: unsupported store %q", scheme)
 }
 
+// openTimeout bounds opening PostgreSQL at start-up (connecting and
+// applying migrations), so a database that does not answer stops start-up
+// with an error instead of hanging it.
+const openTimeout = 30 * time.Second
+
 // redis returns the Redis client for url, opening it once.
 func (a *app) redis(url string) (redis.UniversalClient, error) {
 	if a.redisClients == nil {
@@ -83,6 +89,8 @@ func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
 		}
 		return a.pg, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	db, err := pgstore.Open(ctx, url, pgstore.Options{Logger: a.log})
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL %s: %w", redactURL(url), redactError(err, url))
@@ -107,7 +115,7 @@ func openPostgresAccounts(ctx context.Context, a *app, url string) (accountStore
 // processes; in memory otherwise.
 func openCounter(ctx context.Context, a *app, cfg *config) (throttle.Counter, string, error) {
 	url := cfg.RedisURL
-	if url == "" && hasScheme(cfg.SessionStore, "redis", "rediss", "redis+cluster", "rediss+cluster") {
+	if url == "" && hasScheme(cfg.SessionStore, redisSchemes...) {
 		url = cfg.SessionStore
 	}
 	if url == "" {
@@ -117,8 +125,8 @@ func openCounter(ctx context.Context, a *app, cfg *config) (throttle.Counter, st
 	if err != nil {
 		return nil, "", fmt.Errorf("HALLPASS_REDIS_URL: %w", err)
 	}
-	if _, ok := a.checks["redis"]; !ok {
-		a.checks["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
+	if url != cfg.SessionStore {
+		a.checks["redis-throttle"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
 	}
 	return redisstore.NewCounter(client, redisstore.Options{}), redactURL(url), nil
 }
