@@ -63,6 +63,10 @@ type Config struct {
 	// PasswordMin is the minimum password length; zero takes
 	// password.Policy's default.
 	PasswordMin int
+	// StoreTimeout is the deadline of each store call (session.Config,
+	// login.Config and, unless Throttle sets its own, throttle.Config);
+	// zero takes their defaults.
+	StoreTimeout time.Duration
 	// Passwords hashes and verifies passwords. Default a *password.Hasher
 	// with its default parameters.
 	Passwords login.Hasher
@@ -114,6 +118,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Throttle.Now == nil {
 		cfg.Throttle.Now = cfg.Now
 	}
+	if cfg.Throttle.StoreTimeout == 0 {
+		cfg.Throttle.StoreTimeout = cfg.StoreTimeout
+	}
 	logger := cfg.Logger
 	trusted := cfg.TrustedProxies
 	clientIP := func(r *http.Request) string { return throttle.ClientIP(r, trusted) }
@@ -131,6 +138,7 @@ func New(cfg Config) (*Server, error) {
 		ClientIP:        clientIP,
 		Now:             cfg.Now,
 		Hooks:           cfg.SessionHooks,
+		StoreTimeout:    cfg.StoreTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -171,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 		Logger:       logger,
 		Now:          cfg.Now,
 		Hooks:        cfg.LoginHooks,
+		StoreTimeout: cfg.StoreTimeout,
 	})
 	if err != nil {
 		return nil, err
