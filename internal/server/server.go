@@ -94,10 +94,10 @@ type Config struct {
 
 // Server is the built object graph.
 type Server struct {
-	Sessions *session.Manager
-	Login    *login.Manager
-	Tokens   *apitoken.Service
-	Web      *web.Server
+	Sessions *session.Manager  // on Config.SessionStore
+	Login    *login.Manager    // on Sessions, Config.Accounts and Tokens
+	Tokens   *apitoken.Service // on Config.Accounts, auditing to Config.Logger
+	Web      *web.Server       // on Login; Handler() serves the site
 }
 
 // New builds the server described by cfg, or returns an error naming the
