@@ -16,14 +16,25 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // Errors returned by stores and validation. Check them with errors.Is.
 var (
-	ErrNotFound      = errors.New("account: not found")
-	ErrUsernameTaken = errors.New("account: username is taken")
-	ErrInvalid       = errors.New("account: invalid")
-	ErrConflict      = errors.New("account: changed concurrently")
+	// ErrNotFound reports a user or token that does not exist (kind
+	// autherr.NotFound).
+	ErrNotFound error = autherr.New(autherr.NotFound, "account: not found")
+	// ErrUsernameTaken reports a username already in use (kind
+	// autherr.Conflict, code "username_taken").
+	ErrUsernameTaken error = &autherr.Error{Kind: autherr.Conflict, Code: "username_taken",
+		Message: "That username is taken.", Err: errors.New("account: username is taken")}
+	// ErrInvalid is wrapped by every validation error (kind
+	// autherr.Invalid); see FieldError.
+	ErrInvalid error = autherr.New(autherr.Invalid, "account: invalid")
+	// ErrConflict reports a change that lost a race with another (kind
+	// autherr.Conflict).
+	ErrConflict error = autherr.New(autherr.Conflict, "account: changed concurrently")
 )
 
 // User is an account.
@@ -51,8 +62,11 @@ type FieldError struct {
 // Error returns the message, a sentence fit to show a person.
 func (e *FieldError) Error() string { return e.Message }
 
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) true, and gives the error its
+// kind (autherr.Invalid) and message for autherr.MessageOf and FieldsOf.
+func (e *FieldError) Unwrap() error {
+	return &autherr.Error{Kind: autherr.Invalid, Message: e.Message, Fields: map[string]string{e.Field: e.Message}, Err: ErrInvalid}
+}
 
 // FieldErrors collects the problems of several fields, at most one per
 // field. It wraps ErrInvalid.
@@ -100,8 +114,16 @@ func (fe FieldErrors) Error() string {
 	return strings.Join(msgs, " ")
 }
 
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (fe FieldErrors) Unwrap() error { return ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) true, and gives the error its
+// kind (autherr.Invalid), message and per-field messages for package
+// autherr.
+func (fe FieldErrors) Unwrap() error {
+	fields := make(map[string]string, len(fe))
+	for _, f := range fe {
+		fields[f.Field] = f.Message
+	}
+	return &autherr.Error{Kind: autherr.Invalid, Message: fe.Error(), Fields: fields, Err: ErrInvalid}
+}
 
 // Limits on account fields.
 const (

@@ -23,8 +23,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // Prefix starts every token.
@@ -41,14 +44,25 @@ var secretLen = secretEncoding.EncodedLen(32)
 // Errors. Check them with errors.Is.
 var (
 	// ErrNoToken reports a request without an Authorization: Bearer header.
-	ErrNoToken = errors.New("apitoken: no bearer token")
+	ErrNoToken error = autherr.New(autherr.Unauthenticated, "apitoken: no bearer token")
 	// ErrInvalid reports a token that is malformed, unknown, revoked or
 	// expired. The cases are not told apart.
-	ErrInvalid = errors.New("apitoken: invalid or expired token")
+	ErrInvalid error = autherr.New(autherr.Unauthenticated, "apitoken: invalid or expired token")
 )
 
 // MaxNameLen bounds a token's name.
 const MaxNameLen = 100
+
+// MaxLifetime bounds a token's lifetime, so its expiry stays a sane date.
+const MaxLifetime = 10 * 365 * 24 * time.Hour
+
+// ErrAdminScope reports a token asked with ScopeAdmin by a user who is not
+// an administrator. Kind autherr.Forbidden, with a message for the field
+// "scopes".
+var ErrAdminScope error = &autherr.Error{Kind: autherr.Forbidden, Message: msgAdminScope,
+	Fields: map[string]string{"scopes": msgAdminScope}, Err: errors.New("apitoken: admin scope refused")}
+
+const msgAdminScope = "Only administrators can give a token the admin scope."
 
 // Scopes a token may carry.
 const (
@@ -91,6 +105,9 @@ type Service struct {
 	Store account.TokenStore
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Audit records the tokens Issue creates and RevokeBy revokes. Nil
+	// discards the events.
+	Audit *audit.Logger
 	// TouchEvery limits how often a token's last-used time is written:
 	// a use within this long of the recorded one does not write. Default
 	// one minute.
@@ -122,22 +139,73 @@ func WellFormed(secret string) bool {
 	return err == nil && n == len(b)
 }
 
-// Create issues a token named name for userID with scopes (checked by
-// ParseScopes), expiring after expiresIn (0 for never). It returns the
-// secret, to show once, and the stored record. Whether the user may have
-// ScopeAdmin is the caller's decision.
-func (s *Service) Create(ctx context.Context, userID, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > MaxNameLen {
-		return "", nil, &account.FieldError{Field: "name", Message: fmt.Sprintf("A token name is 1 to %d characters long.", MaxNameLen)}
+// Actor is the person asking for a token or its revocation.
+type Actor struct {
+	UserID string
+	IP     string // the client address, for the audit log
+	Admin  bool   // an administrator: may give a token ScopeAdmin
+}
+
+// Issue creates a token for a, as Create does, after refusing ScopeAdmin
+// (ErrAdminScope) to a user who is not an administrator, and records it
+// in the audit log.
+func (s *Service) Issue(ctx context.Context, a Actor, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {
+	if slices.Contains(scopes, ScopeAdmin) && !a.Admin {
+		if _, err := checkRequest(name, scopes, expiresIn); err != nil {
+			return "", nil, err // the form's own mistakes first
+		}
+		return "", nil, ErrAdminScope
 	}
-	scopes, err := ParseScopes(scopes)
+	secret, t, err := s.Create(ctx, a.UserID, name, scopes, expiresIn)
 	if err != nil {
 		return "", nil, err
 	}
-	if expiresIn < 0 {
-		return "", nil, &account.FieldError{Field: "expires_in", Message: "A token cannot expire in the past."}
+	s.Audit.Record(ctx, audit.Event{Name: audit.TokenCreate, UserID: a.UserID, IP: a.IP, Reason: t.ID})
+	return secret, t, nil
+}
+
+// RevokeBy revokes a's token id, as Revoke does, and records it in the
+// audit log.
+func (s *Service) RevokeBy(ctx context.Context, a Actor, id string) error {
+	if err := s.Revoke(ctx, a.UserID, id); err != nil {
+		return err
 	}
+	s.Audit.Record(ctx, audit.Event{Name: audit.TokenRevoke, UserID: a.UserID, IP: a.IP, Reason: id})
+	return nil
+}
+
+// checkRequest checks a new token's name, scopes and lifetime, and returns
+// the scopes as ParseScopes does. Each problem is an *account.FieldError.
+func checkRequest(name string, scopes []string, expiresIn time.Duration) ([]string, error) {
+	if !utf8.ValidString(name) {
+		return nil, &account.FieldError{Field: "name", Message: "This contains characters that could not be read. Please type it again."}
+	}
+	if expiresIn < 0 || expiresIn > MaxLifetime {
+		return nil, &account.FieldError{Field: "expires_in", Message: fmt.Sprintf("A token expires in 0 (never) to %d seconds (10 years).", int64(MaxLifetime/time.Second))}
+	}
+	scopes, err := ParseScopes(scopes)
+	if err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > MaxNameLen {
+		return nil, &account.FieldError{Field: "name", Message: fmt.Sprintf("A token name is 1 to %d characters long.", MaxNameLen)}
+	}
+	return scopes, nil
+}
+
+// Create issues a token named name (valid UTF-8, 1 to MaxNameLen bytes
+// once trimmed) for userID with scopes (checked by ParseScopes), expiring
+// after expiresIn (0 for never, at most MaxLifetime). It returns the
+// secret, to show once, and the stored record. Each invalid argument is
+// an *account.FieldError. Whether the user may have ScopeAdmin is the
+// caller's decision (Issue decides it).
+func (s *Service) Create(ctx context.Context, userID, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {
+	scopes, err := checkRequest(name, scopes, expiresIn)
+	if err != nil {
+		return "", nil, err
+	}
+	name = strings.TrimSpace(name)
 	var b [32]byte
 	rand.Read(b[:])
 	secret := Prefix + secretEncoding.EncodeToString(b[:])
@@ -147,7 +215,7 @@ func (s *Service) Create(ctx context.Context, userID, name string, scopes []stri
 		t.ExpiresAt = now.Add(expiresIn)
 	}
 	if err := s.Store.CreateToken(ctx, t); err != nil {
-		return "", nil, fmt.Errorf("apitoken: create: %w", err)
+		return "", nil, storeErr("create", err)
 	}
 	return secret, t, nil
 }
@@ -179,7 +247,7 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 		return nil, ErrInvalid
 	}
 	if err != nil {
-		return nil, fmt.Errorf("apitoken: check: %w", err)
+		return nil, storeErr("check", err)
 	}
 	every := s.TouchEvery
 	if every == 0 {
@@ -187,7 +255,7 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 	}
 	if now.Sub(t.LastUsedAt) >= every {
 		if err := s.Store.TouchToken(ctx, t.ID, now); err != nil {
-			return nil, fmt.Errorf("apitoken: record use: %w", err)
+			return nil, storeErr("record use", err)
 		}
 		t.LastUsedAt = now
 	}
@@ -198,7 +266,7 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 func (s *Service) List(ctx context.Context, userID string) ([]*account.APIToken, error) {
 	l, err := s.Store.ListTokens(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("apitoken: list: %w", err)
+		return nil, storeErr("list", err)
 	}
 	return l, nil
 }
@@ -207,7 +275,7 @@ func (s *Service) List(ctx context.Context, userID string) ([]*account.APIToken,
 // has no such token.
 func (s *Service) Revoke(ctx context.Context, userID, id string) error {
 	if err := s.Store.DeleteToken(ctx, userID, id); err != nil {
-		return fmt.Errorf("apitoken: revoke: %w", err)
+		return storeErr("revoke", err)
 	}
 	return nil
 }
@@ -216,7 +284,17 @@ func (s *Service) Revoke(ctx context.Context, userID, id string) error {
 func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
 	n, err := s.Store.DeleteTokensByUser(ctx, userID)
 	if err != nil {
-		return n, fmt.Errorf("apitoken: revoke all: %w", err)
+		return n, storeErr("revoke all", err)
 	}
 	return n, nil
+}
+
+// storeErr wraps a failure of the token store while doing op, marking it
+// autherr.Unavailable unless it has a kind already (account.ErrNotFound).
+func storeErr(op string, err error) error {
+	err = fmt.Errorf("apitoken: %s: %w", op, err)
+	if autherr.KindOf(err) == autherr.Internal {
+		return autherr.Wrap(err, autherr.Unavailable, "")
+	}
+	return err
 }

@@ -33,6 +33,8 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/hallpass/hallpass/autherr"
+
 	"github.com/hallpass/hallpass/internal/vary"
 )
 
@@ -66,17 +68,17 @@ const DefaultMaxFormBytes = 10 << 20
 var (
 	// ErrMissingToken reports an unsafe request with no token in the
 	// header or form, or, without a session, no pre-session cookie.
-	ErrMissingToken = errors.New("csrf: missing token")
+	ErrMissingToken error = &autherr.Error{Kind: autherr.Forbidden, Code: "csrf_failed", Message: msgExpired, Err: errors.New("csrf: missing token")}
 
 	// ErrInvalidToken reports a token that is malformed, belongs to
 	// another session, or does not match the pre-session cookie, or a
 	// pre-session cookie whose signature does not verify.
-	ErrInvalidToken = errors.New("csrf: invalid token")
+	ErrInvalidToken error = &autherr.Error{Kind: autherr.Forbidden, Code: "csrf_failed", Message: msgExpired, Err: errors.New("csrf: invalid token")}
 
 	// ErrOrigin reports a request that the browser marked as coming
 	// from another origin (Sec-Fetch-Site, or an Origin header that
 	// matches neither the Host nor a trusted origin).
-	ErrOrigin = errors.New("csrf: cross-origin request")
+	ErrOrigin error = &autherr.Error{Kind: autherr.Forbidden, Code: "csrf_failed", Message: msgOrigin, Err: errors.New("csrf: cross-origin request")}
 )
 
 // Message returns a sentence to show a person for an error from
@@ -87,13 +89,19 @@ func Message(err error) string {
 	case err == nil:
 		return ""
 	case errors.Is(err, ErrOrigin):
-		return "This request was blocked because it came from another site. " +
-			"Please go back to the page, reload it and try again."
+		return msgOrigin
 	default:
-		return "The form has expired or was submitted from another site. " +
-			"Please reload the page and try again."
+		return msgExpired
 	}
 }
+
+// The messages of the errors.
+const (
+	msgOrigin = "This request was blocked because it came from another site. " +
+		"Please go back to the page, reload it and try again."
+	msgExpired = "The form has expired or was submitted from another site. " +
+		"Please reload the page and try again."
+)
 
 // Config configures a [Protector]. Only Keys is required; every other
 // zero field takes the default documented on it.

@@ -1,10 +1,10 @@
 package csrf
 
 import (
-	"encoding/json"
-	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // Handler returns middleware that runs [Protector.Check] on every request,
@@ -36,50 +36,14 @@ func (p *Protector) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	p.errorHandler(w, r, err)
 }
 
-// WriteError is the default [Config.ErrorHandler]. It answers 403
-// Forbidden with [Message](err): as JSON {"error":"csrf_failed",
-// "message":...} when the request sent JSON or accepts JSON but not HTML,
-// and as plain text otherwise. It never writes the error text itself.
-// A custom ErrorHandler can log err and then call WriteError.
+// WriteError is the default [Config.ErrorHandler]: [autherr.WriteHTTP],
+// which answers 403 Forbidden with [Message](err), as JSON
+// {"error":"csrf_failed","message":...} when the request sent JSON or
+// accepts JSON but not HTML, and as plain text otherwise. It never writes
+// the error text itself. A custom ErrorHandler can log err and then call
+// WriteError.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := Message(err)
-	w.Header().Set("Cache-Control", "no-store")
-	if !wantsJSON(r) {
-		http.Error(w, msg, http.StatusForbidden)
-		return
-	}
-	h := w.Header()
-	h.Del("Content-Length")
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusForbidden)
-	json.NewEncoder(w).Encode(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{"csrf_failed", msg})
-}
-
-func wantsJSON(r *http.Request) bool {
-	if isJSON(r.Header.Get("Content-Type")) {
-		return true
-	}
-	acceptJSON, acceptHTML := false, false
-	for _, line := range r.Header.Values("Accept") {
-		for v := range strings.SplitSeq(line, ",") {
-			switch {
-			case isJSON(v):
-				acceptJSON = true
-			case strings.HasPrefix(strings.TrimSpace(v), "text/html"):
-				acceptHTML = true
-			}
-		}
-	}
-	return acceptJSON && !acceptHTML
-}
-
-func isJSON(mediaType string) bool {
-	t, _, err := mime.ParseMediaType(mediaType)
-	return err == nil && (t == "application/json" || strings.HasSuffix(t, "+json"))
+	autherr.WriteHTTP(w, r, err)
 }
 
 // BearerWithoutCookies is the default [Config.Exempt]. It reports true for

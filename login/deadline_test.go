@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
@@ -49,8 +50,8 @@ func TestStoreTimeout(t *testing.T) {
 	}()
 	select {
 	case err := <-errc:
-		if !errors.Is(err, session.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Authenticate with a hanging store = %v, want ErrStoreUnavailable wrapping context.DeadlineExceeded", err)
+		if !errors.Is(err, login.ErrStoreUnavailable) || autherr.KindOf(err) != autherr.Unavailable || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Authenticate with a hanging store = %v, want login.ErrStoreUnavailable (kind unavailable) wrapping context.DeadlineExceeded", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Authenticate with a hanging store still running after 30s; want it to fail after StoreTimeout")

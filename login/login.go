@@ -30,6 +30,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallpass/hallpass/autherr"
+
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/audit"
@@ -39,30 +41,60 @@ import (
 	"github.com/hallpass/hallpass/throttle"
 )
 
-// Errors. Check them with errors.Is.
+// Errors. Check them with errors.Is; each carries its autherr kind, a
+// message fit to show a person and, where one exists, a precise machine
+// code.
 var (
 	// ErrInvalidCredentials reports a failed login: wrong password,
 	// unknown user and disabled account alike, so the answer reveals
-	// nothing about which usernames exist.
-	ErrInvalidCredentials = errors.New("login: invalid username or password")
+	// nothing about which usernames exist. Kind autherr.Unauthenticated,
+	// code "invalid_credentials".
+	ErrInvalidCredentials error = &autherr.Error{Kind: autherr.Unauthenticated, Code: "invalid_credentials",
+		Message: "Invalid username or password.", Err: errors.New("login: invalid username or password")}
 
 	// ErrUnauthenticated reports a request without a logged-in user.
-	ErrUnauthenticated = errors.New("login: not logged in")
+	// Kind autherr.Unauthenticated.
+	ErrUnauthenticated error = &autherr.Error{Kind: autherr.Unauthenticated,
+		Message: "Please log in.", Err: errors.New("login: not logged in")}
 
 	// ErrForbidden reports a logged-in user without the required role.
-	ErrForbidden = errors.New("login: forbidden")
+	// Kind autherr.Forbidden.
+	ErrForbidden error = &autherr.Error{Kind: autherr.Forbidden,
+		Message: "You do not have permission to see this page.", Err: errors.New("login: forbidden")}
 
 	// ErrNotFresh reports that the password was not entered recently
-	// enough for the requested action.
-	ErrNotFresh = errors.New("login: recent password entry required")
+	// enough for the requested action. Kind autherr.Unauthenticated, code
+	// "fresh_login_required".
+	ErrNotFresh error = &autherr.Error{Kind: autherr.Unauthenticated, Code: "fresh_login_required",
+		Message: msgFresh, Err: errors.New("login: recent password entry required")}
 
 	// ErrWrongPassword reports a wrong current password when changing it.
-	ErrWrongPassword = errors.New("login: current password is wrong")
+	// Kind autherr.Forbidden, code "wrong_password".
+	ErrWrongPassword error = &autherr.Error{Kind: autherr.Forbidden, Code: "wrong_password",
+		Message: "Your current password is not correct.", Err: errors.New("login: current password is wrong")}
 
 	// ErrInsufficientScope reports a request authenticated by an API token
-	// whose scopes do not cover it.
-	ErrInsufficientScope = errors.New("login: the API token's scopes do not allow this request")
+	// whose scopes do not cover it. Kind autherr.Forbidden, code
+	// "insufficient_scope"; the error the Manager answers with names the
+	// missing scope and the RFC 6750 challenge.
+	ErrInsufficientScope error = &autherr.Error{Kind: autherr.Forbidden, Code: "insufficient_scope",
+		Err: errors.New("login: the API token's scopes do not allow this request")}
+
+	// ErrStoreUnavailable wraps every failure of a store the Manager
+	// calls besides the session store, whose failures wrap
+	// session.ErrStoreUnavailable: accounts, remember-me and API tokens,
+	// throttle counters. Kind autherr.Unavailable.
+	ErrStoreUnavailable error = autherr.New(autherr.Unavailable, "login: store unavailable")
 )
+
+// msgFresh asks for the password again.
+const msgFresh = "Please enter your password again to continue."
+
+// storeFailure wraps err, a failure of a store while doing what, as
+// ErrStoreUnavailable.
+func storeFailure(what string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, what, err)
+}
 
 // Hasher is what the Manager needs of package password: hashing,
 // verification of any supported format (VerifyRehash also says when the
@@ -137,6 +169,13 @@ type Config struct {
 	// LoginPath is where RequireLogin sends browsers. Default "/login".
 	LoginPath string
 
+	// SendToLogin reports whether a request refused for want of a login
+	// (or of a fresh one) comes from a browser, which is sent to
+	// LoginPath with 303 See Other; other requests are answered by
+	// ErrorHandler with ErrUnauthenticated or ErrNotFresh. Default: the
+	// request does not ask for JSON (!autherr.WantsJSON).
+	SendToLogin func(r *http.Request) bool
+
 	// Secure marks the app as served over https (Secure, __Host- cookie).
 	Secure bool
 
@@ -144,9 +183,12 @@ type Config struct {
 	// session Manager's.
 	ClientIP func(r *http.Request) string
 
-	// ErrorHandler answers a request that failed for a reason other than
-	// authentication (a store down: errors wrapping
-	// session.ErrStoreUnavailable). Default: 503 text.
+	// ErrorHandler answers every request the Manager refuses or cannot
+	// serve: no login (ErrUnauthenticated, ErrNotFresh) for a request
+	// SendToLogin does not send to the login page, a missing role
+	// (ErrForbidden), a token beyond its scopes (ErrInsufficientScope),
+	// a store down (kind autherr.Unavailable). The Manager writes no
+	// response itself. Default autherr.WriteHTTP.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives operational errors. Default slog.Default().
@@ -154,7 +196,7 @@ type Config struct {
 
 	// StoreTimeout is the deadline of each call the Manager makes to
 	// Users, Remember and Tokens. A call that exceeds it fails like a store
-	// that is down (an error wrapping session.ErrStoreUnavailable: 503).
+	// that is down (an error wrapping ErrStoreUnavailable: 503).
 	// Default DefaultStoreTimeout (3 seconds).
 	StoreTimeout time.Duration
 
@@ -218,9 +260,10 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "The service is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable)
-		}
+		cfg.ErrorHandler = autherr.WriteHTTP
+	}
+	if cfg.SendToLogin == nil {
+		cfg.SendToLogin = func(r *http.Request) bool { return !autherr.WantsJSON(r) }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -243,6 +286,12 @@ func New(cfg Config) (*Manager, error) {
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
 		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter}, nil
 }
+
+// Config returns the Manager's configuration with its defaults filled in,
+// so that code built on the Manager (package web) takes the session
+// manager, account store, token service and client-address function from
+// it rather than being given them a second time.
+func (m *Manager) Config() Config { return m.cfg }
 
 // Session keys the Manager keeps in a logged-in session.
 const (
@@ -362,7 +411,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if need := MethodScope(r.Method); st.method == ByBearer && !st.token.HasScope(need) {
-			insufficientScope(w, need)
+			m.fail(w, r, insufficientScope(need))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
@@ -404,7 +453,7 @@ func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if HowAuthenticated(r.Context()) == ByBearer && !HasScope(r.Context(), scope) {
-				insufficientScope(w, scope)
+				m.fail(w, r, insufficientScope(scope))
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -412,12 +461,13 @@ func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
 	}
 }
 
-// insufficientScope answers a token request beyond the token's scopes as
-// RFC 6750 section 3.1 describes.
-func insufficientScope(w http.ResponseWriter, scope string) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="hallpass", error="insufficient_scope", scope=%q`, scope))
-	writeJSONError(w, http.StatusForbidden, "insufficient_scope",
-		fmt.Sprintf("This API token does not allow this request: it needs the %q scope.", scope))
+// insufficientScope returns the error for a token request beyond the
+// token's scopes, with the challenge RFC 6750 section 3.1 describes.
+func insufficientScope(scope string) error {
+	return &autherr.Error{Kind: autherr.Forbidden, Code: "insufficient_scope",
+		Message:   fmt.Sprintf("This API token does not allow this request: it needs the %q scope.", scope),
+		Challenge: fmt.Sprintf(`Bearer realm="hallpass", error="insufficient_scope", scope=%q`, scope),
+		Err:       ErrInsufficientScope}
 }
 
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -453,7 +503,7 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 				// session: ask the source of truth on every request.
 				fresh, err := m.users.UserByID(r.Context(), snap.ID)
 				if err != nil && !errors.Is(err, account.ErrNotFound) {
-					return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+					return nil, storeFailure("load user", err)
 				}
 				if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(snap.PwAt) {
 					s.Destroy()
@@ -503,14 +553,14 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 		return st, nil // RequireLogin answers 401
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", session.ErrStoreUnavailable, err)
+		return nil, storeFailure("check api token", err)
 	}
 	u, err := m.users.UserByID(r.Context(), tok.UserID)
 	if errors.Is(err, account.ErrNotFound) {
 		return st, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+		return nil, storeFailure("load user", err)
 	}
 	if u.Disabled {
 		return st, nil
@@ -610,14 +660,14 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (_ *account
 }
 
 // userByName returns the user called username, nil when there is none,
-// or an error wrapping session.ErrStoreUnavailable.
+// or an error wrapping ErrStoreUnavailable.
 func (m *Manager) userByName(ctx context.Context, username string) (*account.User, error) {
 	u, err := m.users.UserByUsername(ctx, username)
 	if errors.Is(err, account.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+		return nil, storeFailure("load user", err)
 	}
 	return u, nil
 }
@@ -740,7 +790,7 @@ func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *accoun
 func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.User, error) {
 	fresh, err := m.users.UserByID(ctx, u.ID)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		return nil, fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, err)
+		return nil, storeFailure("load user", err)
 	}
 	if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(u.PasswordChangedAt) {
 		return nil, ErrInvalidCredentials
@@ -759,7 +809,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 		if c, err := r.Cookie(m.remember); err == nil {
 			if sel, _, ok := parseRemember(c.Value); ok {
 				if err := m.cfg.Remember.DeleteRemember(r.Context(), sel); err != nil {
-					return fmt.Errorf("%w: delete remember token: %w", session.ErrStoreUnavailable, err)
+					return storeFailure("delete remember token", err)
 				}
 			}
 		}
@@ -772,31 +822,6 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 		m.record(r, audit.Event{Name: audit.Logout, UserID: userID, Session: short})
 	}
 	return nil
-}
-
-// wantsJSON reports whether the client expects JSON rather than a page.
-func wantsJSON(r *http.Request) bool {
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		return true
-	}
-	if r.Header.Get("Authorization") != "" {
-		return true
-	}
-	ct := r.Header.Get("Content-Type")
-	accept := r.Header.Get("Accept")
-	return strings.Contains(ct, "json") || (strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html"))
-}
-
-// WantsJSON reports whether r comes from an API client (a path under
-// /api/, a bearer token, a JSON body, or an Accept header that prefers
-// JSON over HTML), which gets JSON errors instead of pages and redirects.
-func WantsJSON(r *http.Request) bool { return wantsJSON(r) }
-
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":%q,"message":%q}`+"\n", code, msg)
 }
 
 // SafeNext returns next when it is a path on this site, else "". It
@@ -835,12 +860,12 @@ func (m *Manager) LoginURL(r *http.Request) string {
 	return m.cfg.LoginPath + "?next=" + url.QueryEscape(next)
 }
 
-// unauthorized answers a request that needs a user: 401 JSON with
-// WWW-Authenticate for API clients, a 303 to the login page for browsers.
-func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, code, msg string) {
-	if wantsJSON(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hallpass"`)
-		writeJSONError(w, http.StatusUnauthorized, code, msg)
+// unauthorized answers a request that needs a user (err says which): a
+// 303 to the login page for browsers (Config.SendToLogin), err through
+// Config.ErrorHandler for others.
+func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	if !m.cfg.SendToLogin(r) {
+		m.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -851,7 +876,7 @@ func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, code, msg
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !IsAuthenticated(r.Context()) {
-			m.unauthorized(w, r, "unauthenticated", "Please log in.")
+			m.unauthorized(w, r, ErrUnauthenticated)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -860,19 +885,16 @@ func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 }
 
 // RequireRole lets only users with role through: others get 403 (through
-// forbidden, or a plain 403 when it is nil), anonymous requests what
-// RequireLogin gives them.
+// forbidden, or Config.ErrorHandler with ErrForbidden when it is nil),
+// anonymous requests what RequireLogin gives them.
 func (m *Manager) RequireRole(role string, forbidden http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !CurrentUser(r.Context()).HasRole(role) {
-				switch {
-				case forbidden != nil:
+				if forbidden != nil {
 					forbidden.ServeHTTP(w, r)
-				case wantsJSON(r):
-					writeJSONError(w, http.StatusForbidden, "forbidden", "You do not have permission to do that.")
-				default:
-					http.Error(w, "You do not have permission to see this page.", http.StatusForbidden)
+				} else {
+					m.fail(w, r, ErrForbidden)
 				}
 				return
 			}
@@ -890,16 +912,17 @@ func (m *Manager) IsFresh(r *http.Request, d time.Duration) bool {
 }
 
 // RequireFresh lets through only users who entered their password within
-// d. Others go back to the login form (API clients get 401
-// "fresh_login_required").
+// d. Others go back to the login form with a flash asking for the
+// password (Config.SendToLogin), or get ErrNotFresh (401
+// "fresh_login_required") through Config.ErrorHandler.
 func (m *Manager) RequireFresh(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !m.IsFresh(r, d) {
-				if !wantsJSON(r) {
-					session.FromRequest(r).AddFlash("info", "Please enter your password again to continue.")
+				if m.cfg.SendToLogin(r) {
+					session.FromRequest(r).AddFlash("info", msgFresh)
 				}
-				m.unauthorized(w, r, "fresh_login_required", "Please log in again with your password to do this.")
+				m.unauthorized(w, r, ErrNotFresh)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -3,10 +3,8 @@ package login
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
-	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
 )
 
@@ -33,7 +31,7 @@ func (m *Manager) reserve(r *http.Request, a throttle.Attempt) (reservation, err
 	case errors.Is(err, throttle.ErrThrottled):
 		return reservation{}, err
 	case err != nil:
-		return reservation{}, fmt.Errorf("%w: throttle: %w", session.ErrStoreUnavailable, err)
+		return reservation{}, storeFailure("throttle", err)
 	}
 	return reservation{m: m, res: res}, nil
 }

@@ -3,6 +3,8 @@ package password
 import (
 	"errors"
 	"fmt"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // Errors about a stored hash or the hashing machinery. Errors returned by
@@ -21,7 +23,9 @@ var (
 	// ErrBusy means no hashing slot became free within the Hasher's MaxWait
 	// (or before the context ended). Servers should answer 503 Service
 	// Unavailable.
-	ErrBusy = errors.New("password: too many password checks in progress")
+	ErrBusy error = &autherr.Error{Kind: autherr.Busy, Code: "busy",
+		Message: "The server is busy checking passwords. Please try again in a few seconds.",
+		Err:     errors.New("password: too many password checks in progress")}
 )
 
 // Errors about the password itself. The errors that [Policy.Check], [Hash]
@@ -31,22 +35,22 @@ var (
 var (
 	// ErrTooShort means the password has fewer code points than the
 	// policy's MinLength.
-	ErrTooShort = errors.New("password: too short")
+	ErrTooShort error = autherr.New(autherr.Invalid, "password: too short")
 
 	// ErrTooLong means the password has more code points than the policy's
 	// MaxLength (or MaxPasswordLength), or, when checked against a bcrypt
 	// hash, more than 72 bytes.
-	ErrTooLong = errors.New("password: too long")
+	ErrTooLong error = autherr.New(autherr.Invalid, "password: too long")
 
 	// ErrCommon means the password is on the policy's blocklist.
-	ErrCommon = errors.New("password: too common")
+	ErrCommon error = autherr.New(autherr.Invalid, "password: too common")
 
 	// ErrSameAsUsername means the password equals the username, ignoring
 	// case.
-	ErrSameAsUsername = errors.New("password: same as the username")
+	ErrSameAsUsername error = autherr.New(autherr.Invalid, "password: same as the username")
 
 	// ErrInvalidUTF8 means the password is not valid UTF-8 text.
-	ErrInvalidUTF8 = errors.New("password: not valid UTF-8")
+	ErrInvalidUTF8 error = autherr.New(autherr.Invalid, "password: not valid UTF-8")
 )
 
 // userError is an error whose message is a sentence for the person who typed
@@ -57,7 +61,12 @@ type userError struct {
 }
 
 func (e *userError) Error() string { return e.msg }
-func (e *userError) Unwrap() error { return e.kind }
+
+// Unwrap returns the sentinel, as an error of kind autherr.Invalid whose
+// message is e's sentence.
+func (e *userError) Unwrap() error {
+	return &autherr.Error{Kind: autherr.Invalid, Message: e.msg, Err: e.kind}
+}
 
 func tooShort(n int) error {
 	return &userError{ErrTooShort, fmt.Sprintf("Password must be at least %d %s.", n, characters(n))}

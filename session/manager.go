@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // Config configures a Manager. The zero value of every field but Store and
@@ -79,7 +81,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// ErrorHandler answers a request whose session could not be loaded or
-	// saved. Default: 503 with a short text or JSON message.
+	// saved (an error wrapping ErrStoreUnavailable). Default
+	// autherr.WriteHTTP: 503 with Retry-After and a short text or JSON
+	// message.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// ClientIP returns the address recorded on a new session. Default: the
@@ -176,7 +180,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = defaultErrorHandler
+		cfg.ErrorHandler = autherr.WriteHTTP
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteIP
@@ -393,16 +397,4 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	const msg = "The service is temporarily unavailable. Please try again in a moment."
-	w.Header().Set("Retry-After", "5")
-	if strings.Contains(r.Header.Get("Accept"), "json") || strings.Contains(r.Header.Get("Content-Type"), "json") {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, `{"error":"unavailable","message":%q}`+"\n", msg)
-		return
-	}
-	http.Error(w, msg, http.StatusServiceUnavailable)
 }

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"maps"
 	"time"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
-// Errors a Store returns and the Manager reports. Check them with errors.Is.
+// Errors a Store returns and the Manager reports. Check them with errors.Is;
+// each carries its autherr kind (not found, unavailable, unsupported).
 var (
 	// ErrNotFound reports that a store holds no live record under an ID:
 	// it never existed, was deleted, or has expired. It is not a failure.
-	ErrNotFound = errors.New("session: not found")
+	ErrNotFound error = autherr.New(autherr.NotFound, "session: not found")
 
 	// ErrCorrupt reports a stored record that cannot be decoded. The
 	// Manager logs it and treats the session as missing.
@@ -20,11 +23,11 @@ var (
 	// ErrStoreUnavailable wraps every store failure the Manager reports
 	// (connection refused, timeout, disk error), so the HTTP layer can
 	// answer 503 without knowing which store is in use.
-	ErrStoreUnavailable = errors.New("session: store unavailable")
+	ErrStoreUnavailable error = autherr.New(autherr.Unavailable, "session: store unavailable")
 
 	// ErrNotSupported reports that the configured store lacks an optional
 	// capability, such as listing sessions by user.
-	ErrNotSupported = errors.New("session: not supported by this store")
+	ErrNotSupported error = autherr.New(autherr.Unsupported, "session: not supported by this store")
 )
 
 // Record is the server-side state of one session as a Store keeps it.

@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // Default limits, used for zero fields of [Config].
@@ -45,12 +47,12 @@ const (
 var (
 	// ErrThrottled matches every refusal from [Limiter.Reserve]; the error
 	// is a [*ThrottledError], which says how long to wait.
-	ErrThrottled = errors.New("throttle: too many failed attempts")
+	ErrThrottled error = autherr.New(autherr.Throttled, "throttle: too many failed attempts")
 
 	// ErrUnavailable wraps every failure of the [Counter], so the caller
 	// can refuse the login (503) rather than let guesses through
 	// uncounted.
-	ErrUnavailable = errors.New("throttle: counter unavailable")
+	ErrUnavailable error = autherr.New(autherr.Unavailable, "throttle: counter unavailable")
 )
 
 // Reason names the limit that refused an attempt.
@@ -97,8 +99,11 @@ func (e *ThrottledError) Error() string {
 	return what + " Try again in " + humanDuration(e.RetryAfter) + "."
 }
 
-// Unwrap returns ErrThrottled.
-func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+// Unwrap returns ErrThrottled, as an error of kind autherr.Throttled
+// whose message is e's sentence and whose RetryAfter is e's.
+func (e *ThrottledError) Unwrap() error {
+	return &autherr.Error{Kind: autherr.Throttled, Message: e.Error(), RetryAfter: e.RetryAfter, Err: ErrThrottled}
+}
 
 // RetryAfterSeconds returns RetryAfter in whole seconds, rounded up and
 // at least 1, for the Retry-After response header.

@@ -18,14 +18,12 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
-	"github.com/hallpass/hallpass/audit"
-	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/session/sessiontest"
-	"github.com/hallpass/hallpass/throttle"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -131,58 +129,32 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	mem := memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	e.store = &flakyStore{SessionStore: mem}
-	errorHandler := web.ErrorHandler(logger)
-	var err error
-	e.sessions, err = session.New(session.Config{Store: e.store, Keys: [][]byte{key}, Now: e.clock.Now,
-		Logger: logger, ErrorHandler: errorHandler})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.accounts = memstore.NewAccountStore()
-	e.tokens = &apitoken.Service{Store: e.accounts, Now: e.clock.Now}
-	protector, err := csrf.New(csrf.Config{Keys: [][]byte{key}, Insecure: true, ErrorHandler: web.CSRFErrorHandler(logger)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.lm, err = login.New(login.Config{
-		Sessions:     e.sessions,
-		Users:        e.accounts,
+	cfg := server.Config{
+		SessionStore: e.store,
+		Accounts:     e.accounts,
+		Keys:         [][]byte{key},
 		Passwords:    e.hasher,
-		Policy:       password.Policy{},
-		Remember:     e.accounts,
-		Tokens:       e.tokens,
-		Throttle:     throttle.New(nil, throttle.Config{Now: e.clock.Now}),
-		CSRF:         protector,
-		Audit:        audit.New(logger),
-		ErrorHandler: errorHandler,
 		Logger:       logger,
 		Now:          e.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := web.Config{
-		Sessions: e.sessions,
-		Login:    e.lm,
-		Accounts: e.accounts,
-		Tokens:   e.tokens,
-		Logger:   logger,
-		Audit:    audit.New(logger),
-		Version:  "test",
-		Health: func(context.Context) error {
-			if err, _ := e.health.Load().(error); err != nil {
-				return err
-			}
-			return nil
+		Web: web.Config{
+			Version: "test",
+			Health: func(context.Context) error {
+				if err, _ := e.health.Load().(error); err != nil {
+					return err
+				}
+				return nil
+			},
 		},
 	}
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg.Web)
 	}
-	e.web, err = web.New(cfg)
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.sessions, e.lm, e.tokens, e.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
 	e.srv = httptest.NewServer(e.web.Handler())
 	t.Cleanup(e.srv.Close)
 	return e

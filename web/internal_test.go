@@ -59,7 +59,8 @@ func TestClassify(t *testing.T) {
 		{"store down", fmt.Errorf("%w: load: dial tcp: refused", session.ErrStoreUnavailable), 503, "unavailable", "temporarily unavailable"},
 		{"store down beats not found", fmt.Errorf("%w: load user: %w", session.ErrStoreUnavailable, account.ErrNotFound), 503, "unavailable", "temporarily"},
 		{"hasher busy", fmt.Errorf("x: %w", password.ErrBusy), 503, "busy", "busy checking passwords"},
-		{"hasher busy wrapped as a store failure", fmt.Errorf("%w: %w", session.ErrStoreUnavailable, password.ErrBusy), 503, "busy", "busy checking passwords"},
+		{"hasher busy through storeErr", storeErr(fmt.Errorf("x: %w", password.ErrBusy)), 503, "busy", "busy checking passwords"},
+		{"account store down through storeErr", storeErr(errors.New("dial tcp: refused")), 503, "unavailable", "temporarily"},
 		{"throttle counter down", fmt.Errorf("%w: redis", throttle.ErrUnavailable), 503, "unavailable", "temporarily"},
 		{"throttled", &throttle.ThrottledError{RetryAfter: 90 * time.Second}, 429, "throttled", "Try again in 2 minutes."},
 		{"csrf origin", fmt.Errorf("%w: x", csrf.ErrOrigin), 403, "csrf_failed", "another site"},
@@ -72,14 +73,18 @@ func TestClassify(t *testing.T) {
 		{"field", &account.FieldError{Field: "email", Message: "Bad email."}, 422, "invalid", "Bad email."},
 		{"fields", account.FieldErrors{{Field: "a", Message: "A."}, {Field: "b", Message: "B."}}, 422, "invalid", "A. B."},
 		{"policy", password.Policy{}.Check("short", ""), 422, "invalid", "at least 8 characters"},
-		{"wrapped policy", fmt.Errorf("hash %s: %w", "secret", password.Policy{}.Check("short", "")), 422, "invalid", "Please check"},
+		{"wrapped policy", fmt.Errorf("hash %s: %w", "secret", password.Policy{}.Check("short", "")), 422, "invalid", "at least 8 characters"},
+		{"login store down", fmt.Errorf("%w: load user: %w", login.ErrStoreUnavailable, account.ErrNotFound), 503, "unavailable", "temporarily"},
+		{"insufficient scope", fmt.Errorf("x: %w", login.ErrInsufficientScope), 403, "insufficient_scope", "permission"},
+		{"store cannot list", session.ErrNotSupported, 501, "not_supported", "cannot do that"},
 		{"not found", fmt.Errorf("apitoken: revoke: %w", account.ErrNotFound), 404, "not_found", "could not find"},
 		{"session not found", session.ErrNotFound, 404, "not_found", "could not find"},
 		{"bad request", badRequest("Nope."), 400, "bad_request", "Nope."},
 		{"internal", errors.New(`sql: no rows in result set "users"`), 500, "internal", "Something went wrong"},
 	}
 	for _, tt := range tests {
-		p, msg := classify(tt.err)
+		p := classify(tt.err)
+		msg := p.message
 		if p.status != tt.wantStatus || p.code != tt.wantCode || !strings.Contains(msg, tt.wantMsg) {
 			t.Errorf("%s: classify = %d %q %q, want %d %q containing %q", tt.name, p.status, p.code, msg, tt.wantStatus, tt.wantCode, tt.wantMsg)
 		}
@@ -104,7 +109,9 @@ func TestErrorHandlerStandalone(t *testing.T) {
 	}
 
 	w = httptest.NewRecorder()
-	h(w, httptest.NewRequest("GET", "/api/me", nil), err)
+	r := httptest.NewRequest("GET", "/api/me", nil)
+	r.Header.Set("Accept", "application/json")
+	h(w, r, err)
 	var body map[string]string
 	json.Unmarshal(w.Body.Bytes(), &body)
 	if w.Code != 503 || body["error"] != "unavailable" || body["message"] == "" {
@@ -124,7 +131,11 @@ func TestPanicRecovery(t *testing.T) {
 	}{{"page", "/boom", false}, {"api", "/api/boom", true}} {
 		h := s.outer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: secret detail") }))
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+		r := httptest.NewRequest("GET", tc.path, nil)
+		if tc.json {
+			r.Header.Set("Accept", "application/json")
+		}
+		h.ServeHTTP(w, r)
 		body := w.Body.String()
 		if w.Code != 500 || strings.Contains(body, "secret detail") || strings.Contains(body, "goroutine") {
 			t.Errorf("%s: %d %s", tc.name, w.Code, body)

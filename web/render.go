@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/internal/vary"
 	"github.com/hallpass/hallpass/login"
@@ -156,7 +157,7 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 		logger.Error("web: render page", "template", name, "err", err)
 		status = http.StatusInternalServerError
 		buf.Reset()
-		buf.WriteString("<!doctype html><title>Error</title><p>" + msgInternal + "</p>\n")
+		buf.WriteString("<!doctype html><title>Error</title><p>" + autherr.DefaultMessage(autherr.Internal) + "</p>\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")

@@ -10,9 +10,11 @@
 // the site's layout or a JSON {"error", "message"} object; a person never
 // sees a Go error, SQL or a stack.
 //
-// The session and login Managers are built before the Server, by the
-// caller; give them ErrorHandler (and the csrf.Protector CSRFErrorHandler)
-// so their failures look like the rest of the site.
+// The login Manager (and the session Manager, account store and token
+// service it is built on) is built before the Server, by the caller; give
+// it ErrorHandler and SendToLogin (and the session Manager and
+// csrf.Protector ErrorHandler) so their failures look like the rest of the
+// site. Errors are looked up by kind (package autherr) in one table.
 package web
 
 import (
@@ -29,10 +31,13 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
-	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/session"
 )
+
+// APIPrefix starts the path of every route of the JSON API.
+const APIPrefix = "/api/"
 
 // MaxBodyBytes is the largest request body the Server reads. Larger
 // bodies are answered with 413 Request Entity Too Large.
@@ -41,23 +46,16 @@ const MaxBodyBytes = 1 << 20
 // DefaultFreshFor is the default for Config.FreshFor.
 const DefaultFreshFor = 10 * time.Minute
 
-// Config configures a Server. Sessions, Login and Accounts are required;
-// every other zero field is a documented default or turns a feature off.
+// Config configures a Server. Login is required; every other zero field
+// is a documented default or turns a feature off.
 type Config struct {
-	// Sessions is the session manager that Login was built on. Required.
-	Sessions *session.Manager
-
 	// Login resolves the current user and logs users in and out.
-	// Required. Build it with ErrorHandler as its Config.ErrorHandler.
+	// Required. Build it with ErrorHandler as its Config.ErrorHandler
+	// and !WantsJSON as its Config.SendToLogin. The Server takes the
+	// session manager, account store and token service from its Config:
+	// without Tokens the account page has no API token section and
+	// /api/tokens answers 404; token events go to the Tokens' Audit.
 	Login *login.Manager
-
-	// Accounts is the account store Login was built on, for the account
-	// and admin pages. Required.
-	Accounts account.Store
-
-	// Tokens issues API bearer tokens. Nil hides the API token section
-	// of the account page and answers /api/tokens with 404.
-	Tokens *apitoken.Service
 
 	// BaseURL is the public URL of the site, such as
 	// "https://auth.example.com". When its scheme is https, every
@@ -83,10 +81,6 @@ type Config struct {
 
 	// Version is shown in the page footer. Empty shows none.
 	Version string
-
-	// Audit records the creation and revocation of API tokens (login
-	// records the other security events). Nil discards them.
-	Audit *audit.Logger
 
 	// TrustRequestID reports whether a request came from a proxy whose
 	// X-Request-ID header is to be believed (see
@@ -122,7 +116,6 @@ type Server struct {
 	health   func(context.Context) error
 	freshFor time.Duration
 	version  string
-	audit    *audit.Logger
 	hsts     bool
 	log      *slog.Logger
 	origin   *http.CrossOriginProtection
@@ -137,9 +130,10 @@ type Server struct {
 
 // New returns a Server for cfg, or an error naming the invalid setting.
 func New(cfg Config) (*Server, error) {
-	if cfg.Sessions == nil || cfg.Login == nil || cfg.Accounts == nil {
-		return nil, errors.New("web: Config.Sessions, Login and Accounts are required")
+	if cfg.Login == nil {
+		return nil, errors.New("web: Config.Login is required")
 	}
+	lc := cfg.Login.Config()
 	if cfg.FreshFor < 0 {
 		return nil, errors.New("web: Config.FreshFor must not be negative")
 	}
@@ -153,14 +147,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Ready = cfg.Health
 	}
 	s := &Server{
-		sessions: cfg.Sessions,
+		sessions: lc.Sessions,
 		login:    cfg.Login,
-		accounts: cfg.Accounts,
-		tokens:   cfg.Tokens,
+		accounts: lc.Users,
+		tokens:   lc.Tokens,
 		health:   cfg.Health,
 		freshFor: cfg.FreshFor,
 		version:  cfg.Version,
-		audit:    cfg.Audit,
 		log:      slog.New(LogHandler(cfg.Logger.Handler())),
 		origin:   http.NewCrossOriginProtection(),
 
@@ -228,6 +221,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /admin", admin(h(s.admin)))
 	mux.Handle("POST /admin/users/{id}/{action}", admin(h(s.adminAction)))
 
+	// The JSON API, under APIPrefix: its answers are JSON unless the
+	// client asks for HTML (WantsJSON).
 	mux.Handle("POST /api/session", h(s.apiLogin))
 	mux.Handle("GET /api/session", h(s.apiSession))
 	mux.Handle("DELETE /api/session", h(s.apiLogout))
@@ -308,7 +303,7 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 			return
 		}
 		if err := s.origin.Check(r); err != nil {
-			s.fail(w, r, errCrossOrigin)
+			s.fail(w, r, csrf.ErrOrigin)
 			return
 		}
 		if !isJSON(r) {
@@ -361,7 +356,11 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		id := s.requestID(r)
 		h.Set("X-Request-ID", id)
 		rw := &responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, &requestInfo{version: s.version, id: id}))
+		ri := &requestInfo{version: s.version, id: id}
+		if s.mux != nil {
+			_, ri.route = s.mux.Handler(r)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		if s.accessLog || s.observe != nil {
 			defer s.done(r, rw, start)
 		}
@@ -395,10 +394,8 @@ func (s *Server) done(r *http.Request, rw *responseWriter, start time.Time) {
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
-	// The route is looked up again rather than taken from the innermost
-	// request, which the layers in between copied.
-	_, route := s.mux.Handler(r)
-	q := Request{Method: r.Method, Route: route, Status: status, Bytes: rw.bytes,
+	// The route was looked up by outer, on the request as it arrived.
+	q := Request{Method: r.Method, Route: infoOf(r).route, Status: status, Bytes: rw.bytes,
 		Duration: time.Since(start), ID: RequestID(r.Context())}
 	if s.accessLog {
 		s.logRequest(r.Context(), q)
@@ -458,6 +455,7 @@ type requestInfo struct {
 	logged  bool   // the cause of an error response has been logged
 	version string // Config.Version, for pages rendered by ErrorHandler
 	id      string // the request ID
+	route   string // the pattern of the route that takes the request
 }
 
 type infoKey struct{}

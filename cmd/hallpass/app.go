@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,16 +20,14 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
-	"github.com/hallpass/hallpass/audit"
-	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/internal/metrics"
+	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/pgstore"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
-	"github.com/hallpass/hallpass/throttle"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -228,75 +225,37 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		counter = a.metrics.Counter(counter)
 	}
 
-	clientIP := func(r *http.Request) string { return throttle.ClientIP(r, cfg.TrustedProxies) }
-	errorHandler := web.ErrorHandler(logger)
-	a.sessions, err = session.New(session.Config{
-		Store:           store,
-		Keys:            keys,
-		IdleTimeout:     cfg.IdleTimeout,
-		AbsoluteTimeout: cfg.AbsoluteTimeout,
-		Secure:          cfg.Secure(),
-		Logger:          logger,
-		ErrorHandler:    errorHandler,
-		ClientIP:        clientIP,
-		Hooks:           a.metrics.SessionHooks(),
-		StoreTimeout:    cfg.StoreTimeout,
-	})
-	if err != nil {
-		return nil, err
-	}
-	protector, err := csrf.New(csrf.Config{
-		Keys:           keys,
-		Insecure:       !cfg.Secure(),
-		TrustedOrigins: []string{cfg.BaseURL.Scheme + "://" + cfg.BaseURL.Host},
-		ErrorHandler:   web.CSRFErrorHandler(logger),
-	})
-	if err != nil {
-		return nil, err
-	}
 	a.hasher = &password.Hasher{}
 	a.metrics.Hasher(a.hasher)
-	a.tokens = &apitoken.Service{Store: a.accounts}
-	a.login, err = login.New(login.Config{
-		Sessions:     a.sessions,
-		Users:        a.accounts,
-		Passwords:    a.hasher,
-		Policy:       password.Policy{MinLength: cfg.PasswordMin},
-		Remember:     a.accounts,
-		RememberFor:  cfg.RememberFor,
-		Tokens:       a.tokens,
-		Throttle:     throttle.New(counter, throttle.Config{StoreTimeout: cfg.StoreTimeout}),
-		CSRF:         protector,
-		Audit:        audit.New(logger),
-		Secure:       cfg.Secure(),
-		ClientIP:     clientIP,
-		ErrorHandler: errorHandler,
-		Logger:       logger,
-		Hooks:        a.metrics.LoginHooks(),
-		StoreTimeout: cfg.StoreTimeout,
+	srv, err := server.New(server.Config{
+		SessionStore:    store,
+		Accounts:        a.accounts,
+		Counter:         counter,
+		Keys:            keys,
+		Secure:          cfg.Secure(),
+		TrustedProxies:  cfg.TrustedProxies,
+		IdleTimeout:     cfg.IdleTimeout,
+		AbsoluteTimeout: cfg.AbsoluteTimeout,
+		RememberFor:     cfg.RememberFor,
+		PasswordMin:     cfg.PasswordMin,
+		StoreTimeout:    cfg.StoreTimeout,
+		Passwords:       a.hasher,
+		Logger:          logger,
+		SessionHooks:    a.metrics.SessionHooks(),
+		LoginHooks:      a.metrics.LoginHooks(),
+		Web: web.Config{
+			BaseURL:   cfg.BaseURL.String(),
+			Health:    a.health,
+			Ready:     a.health,
+			Version:   versionString(),
+			AccessLog: cfg.AccessLog,
+			Observe:   a.metrics.RequestObserver(),
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.web, err = web.New(web.Config{
-		Sessions: a.sessions,
-		Login:    a.login,
-		Accounts: a.accounts,
-		Tokens:   a.tokens,
-		BaseURL:  cfg.BaseURL.String(),
-		Logger:   logger,
-		Health:   a.health,
-		Version:  versionString(),
-		Audit:    audit.New(logger),
-
-		TrustRequestID: func(r *http.Request) bool { return throttle.FromTrustedProxy(r, cfg.TrustedProxies) },
-		AccessLog:      cfg.AccessLog,
-		Observe:        a.metrics.RequestObserver(),
-		Ready:          a.health,
-	})
-	if err != nil {
-		return nil, err
-	}
+	a.sessions, a.login, a.tokens, a.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
 	if err := a.checkStartup(ctx); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,112 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/session"
+)
+
+// SetDisabled disables or enables a user. Disabling ends every session,
+// remember-me token and API token of the user at once. actorID names the
+// administrator, for the audit log.
+func (m *Manager) SetDisabled(ctx context.Context, actorID, userID string, disabled bool) error {
+	if err := m.users.SetDisabled(ctx, userID, disabled); err != nil {
+		return err
+	}
+	name, n := audit.UserEnable, 0
+	if disabled {
+		name = audit.UserDisable
+		var err error
+		if n, err = m.revokeAll(nil, nil, userID, ""); err != nil {
+			return err
+		}
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: name, UserID: userID, Actor: actorID, Count: n})
+	return nil
+}
+
+// SetRoles replaces a user's roles and updates the copy of the user in
+// every one of their sessions, so the change applies on their next request
+// in every process. Each session it rewrites also gets a new token at that
+// next request (the old one dies then), as a privilege change requires: a
+// server cannot hand another browser a cookie, so the rotation waits for
+// the browser to come back. Requests that reach the server with the old
+// token after that find no session.
+func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []string) error {
+	roles, err := account.NormalizeRoles(roles)
+	if err != nil {
+		return err
+	}
+	if err := m.users.SetRoles(ctx, userID, roles); err != nil {
+		return err
+	}
+	u, err := m.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	snap := snapshotOf(u)
+	snap.Renew = true
+	if err := m.sessions.PutByUser(ctx, userID, userKey, snap); err != nil && !errors.Is(err, session.ErrNotSupported) {
+		return err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.RoleChange, UserID: userID, Actor: actorID, Reason: fmt.Sprint(roles)})
+	return nil
+}
+
+// DeleteUser deletes a user for good, as an administrator does. The user
+// is disabled first, so that no login slips in, then every session,
+// remember-me token and API token of the user ends, and then the account
+// store removes the user: it must implement account.Deleter, or the error
+// wraps errors.ErrUnsupported. An unknown userID is account.ErrNotFound.
+// actorID names the administrator, for the audit log.
+func (m *Manager) DeleteUser(ctx context.Context, actorID, userID string) error {
+	if m.deleter == nil {
+		return fmt.Errorf("login: delete user: the account store %T cannot delete users: %w", m.cfg.Users.(deadlineUsers).s, errors.ErrUnsupported)
+	}
+	if err := m.users.SetDisabled(ctx, userID, true); err != nil {
+		return err
+	}
+	n, err := m.revokeAll(nil, nil, userID, "")
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	if err := m.deleter.DeleteUser(dctx, userID); err != nil {
+		return err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.UserDelete, UserID: userID, Actor: actorID, Count: n})
+	return nil
+}
+
+// EndSessions ends every session and remember-me token of a user, as an
+// administrator does (API tokens stay), and returns how many of each.
+// actorID names the administrator, for the audit log.
+func (m *Manager) EndSessions(ctx context.Context, actorID, userID string) (sessions, remember int, err error) {
+	sessions, err = m.sessions.DestroyByUser(ctx, userID)
+	if err != nil {
+		return 0, 0, err
+	}
+	if m.cfg.Remember != nil {
+		if remember, err = m.cfg.Remember.DeleteRememberByUser(ctx, userID); err != nil {
+			return sessions, 0, storeFailure("revoke remember tokens", err)
+		}
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Actor: actorID, Reason: "all", Count: sessions + remember})
+	return sessions, remember, nil
+}
+
+// EndSession ends the session id of a user, as an administrator does. It
+// returns session.ErrNotFound when the user has no such session. actorID
+// names the administrator, for the audit log.
+func (m *Manager) EndSession(ctx context.Context, actorID, userID, id string) error {
+	if err := m.sessions.DestroyUserSession(ctx, userID, id); err != nil {
+		return err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Actor: actorID, Session: session.ShortID(id)})
+	return nil
+}

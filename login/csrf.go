@@ -1,0 +1,52 @@
+package login
+
+import (
+	"net/http"
+
+	"github.com/hallpass/hallpass/session"
+)
+
+// CSRFSecret returns the CSRF synchronizer secret of the request's
+// session, or nil when the request has no logged-in session (the
+// pre-session cookie then protects the login and register forms).
+func CSRFSecret(r *http.Request) []byte {
+	var secret []byte
+	if s := session.FromRequest(r); s != nil && !s.IsNew() {
+		s.Get(csrfKey, &secret)
+	}
+	return secret
+}
+
+// CSRFToken returns the masked CSRF token for the page being rendered.
+func (m *Manager) CSRFToken(w http.ResponseWriter, r *http.Request) string {
+	if m.cfg.CSRF == nil {
+		return ""
+	}
+	return m.cfg.CSRF.Token(w, r, CSRFSecret(r))
+}
+
+// CSRF checks every unsafe request that is not authenticated by a bearer
+// token (browsers never attach those on their own) against the session's
+// token, or the pre-session cookie for anonymous forms, and the origin
+// layer. Rejections go through the Protector's ErrorHandler (403). It must
+// run inside Middleware.
+func (m *Manager) CSRF(next http.Handler) http.Handler {
+	if m.cfg.CSRF == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			// Safe methods pass without loading the session.
+		default:
+			if HowAuthenticated(r.Context()) == ByBearer {
+				break
+			}
+			if err := m.cfg.CSRF.Check(r, CSRFSecret(r)); err != nil {
+				m.cfg.CSRF.Reject(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,185 @@
+package session
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/hallpass/hallpass/internal/vary"
+)
+
+// commit saves the request's changes and sets the cookie headers. It runs
+// once, before the response header is written.
+func (s *Session) commit(w http.ResponseWriter) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.touched {
+		return nil
+	}
+	h := w.Header()
+	if _, ok := h["Vary"]; ok {
+		vary.Add(h, "Cookie") // once, though other layers may have named it
+	} else {
+		h["Vary"] = varyCookie[:1:1] // shared and full: an append copies it
+	}
+	if s.err != nil {
+		return s.err
+	}
+	m := s.m
+	now := m.cfg.Now()
+	switch {
+	case s.rec == nil && len(s.set) == 0:
+		// Nothing to keep: no server-side session for this browser.
+	case s.rec == nil:
+		rec := &Record{Values: s.set, CreatedAt: now, LastSeen: now, Expiry: m.expiry(now, now)}
+		rec.IP, rec.UserAgent = s.clientInfo()
+		tok := newToken()
+		id := IDOf(tok)
+		if err := m.calls.Create(s.ctx, id, rec); err != nil {
+			return m.storeErr(s.ctx, "create", err)
+		}
+		m.storeOK()
+		s.token, s.id, s.rec, s.set = tok, id, rec, nil
+		s.writeCookie = true
+	default:
+		if s.rec.UserID == "" && s.emptyAfterChanges() {
+			// An anonymous session whose last value was removed (a flash
+			// that was shown): drop it rather than keep an empty record.
+			if err := m.calls.Delete(s.ctx, s.id); err != nil {
+				return m.storeErr(s.ctx, "delete", err)
+			}
+			m.storeOK()
+			s.writeCookie, s.expireCookie = false, true
+			break
+		}
+		changed := len(s.set) > 0 || len(s.del) > 0
+		touch := now.Sub(s.rec.LastSeen) >= m.cfg.TouchInterval
+		if !changed && !touch {
+			break // a read-only request: no store write
+		}
+		u := &Update{}
+		if changed {
+			u.Set = s.set
+			for k := range s.del {
+				u.Delete = append(u.Delete, k)
+			}
+		}
+		if touch {
+			u.LastSeen = now
+			u.Expiry = m.expiry(s.rec.CreatedAt, now)
+		}
+		err := m.calls.Update(s.ctx, s.id, u)
+		if errors.Is(err, ErrNotFound) {
+			// Destroyed or expired by another request meanwhile: its
+			// changes are dropped, never resurrected.
+			m.storeOK()
+			s.writeCookie, s.expireCookie = false, true
+			break
+		}
+		if err != nil {
+			return m.storeErr(s.ctx, "update", err)
+		}
+		m.storeOK()
+	}
+	if s.writeCookie && s.token != nil {
+		c := m.cookie(m.keys.sign(s.token))
+		if s.persistent() {
+			c.Expires = s.rec.CreatedAt.Add(m.cfg.AbsoluteTimeout)
+			c.MaxAge = int(c.Expires.Sub(now) / time.Second)
+			if c.MaxAge <= 0 {
+				c.MaxAge = -1
+			}
+		}
+		http.SetCookie(w, c)
+	} else if s.expireCookie {
+		c := m.cookie("")
+		c.MaxAge = -1
+		http.SetCookie(w, c)
+	}
+	if (s.writeCookie || s.expireCookie) && h.Get("Cache-Control") == "" {
+		// Keep a stricter policy (no-store) the handler already set.
+		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+	}
+	return nil
+}
+
+// emptyAfterChanges reports whether the loaded values minus deletions plus
+// sets leave nothing. Callers hold s.mu.
+func (s *Session) emptyAfterChanges() bool {
+	if len(s.set) > 0 || len(s.del) == 0 {
+		return false
+	}
+	for k := range s.rec.Values {
+		if _, gone := s.del[k]; !gone {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Manager) cookie(value string) *http.Cookie {
+	return &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   m.cfg.Secure,
+		SameSite: m.cfg.SameSite,
+	}
+}
+
+// state is the per-request allocation: the Session and the ResponseWriter
+// that commits it before the first byte of the response.
+type state struct {
+	w         http.ResponseWriter
+	s         Session
+	committed bool
+	failed    bool // the session could not be saved; the handler's output is dropped
+}
+
+func (st *state) commit() {
+	st.committed = true
+	if err := st.s.commit(st.w); err != nil {
+		st.failed = true
+		h := st.w.Header()
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Location", "Set-Cookie", "ETag", "Last-Modified"} {
+			h.Del(k)
+		}
+		h.Set("Cache-Control", "no-store")
+		st.s.m.cfg.ErrorHandler(st.w, st.s.req, err)
+	}
+}
+
+func (st *state) Header() http.Header { return st.w.Header() }
+
+func (st *state) WriteHeader(code int) {
+	if !st.committed {
+		st.commit()
+	}
+	if !st.failed {
+		st.w.WriteHeader(code)
+	}
+}
+
+func (st *state) Write(b []byte) (int, error) {
+	if !st.committed {
+		st.commit()
+	}
+	if st.failed {
+		return len(b), nil
+	}
+	return st.w.Write(b)
+}
+
+// Flush commits the session and flushes the underlying writer.
+func (st *state) Flush() {
+	if !st.committed {
+		st.commit()
+	}
+	if f, ok := st.w.(http.Flusher); ok && !st.failed {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (st *state) Unwrap() http.ResponseWriter { return st.w }
