@@ -28,7 +28,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return ErrUnauthenticated
 	}
 	if err != nil {
-		return storeFailure("load user", err)
+		return m.storeFailure(ctx, "load user", err)
 	}
 	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
 	if err != nil {
@@ -56,7 +56,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	}
 	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
 	if err := m.users.SetPassword(ctx, u.ID, h, now); err != nil {
-		return storeFailure("save password", err)
+		return m.storeFailure(ctx, "save password", err)
 	}
 	u.PasswordHash, u.PasswordChangedAt = h, now
 	s := session.FromRequest(r)
@@ -119,7 +119,7 @@ func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep
 	if m.cfg.Remember != nil {
 		n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
 		if err != nil {
-			return total, storeFailure("revoke remember tokens", err)
+			return total, m.storeFailure(ctx, "revoke remember tokens", err)
 		}
 		total += n
 		if w != nil {
@@ -131,7 +131,7 @@ func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep
 		n, err := m.cfg.Tokens.RevokeAll(tctx, userID)
 		cancel()
 		if err != nil {
-			return total, storeFailure("revoke api tokens", err)
+			return total, m.storeFailure(ctx, "revoke api tokens", err)
 		}
 		total += n
 	}

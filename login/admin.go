@@ -93,7 +93,7 @@ func (m *Manager) EndSessions(ctx context.Context, actorID, userID string) (sess
 	}
 	if m.cfg.Remember != nil {
 		if remember, err = m.cfg.Remember.DeleteRememberByUser(ctx, userID); err != nil {
-			return sessions, 0, storeFailure("revoke remember tokens", err)
+			return sessions, 0, m.storeFailure(ctx, "revoke remember tokens", err)
 		}
 	}
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Actor: actorID, Reason: "all", Count: sessions + remember})

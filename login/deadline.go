@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/internal/outage"
 )
 
 // DefaultStoreTimeout is the deadline of each account, remember-me and API
@@ -15,51 +16,60 @@ const DefaultStoreTimeout = 3 * time.Second
 type deadlineUsers struct {
 	s account.Store
 	d time.Duration
+	o storeHealth
 }
 
-func (b deadlineUsers) CreateUser(ctx context.Context, u *account.User) error {
+func (b deadlineUsers) CreateUser(ctx context.Context, u *account.User) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.CreateUser(ctx, u)
 }
 
-func (b deadlineUsers) UserByID(ctx context.Context, id string) (*account.User, error) {
+func (b deadlineUsers) UserByID(ctx context.Context, id string) (_ *account.User, err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.UserByID(ctx, id)
 }
 
-func (b deadlineUsers) UserByUsername(ctx context.Context, name string) (*account.User, error) {
+func (b deadlineUsers) UserByUsername(ctx context.Context, name string) (_ *account.User, err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.UserByUsername(ctx, name)
 }
 
-func (b deadlineUsers) ListUsers(ctx context.Context, opt account.ListOptions) ([]*account.User, error) {
+func (b deadlineUsers) ListUsers(ctx context.Context, opt account.ListOptions) (_ []*account.User, err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.ListUsers(ctx, opt)
 }
 
-func (b deadlineUsers) SetPassword(ctx context.Context, id, hash string, changedAt time.Time) error {
+func (b deadlineUsers) SetPassword(ctx context.Context, id, hash string, changedAt time.Time) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.SetPassword(ctx, id, hash, changedAt)
 }
 
-func (b deadlineUsers) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
+func (b deadlineUsers) RehashPassword(ctx context.Context, id, oldHash, newHash string) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.RehashPassword(ctx, id, oldHash, newHash)
 }
 
-func (b deadlineUsers) SetDisabled(ctx context.Context, id string, disabled bool) error {
+func (b deadlineUsers) SetDisabled(ctx context.Context, id string, disabled bool) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.SetDisabled(ctx, id, disabled)
 }
 
-func (b deadlineUsers) SetRoles(ctx context.Context, id string, roles []string) error {
+func (b deadlineUsers) SetRoles(ctx context.Context, id string, roles []string) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.SetRoles(ctx, id, roles)
@@ -70,34 +80,52 @@ func (b deadlineUsers) SetRoles(ctx context.Context, id string, roles []string) 
 type deadlineRemember struct {
 	s account.RememberStore
 	d time.Duration
+	o storeHealth
 }
 
-func (b deadlineRemember) CreateRemember(ctx context.Context, t *account.RememberToken) error {
+func (b deadlineRemember) CreateRemember(ctx context.Context, t *account.RememberToken) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.CreateRemember(ctx, t)
 }
 
-func (b deadlineRemember) RememberBySelector(ctx context.Context, selector string, now time.Time) (*account.RememberToken, error) {
+func (b deadlineRemember) RememberBySelector(ctx context.Context, selector string, now time.Time) (_ *account.RememberToken, err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.RememberBySelector(ctx, selector, now)
 }
 
-func (b deadlineRemember) RotateRemember(ctx context.Context, selector string, oldHash, newHash []byte, now, expiresAt time.Time) error {
+func (b deadlineRemember) RotateRemember(ctx context.Context, selector string, oldHash, newHash []byte, now, expiresAt time.Time) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.RotateRemember(ctx, selector, oldHash, newHash, now, expiresAt)
 }
 
-func (b deadlineRemember) DeleteRemember(ctx context.Context, selector string) error {
+func (b deadlineRemember) DeleteRemember(ctx context.Context, selector string) (err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.DeleteRemember(ctx, selector)
 }
 
-func (b deadlineRemember) DeleteRememberByUser(ctx context.Context, userID string) (int, error) {
+func (b deadlineRemember) DeleteRememberByUser(ctx context.Context, userID string) (_ int, err error) {
+	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
 	return b.s.DeleteRememberByUser(ctx, userID)
+}
+
+// storeHealth tells the Manager's outage log about calls that succeeded,
+// so an outage of the stores ends in the log once they answer again;
+// failures are logged where they are wrapped (Manager.storeFailure), by
+// callers that know a missing record from a broken store.
+type storeHealth struct{ log *outage.Log }
+
+func (h storeHealth) noteOK(err *error) {
+	if *err == nil && h.log != nil {
+		h.log.OK()
+	}
 }

@@ -30,12 +30,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hallpass/hallpass/autherr"
-
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/internal/outage"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
@@ -91,8 +91,10 @@ var (
 const msgFresh = "Please enter your password again to continue."
 
 // storeFailure wraps err, a failure of a store while doing what, as
-// ErrStoreUnavailable.
-func storeFailure(what string, err error) error {
+// ErrStoreUnavailable, and logs it once per outage of the stores the
+// Manager calls (accounts, remember-me, API tokens, throttle counters).
+func (m *Manager) storeFailure(ctx context.Context, what string, err error) error {
+	m.outage.Failed(ctx, what, err)
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, what, err)
 }
 
@@ -218,6 +220,7 @@ type Manager struct {
 	remember string
 	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
 	deleter  account.Deleter // cfg.Users as given, when it can delete users
+	outage   *outage.Log     // failures of the stores besides the session store
 }
 
 // New returns a Manager for cfg.
@@ -277,14 +280,15 @@ func New(cfg Config) (*Manager, error) {
 	// Optional capabilities are looked up before the deadline wrapper,
 	// which has only account.Store's methods, hides them.
 	deleter, _ := cfg.Users.(account.Deleter)
-	cfg.Users = deadlineUsers{cfg.Users, cfg.StoreTimeout}
+	ol := &outage.Log{Name: "login: account store", Logger: cfg.Logger, Now: cfg.Now}
+	cfg.Users = deadlineUsers{cfg.Users, cfg.StoreTimeout, storeHealth{ol}}
 	if cfg.Remember != nil {
-		cfg.Remember = deadlineRemember{cfg.Remember, cfg.StoreTimeout}
+		cfg.Remember = deadlineRemember{cfg.Remember, cfg.StoreTimeout, storeHealth{ol}}
 	}
 	cfg.Passwords = &busyHasher{Hasher: cfg.Passwords, log: cfg.Logger, now: cfg.Now}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
-		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter}, nil
+		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter, outage: ol}, nil
 }
 
 // Config returns the Manager's configuration with its defaults filled in,
@@ -503,7 +507,7 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 				// session: ask the source of truth on every request.
 				fresh, err := m.users.UserByID(r.Context(), snap.ID)
 				if err != nil && !errors.Is(err, account.ErrNotFound) {
-					return nil, storeFailure("load user", err)
+					return nil, m.storeFailure(r.Context(), "load user", err)
 				}
 				if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(snap.PwAt) {
 					s.Destroy()
@@ -553,14 +557,14 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 		return st, nil // RequireLogin answers 401
 	}
 	if err != nil {
-		return nil, storeFailure("check api token", err)
+		return nil, m.storeFailure(ctx, "check api token", err)
 	}
 	u, err := m.users.UserByID(r.Context(), tok.UserID)
 	if errors.Is(err, account.ErrNotFound) {
 		return st, nil
 	}
 	if err != nil {
-		return nil, storeFailure("load user", err)
+		return nil, m.storeFailure(ctx, "load user", err)
 	}
 	if u.Disabled {
 		return st, nil
@@ -667,7 +671,7 @@ func (m *Manager) userByName(ctx context.Context, username string) (*account.Use
 		return nil, nil
 	}
 	if err != nil {
-		return nil, storeFailure("load user", err)
+		return nil, m.storeFailure(ctx, "load user", err)
 	}
 	return u, nil
 }
@@ -790,7 +794,7 @@ func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *accoun
 func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.User, error) {
 	fresh, err := m.users.UserByID(ctx, u.ID)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		return nil, storeFailure("load user", err)
+		return nil, m.storeFailure(ctx, "load user", err)
 	}
 	if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(u.PasswordChangedAt) {
 		return nil, ErrInvalidCredentials
@@ -809,7 +813,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 		if c, err := r.Cookie(m.remember); err == nil {
 			if sel, _, ok := parseRemember(c.Value); ok {
 				if err := m.cfg.Remember.DeleteRemember(r.Context(), sel); err != nil {
-					return storeFailure("delete remember token", err)
+					return m.storeFailure(r.Context(), "delete remember token", err)
 				}
 			}
 		}

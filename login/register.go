@@ -35,7 +35,7 @@ func (m *Manager) SignUp(r *http.Request, username, email, password string) (*ac
 		}
 		err := t.AllowRegistration(r.Context(), m.ip(r))
 		if err != nil && !errors.Is(err, throttle.ErrThrottled) {
-			return storeFailure("throttle", err)
+			return m.storeFailure(r.Context(), "throttle", err)
 		}
 		return err
 	}

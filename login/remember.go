@@ -85,7 +85,7 @@ func (m *Manager) issueRemember(w http.ResponseWriter, r *http.Request, userID s
 	t := &account.RememberToken{Selector: sel, ValidatorHash: digest(val), UserID: userID,
 		CreatedAt: now, ExpiresAt: now.Add(m.cfg.RememberFor)}
 	if err := m.cfg.Remember.CreateRemember(r.Context(), t); err != nil {
-		return storeFailure("create remember token", err)
+		return m.storeFailure(r.Context(), "create remember token", err)
 	}
 	m.setRemember(w, sel, val)
 	return nil
@@ -108,7 +108,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		return st, nil
 	}
 	if err != nil {
-		return nil, storeFailure("load remember token", err)
+		return nil, m.storeFailure(ctx, "load remember token", err)
 	}
 	h := digest(val)
 	if subtle.ConstantTimeCompare(h, t.ValidatorHash) != 1 {
@@ -123,7 +123,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	}
 	u, err := m.users.UserByID(ctx, t.UserID)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
-		return nil, storeFailure("load user", err)
+		return nil, m.storeFailure(ctx, "load user", err)
 	}
 	if u == nil || u.Disabled || u.PasswordChangedAt.After(t.CreatedAt) {
 		m.cfg.Remember.DeleteRemember(ctx, sel)
@@ -135,7 +135,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	case errors.Is(err, account.ErrConflict), errors.Is(err, account.ErrNotFound):
 		return st, nil // lost a race with a parallel request; see above
 	case err != nil:
-		return nil, storeFailure("rotate remember token", err)
+		return nil, m.storeFailure(ctx, "rotate remember token", err)
 	}
 	fresh, err := m.startSession(w, r, u, time.Time{})
 	if err != nil {

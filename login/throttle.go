@@ -31,7 +31,7 @@ func (m *Manager) reserve(r *http.Request, a throttle.Attempt) (reservation, err
 	case errors.Is(err, throttle.ErrThrottled):
 		return reservation{}, err
 	case err != nil:
-		return reservation{}, storeFailure("throttle", err)
+		return reservation{}, m.storeFailure(r.Context(), "throttle", err)
 	}
 	return reservation{m: m, res: res}, nil
 }

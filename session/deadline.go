@@ -9,13 +9,6 @@ import (
 // when Config.StoreTimeout is zero.
 const DefaultStoreTimeout = 3 * time.Second
 
-// recoveryQuiet is how long the store must go without a failed call before
-// an outage is logged as over. A store that fails only for some sessions
-// (a dead shard of a Redis Cluster) mixes failures with successes; without
-// this, each success after a failure would log a recovery, and the log
-// would flap between the two for as long as the outage lasts.
-const recoveryQuiet = 3 * time.Second
-
 // deadlineStore calls a Store with a deadline on each call, so a store
 // whose network has gone silent fails the call instead of hanging the
 // request.

@@ -23,10 +23,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/internal/outage"
 )
 
 // Config configures a Manager. The zero value of every field but Store and
@@ -137,13 +137,12 @@ func (m *Manager) revoked(ctx context.Context, n int) {
 // Manager issues session cookies and loads and saves sessions. It is safe
 // for concurrent use.
 type Manager struct {
-	cfg      Config
-	store    Store
-	calls    deadlineStore // store, with a deadline on every call
-	keys     *keyring
-	down     atomic.Bool  // the store is failing; logged once per outage
-	lastFail atomic.Int64 // when a store call last failed, Unix nanoseconds
-	log      *slog.Logger
+	cfg    Config
+	store  Store
+	calls  deadlineStore // store, with a deadline on every call
+	keys   *keyring
+	outage *outage.Log // store failures, logged once per outage
+	log    *slog.Logger
 }
 
 // New returns a Manager for cfg, or an error naming the invalid setting.
@@ -191,7 +190,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.StoreTimeout == 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
 	}
-	return &Manager{cfg: cfg, store: cfg.Store, calls: deadlineStore{cfg.Store, cfg.StoreTimeout}, keys: kr, log: cfg.Logger}, nil
+	return &Manager{cfg: cfg, store: cfg.Store, calls: deadlineStore{cfg.Store, cfg.StoreTimeout}, keys: kr, log: cfg.Logger,
+		outage: &outage.Log{Name: "session store", Logger: cfg.Logger, Now: cfg.Now}}, nil
 }
 
 // Store returns the store the Manager uses.
@@ -230,21 +230,14 @@ func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 		// The client went away; that says nothing about the store.
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
-	m.lastFail.Store(m.cfg.Now().UnixNano())
-	if m.down.CompareAndSwap(false, true) {
-		m.log.ErrorContext(ctx, "session store unavailable", "op", op, "err", err)
-	} else {
-		m.log.DebugContext(ctx, "session store still unavailable", "op", op, "err", err)
-	}
+	m.outage.Failed(ctx, op, err)
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, op, err)
 }
 
 // storeOK notes a successful store call, and logs the end of an outage
-// once no call has failed for recoveryQuiet.
+// once no call has failed for a few seconds (outage.DefaultQuiet).
 func (m *Manager) storeOK() {
-	if m.down.Load() && m.cfg.Now().UnixNano()-m.lastFail.Load() >= int64(recoveryQuiet) && m.down.CompareAndSwap(true, false) {
-		m.log.Info("session store recovered")
-	}
+	m.outage.OK()
 }
 
 // load fetches and checks the record under id. A missing, expired or

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/session"
 )
 
 // problem is how one error is answered.
@@ -167,6 +168,10 @@ func logError(logger *slog.Logger, r *http.Request, p problem, err error) {
 		// The client went away.
 	case autherr.KindOf(err) == autherr.Busy:
 		// The login Manager logs each busy episode once.
+	case errors.Is(err, session.ErrStoreUnavailable), errors.Is(err, login.ErrStoreUnavailable):
+		// The session and login Managers log each store outage once
+		// (its first failure as an error, and its end); a line per
+		// request would bury it.
 	case p.status >= 500:
 		level = slog.LevelError
 	case p.code == "csrf_failed" || p.status == http.StatusRequestEntityTooLarge:

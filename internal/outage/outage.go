@@ -1,0 +1,81 @@
+// Package outage logs the failures of a store once per outage: the first
+// failed call of an outage as an error, the rest at debug level, and the
+// end of the outage once, when a call succeeds after no call has failed
+// for a quiet period. A store that fails now and then is one long outage
+// in the log, not a flap of "unavailable" and "recovered" lines.
+package outage
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultQuiet is how long a store must go without a failed call before
+// a successful call ends its outage, when Log.Quiet is zero.
+const DefaultQuiet = 3 * time.Second
+
+// Log tracks one store's outages. Set its fields before first use; the
+// zero Quiet is DefaultQuiet, a nil Now is time.Now and a nil Logger is
+// slog.Default(). It is safe for concurrent use.
+type Log struct {
+	// Name names the store in the log lines: "session store" gives
+	// "session store unavailable" and "session store recovered".
+	Name   string
+	Logger *slog.Logger
+	Now    func() time.Time
+	Quiet  time.Duration
+
+	down     atomic.Bool  // in an outage
+	lastFail atomic.Int64 // when a call last failed, Unix nanoseconds
+}
+
+func (l *Log) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Log) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}
+
+// Failed notes a failed call of operation op. The first failure of an
+// outage is logged as an error with its cause; later ones at debug
+// level. A failure while ctx is done (the client went away) says nothing
+// about the store and is not counted.
+func (l *Log) Failed(ctx context.Context, op string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	l.lastFail.Store(l.now().UnixNano())
+	if l.down.CompareAndSwap(false, true) {
+		l.logger().ErrorContext(ctx, l.Name+" unavailable", "op", op, "err", err)
+	} else {
+		l.logger().DebugContext(ctx, l.Name+" still unavailable", "op", op, "err", err)
+	}
+}
+
+// OK notes a successful call, and logs the end of the outage once no call
+// has failed for the quiet period. Outside an outage it costs one atomic
+// load.
+func (l *Log) OK() {
+	if !l.down.Load() {
+		return
+	}
+	quiet := l.Quiet
+	if quiet == 0 {
+		quiet = DefaultQuiet
+	}
+	if l.now().UnixNano()-l.lastFail.Load() >= int64(quiet) && l.down.CompareAndSwap(true, false) {
+		l.logger().Info(l.Name + " recovered")
+	}
+}
+
+// Down reports whether the store is in an outage.
+func (l *Log) Down() bool { return l.down.Load() }
