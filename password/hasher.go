@@ -112,7 +112,11 @@ type Hasher struct {
 	Params Params
 
 	// MaxConcurrent is how many hash computations may run at once. Zero
-	// means runtime.GOMAXPROCS(0) as of first use.
+	// means DefaultMaxConcurrent() as of first use: one fewer than
+	// GOMAXPROCS, so hashing never takes the last core from the requests
+	// of signed-in users during a login flood. Raise it (up to
+	// GOMAXPROCS) for more logins per second at the cost of slower pages
+	// while logins queue.
 	MaxConcurrent int
 
 	// MaxWait is how long Hash, Verify and DummyVerify wait for a free
@@ -136,6 +140,15 @@ type Hasher struct {
 
 	// testHook, if set, runs while a computation holds its slot.
 	testHook func()
+}
+
+// DefaultMaxConcurrent returns the concurrency limit of a Hasher whose
+// MaxConcurrent is zero: runtime.GOMAXPROCS(0) - 1, and at least 1. With
+// every processor but one hashing, Go always has a processor free for
+// other work (page requests), which would otherwise queue behind argon2
+// until the scheduler preempts it.
+func DefaultMaxConcurrent() int {
+	return max(1, runtime.GOMAXPROCS(0)-1)
 }
 
 // Stats counts what a Hasher has done since it was created.
@@ -166,7 +179,7 @@ func (h *Hasher) init() {
 	h.once.Do(func() {
 		n := h.MaxConcurrent
 		if n <= 0 {
-			n = runtime.GOMAXPROCS(0)
+			n = DefaultMaxConcurrent()
 		}
 		h.sem = make(chan struct{}, n)
 		p := h.Params.withDefaults()

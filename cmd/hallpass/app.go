@@ -218,7 +218,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	if err != nil {
 		return nil, err
 	}
-	a.hasher = &password.Hasher{}
+	a.hasher = &password.Hasher{MaxConcurrent: cfg.HashConcurrency}
 	a.metrics.Hasher(a.hasher)
 	a.tokens = &apitoken.Service{Store: a.accounts}
 	a.login, err = login.New(login.Config{
