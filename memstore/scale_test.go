@@ -1,0 +1,220 @@
+package memstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/session"
+)
+
+// The scale benchmarks fill a store with many sessions of signed-in users
+// and report:
+//
+//   - B/session: heap bytes per session over the process's baseline
+//     (runtime.MemStats.HeapAlloc after a GC, before and after filling);
+//   - ns/op: one Load of a random stored session, at 1,000 and at
+//     1,000,000 sessions (it should not grow with the store);
+//   - p99-load-ns and max-load-ns: the latency of Loads run in a loop
+//     while a Sweep removes half of 1,000,000 sessions, which have
+//     expired, from the same store.
+//
+// Filling a million sessions takes a few seconds and about 300 MB, so
+// the 1,000,000 sizes run only with -bench:
+//
+//	go test -run '^$' -bench Scale -benchtime 2000000x ./memstore/
+
+// sessionsPerUser is how many sessions each user of the benchmark holds:
+// a user signed in on two devices, on average.
+const sessionsPerUser = 2
+
+// userAgents are the clients of the benchmark's sessions: real sites see
+// a few hundred distinct strings for millions of sessions.
+var userAgents = []string{
+	"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+	"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+}
+
+// loginRecord returns the record of session i as the login manager stores
+// it after a password login: the user's snapshot, the time the password
+// was entered and the CSRF secret, each JSON-encoded as session.Put
+// encodes them, and the client's address and browser.
+func loginRecord(i int, now time.Time, expiry time.Time) *session.Record {
+	user := i / sessionsPerUser
+	userID := strconv.Itoa(100000 + user)
+	snapshot, _ := json.Marshal(struct {
+		ID       string    `json:"id"`
+		Username string    `json:"u"`
+		Email    string    `json:"e,omitempty"`
+		PwAt     time.Time `json:"p"`
+	}{userID, "user" + userID, "user" + userID + "@example.com", now.Add(-720 * time.Hour).Truncate(time.Millisecond)})
+	authAt, _ := json.Marshal(now)
+	secret, _ := json.Marshal(csrf.NewSecret())
+	return &session.Record{
+		UserID:    userID,
+		Values:    map[string][]byte{"_user": snapshot, "_auth_at": authAt, "_csrf": secret},
+		CreatedAt: now,
+		LastSeen:  now,
+		Expiry:    expiry,
+		IP:        fmt.Sprintf("198.51.%d.%d", i>>8&0xff, i&0xff),
+		UserAgent: userAgents[i%len(userAgents)],
+	}
+}
+
+// sessionID returns the ID of session i, as the Manager derives it from a
+// token.
+func sessionID(i int) string {
+	var token [24]byte
+	binary.BigEndian.PutUint64(token[:], uint64(i))
+	rand.Read(token[8:])
+	return session.IDOf(token[:])
+}
+
+// heapAlloc returns the live heap after a full collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// fill creates n sessions in s, those with expired(i) true expiring at
+// soon and the others an hour later, and returns a sample of up to 1000 of
+// the IDs of live ones.
+func fill(tb testing.TB, s session.Store, n int, now, soon time.Time, expired func(i int) bool) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var sample []string
+	step := max(1, n/1000)
+	for i := range n {
+		id := sessionID(i)
+		expiry := now.Add(time.Hour)
+		if expired(i) {
+			expiry = soon
+		} else if i%step == 0 {
+			sample = append(sample, id)
+		}
+		if err := s.Create(ctx, id, loginRecord(i, now, expiry)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return sample
+}
+
+func BenchmarkScale(b *testing.B) {
+	for _, n := range []int{1000, 1000000} {
+		b.Run(fmt.Sprintf("Load/sessions=%d", n), func(b *testing.B) {
+			now := time.Now()
+			s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
+			defer s.Close()
+			before := heapAlloc()
+			sample := fill(b, s, n, now, now, func(int) bool { return false })
+			after := heapAlloc()
+			b.ReportMetric(float64(int64(after-before))/float64(n), "B/session")
+			ctx := context.Background()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			runtime.KeepAlive(s)
+		})
+	}
+	b.Run("Sweep/sessions=1000000", func(b *testing.B) {
+		benchSweep(b, 1000000)
+	})
+}
+
+// benchSweep fills a store with n sessions, half of them expired, and
+// measures Loads of live sessions, in a loop on another goroutine, while
+// one Sweep removes the expired half.
+func benchSweep(b *testing.B, n int) {
+	clock := time.Now()
+	var offset atomic.Int64
+	now := func() time.Time { return clock.Add(time.Duration(offset.Load())) }
+	s := memstore.NewSessionStore(memstore.SessionOptions{Now: now, SweepInterval: -1})
+	defer s.Close()
+	sample := fill(b, s, n, clock, clock.Add(time.Minute), func(i int) bool { return i%2 == 1 })
+	offset.Store(int64(2 * time.Minute))
+	ctx := context.Background()
+
+	var (
+		wg        sync.WaitGroup
+		stop      atomic.Bool
+		latencies []time.Duration
+	)
+	wg.Go(func() {
+		for i := 0; !stop.Load(); i++ {
+			start := time.Now()
+			if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
+				b.Error(err)
+				return
+			}
+			latencies = append(latencies, time.Since(start))
+			time.Sleep(10 * time.Microsecond)
+		}
+	})
+	time.Sleep(10 * time.Millisecond)
+	b.ResetTimer()
+	start := time.Now()
+	removed, err := s.Sweep(ctx)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stop.Store(true)
+	wg.Wait()
+	if err != nil || removed != n/2 {
+		b.Fatalf("Sweep = %d, %v; want %d removed", removed, err, n/2)
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(elapsed.Milliseconds()), "sweep-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds()), "p99-load-ns")
+	b.ReportMetric(float64(latencies[len(latencies)-1].Nanoseconds()), "max-load-ns")
+	b.ReportMetric(float64(len(latencies)), "loads")
+	for b.Loop() {
+		// The figures above are of the one Sweep; b.Loop only ends the
+		// benchmark.
+	}
+}
+
+// TestScaleSmall runs the scale measurements on a small store, so that go
+// test checks they work; HALLPASS_SCALE_SESSIONS sets the size, and -v
+// prints the figures.
+func TestScaleSmall(t *testing.T) {
+	n := 2000
+	if v := os.Getenv("HALLPASS_SCALE_SESSIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
+	defer s.Close()
+	before := heapAlloc()
+	sample := fill(t, s, n, now, now, func(int) bool { return false })
+	after := heapAlloc()
+	t.Logf("%d sessions: %d B/session", n, int64(after-before)/int64(n))
+	for _, id := range sample {
+		if _, err := s.Load(t.Context(), id); err != nil {
+			t.Errorf("Load(%q) = %v", id, err)
+		}
+	}
+}
