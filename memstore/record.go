@@ -283,29 +283,23 @@ type reader struct {
 	off int
 }
 
-func (d *reader) uvarint() uint32 {
+func (d *reader) uvarint64() uint64 {
 	var x uint64
 	for shift := 0; ; shift += 7 {
 		c := d.s[d.off]
 		d.off++
 		x |= uint64(c&0x7f) << shift
 		if c < 0x80 {
-			return uint32(x)
+			return x
 		}
 	}
 }
 
+func (d *reader) uvarint() uint32 { return uint32(d.uvarint64()) }
+
 func (d *reader) varint() int64 {
-	var ux uint64
-	for shift := 0; ; shift += 7 {
-		c := d.s[d.off]
-		d.off++
-		ux |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			break
-		}
-	}
 	// Zig-zag, as binary.AppendVarint writes it.
+	ux := d.uvarint64()
 	x := int64(ux >> 1)
 	if ux&1 != 0 {
 		x = ^x
