@@ -2,9 +2,6 @@ package memstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -15,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/session/sessiontest"
 )
 
 // The scale benchmarks fill a store with many sessions of signed-in users
-// and report:
+// (sessiontest.ScaleRecord) and report:
 //
 //   - B/session: heap bytes per session over the process's baseline
 //     (runtime.MemStats.HeapAlloc after a GC, before and after filling);
@@ -35,54 +32,6 @@ import (
 // the 1,000,000 sizes run only with -bench:
 //
 //	go test -run '^$' -bench Scale -benchtime 2000000x ./memstore/
-
-// sessionsPerUser is how many sessions each user of the benchmark holds:
-// a user signed in on two devices, on average.
-const sessionsPerUser = 2
-
-// userAgents are the clients of the benchmark's sessions: real sites see
-// a few hundred distinct strings for millions of sessions.
-var userAgents = []string{
-	"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-}
-
-// loginRecord returns the record of session i as the login manager stores
-// it after a password login: the user's snapshot, the time the password
-// was entered and the CSRF secret, each JSON-encoded as session.Put
-// encodes them, and the client's address and browser.
-func loginRecord(i int, now time.Time, expiry time.Time) *session.Record {
-	user := i / sessionsPerUser
-	userID := strconv.Itoa(100000 + user)
-	snapshot, _ := json.Marshal(struct {
-		ID       string    `json:"id"`
-		Username string    `json:"u"`
-		Email    string    `json:"e,omitempty"`
-		PwAt     time.Time `json:"p"`
-	}{userID, "user" + userID, "user" + userID + "@example.com", now.Add(-720 * time.Hour).Truncate(time.Millisecond)})
-	authAt, _ := json.Marshal(now)
-	secret, _ := json.Marshal(csrf.NewSecret())
-	return &session.Record{
-		UserID:    userID,
-		Values:    map[string][]byte{"_user": snapshot, "_auth_at": authAt, "_csrf": secret},
-		CreatedAt: now,
-		LastSeen:  now,
-		Expiry:    expiry,
-		IP:        fmt.Sprintf("198.51.%d.%d", i>>8&0xff, i&0xff),
-		UserAgent: userAgents[i%len(userAgents)],
-	}
-}
-
-// sessionID returns the ID of session i, as the Manager derives it from a
-// token.
-func sessionID(i int) string {
-	var token [24]byte
-	binary.BigEndian.PutUint64(token[:], uint64(i))
-	rand.Read(token[8:])
-	return session.IDOf(token[:])
-}
 
 // heapAlloc returns the live heap after a full collection.
 func heapAlloc() uint64 {
@@ -102,14 +51,14 @@ func fill(tb testing.TB, s session.Store, n int, now, soon time.Time, expired fu
 	var sample []string
 	step := max(1, n/1000)
 	for i := range n {
-		id := sessionID(i)
+		id := sessiontest.ScaleID(i)
 		expiry := now.Add(time.Hour)
 		if expired(i) {
 			expiry = soon
 		} else if i%step == 0 {
 			sample = append(sample, id)
 		}
-		if err := s.Create(ctx, id, loginRecord(i, now, expiry)); err != nil {
+		if err := s.Create(ctx, id, sessiontest.ScaleRecord(i, now, expiry)); err != nil {
 			tb.Fatal(err)
 		}
 	}

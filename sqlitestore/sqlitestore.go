@@ -74,6 +74,7 @@ type Options struct {
 type DB struct {
 	write *sql.DB // one connection; every write goes through it
 	read  *sql.DB // a pool of query_only connections
+	watch *sql.DB // one query_only connection, that asks PRAGMA data_version
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -194,7 +195,25 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	d.read.SetMaxIdleConns(n)
 	d.read.SetConnMaxLifetime(0)
 	d.read.SetConnMaxIdleTime(0)
-	return d.read.PingContext(ctx)
+	if err := d.read.PingContext(ctx); err != nil {
+		return err
+	}
+
+	// PRAGMA data_version is a property of one connection: it changes
+	// when any other connection commits. This one never writes, so it
+	// sees every commit, of this process or another.
+	d.watch, err = sql.Open("sqlite", dsn(abs, url.Values{
+		"_busy_timeout": {busy},
+		"_query_only":   {"1"},
+	}))
+	if err != nil {
+		return err
+	}
+	d.watch.SetMaxOpenConns(1)
+	d.watch.SetMaxIdleConns(1)
+	d.watch.SetConnMaxLifetime(0)
+	d.watch.SetConnMaxIdleTime(0)
+	return d.watch.PingContext(ctx)
 }
 
 // Sessions returns the session store kept in the database.
@@ -230,6 +249,9 @@ func (d *DB) closeDBs() error {
 	}
 	if d.read != nil {
 		errs = append(errs, d.read.Close())
+	}
+	if d.watch != nil {
+		errs = append(errs, d.watch.Close())
 	}
 	if d.write != nil { // last, so the final checkpoint sees no readers
 		errs = append(errs, d.write.Close())
