@@ -147,26 +147,36 @@ func dsn(abs string, params url.Values) string {
 	return "file:" + u.EscapedPath() + "?" + params.Encode()
 }
 
+// pool opens a pool of at most conns connections, which it keeps open, to
+// the file at the absolute path abs with the given driver parameters.
+func pool(abs string, params url.Values, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(abs, params))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
 func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	busy := fmt.Sprint(busyTimeout.Milliseconds())
 	var err error
 	// _txlock=immediate makes every transaction take the write lock at
 	// BEGIN, so a read-then-write transaction (Update) never fails halfway
 	// because another process wrote in between.
-	d.write, err = sql.Open("sqlite", dsn(abs, url.Values{
+	d.write, err = pool(abs, url.Values{
 		"_busy_timeout": {busy},
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"NORMAL"},
 		"_foreign_keys": {"1"},
 		"_txlock":       {"immediate"},
-	}))
+	}, 1)
 	if err != nil {
 		return err
 	}
-	d.write.SetMaxOpenConns(1)
-	d.write.SetMaxIdleConns(1)
-	d.write.SetConnMaxLifetime(0)
-	d.write.SetConnMaxIdleTime(0)
 
 	var mode string
 	if err := d.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -183,18 +193,14 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	if n <= 0 {
 		n = DefaultReadConns
 	}
-	d.read, err = sql.Open("sqlite", dsn(abs, url.Values{
+	d.read, err = pool(abs, url.Values{
 		"_busy_timeout": {busy},
 		"_foreign_keys": {"1"},
 		"_query_only":   {"1"},
-	}))
+	}, n)
 	if err != nil {
 		return err
 	}
-	d.read.SetMaxOpenConns(n)
-	d.read.SetMaxIdleConns(n)
-	d.read.SetConnMaxLifetime(0)
-	d.read.SetConnMaxIdleTime(0)
 	if err := d.read.PingContext(ctx); err != nil {
 		return err
 	}
@@ -202,17 +208,10 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	// PRAGMA data_version is a property of one connection: it changes
 	// when any other connection commits. This one never writes, so it
 	// sees every commit, of this process or another.
-	d.watch, err = sql.Open("sqlite", dsn(abs, url.Values{
-		"_busy_timeout": {busy},
-		"_query_only":   {"1"},
-	}))
+	d.watch, err = pool(abs, url.Values{"_busy_timeout": {busy}, "_query_only": {"1"}}, 1)
 	if err != nil {
 		return err
 	}
-	d.watch.SetMaxOpenConns(1)
-	d.watch.SetMaxIdleConns(1)
-	d.watch.SetConnMaxLifetime(0)
-	d.watch.SetConnMaxIdleTime(0)
 	return d.watch.PingContext(ctx)
 }
 
