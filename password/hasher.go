@@ -93,8 +93,10 @@ func (p Params) validate() error {
 
 // A Hasher hashes new passwords with argon2id and verifies passwords against
 // stored hashes of every format the package reads. All hashing runs under a
-// limit on how many hashes compute at once, so a burst of logins queues
-// instead of exhausting CPU and memory.
+// limit on how many hashes compute at once (MaxConcurrent), so a burst of
+// logins queues instead of exhausting CPU and memory; on Linux each hash
+// also runs on a thread of the lowest priority (nice 19), so the kernel
+// serves the process's other threads, and other programs, first.
 //
 // When every slot is taken, a call waits up to MaxWait, then fails with an
 // error wrapping ErrBusy; if its context ends first, the error wraps both
@@ -232,7 +234,7 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// compute runs f in a hashing slot and counts it.
+// compute runs f in a hashing slot, at low priority, and counts it.
 func (h *Hasher) compute(ctx context.Context, f func()) error {
 	release, err := h.acquire(ctx)
 	if err != nil {
@@ -240,10 +242,12 @@ func (h *Hasher) compute(ctx context.Context, f func()) error {
 	}
 	defer release()
 	h.computations.Add(1)
-	if h.testHook != nil {
-		h.testHook()
-	}
-	f()
+	lowPriority(func() {
+		if h.testHook != nil {
+			h.testHook()
+		}
+		f()
+	})
 	return nil
 }
 
