@@ -56,8 +56,8 @@ type SessionOptions struct {
 // bytes its ID encodes, with user agents and value keys stored once per
 // shard. Load decodes a fresh Record each time; timestamps are kept at
 // millisecond precision. There is no index by user: ListByUser and
-// DeleteByUser examine every record, which costs a few milliseconds per
-// hundred thousand sessions.
+// DeleteByUser examine every record: about 0.4 s at a million sessions on
+// a busy 2-core machine, a few milliseconds at ten thousand.
 //
 // A SessionStore is safe for concurrent use.
 type SessionStore struct {
