@@ -93,8 +93,10 @@ func (p Params) validate() error {
 
 // A Hasher hashes new passwords with argon2id and verifies passwords against
 // stored hashes of every format the package reads. All hashing runs under a
-// limit on how many hashes compute at once, so a burst of logins queues
-// instead of exhausting CPU and memory.
+// limit on how many hashes compute at once (MaxConcurrent), so a burst of
+// logins queues instead of exhausting CPU and memory; on Linux each hash
+// also runs on a thread of the lowest priority (nice 19), so the kernel
+// serves the process's other threads, and other programs, first.
 //
 // When every slot is taken, a call waits up to MaxWait, then fails with an
 // error wrapping ErrBusy; if its context ends first, the error wraps both
@@ -112,7 +114,11 @@ type Hasher struct {
 	Params Params
 
 	// MaxConcurrent is how many hash computations may run at once. Zero
-	// means runtime.GOMAXPROCS(0) as of first use.
+	// means DefaultMaxConcurrent() as of first use: one fewer than
+	// GOMAXPROCS, so hashing never takes the last core from the requests
+	// of signed-in users during a login flood. Raise it (up to
+	// GOMAXPROCS) for more logins per second at the cost of slower pages
+	// while logins queue.
 	MaxConcurrent int
 
 	// MaxWait is how long Hash, Verify and DummyVerify wait for a free
@@ -136,6 +142,15 @@ type Hasher struct {
 
 	// testHook, if set, runs while a computation holds its slot.
 	testHook func()
+}
+
+// DefaultMaxConcurrent returns the concurrency limit of a Hasher whose
+// MaxConcurrent is zero: runtime.GOMAXPROCS(0) - 1, and at least 1. With
+// every processor but one hashing, Go always has a processor free for
+// other work (page requests), which would otherwise queue behind argon2
+// until the scheduler preempts it.
+func DefaultMaxConcurrent() int {
+	return max(1, runtime.GOMAXPROCS(0)-1)
 }
 
 // Stats counts what a Hasher has done since it was created.
@@ -166,7 +181,7 @@ func (h *Hasher) init() {
 	h.once.Do(func() {
 		n := h.MaxConcurrent
 		if n <= 0 {
-			n = runtime.GOMAXPROCS(0)
+			n = DefaultMaxConcurrent()
 		}
 		h.sem = make(chan struct{}, n)
 		p := h.Params.withDefaults()
@@ -219,7 +234,7 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// compute runs f in a hashing slot and counts it.
+// compute runs f in a hashing slot, at low priority, and counts it.
 func (h *Hasher) compute(ctx context.Context, f func()) error {
 	release, err := h.acquire(ctx)
 	if err != nil {
@@ -227,10 +242,12 @@ func (h *Hasher) compute(ctx context.Context, f func()) error {
 	}
 	defer release()
 	h.computations.Add(1)
-	if h.testHook != nil {
-		h.testHook()
-	}
-	f()
+	lowPriority(func() {
+		if h.testHook != nil {
+			h.testHook()
+		}
+		f()
+	})
 	return nil
 }
 

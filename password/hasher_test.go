@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"runtime"
 	"strings"
@@ -387,11 +388,27 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// TestDefaultMaxConcurrent checks that a zero Hasher leaves one processor
+// free of hashing, and that MaxConcurrent overrides the default.
 func TestDefaultMaxConcurrent(t *testing.T) {
-	var h Hasher
-	h.init()
-	if got, want := cap(h.sem), runtime.GOMAXPROCS(0); got != want {
-		t.Errorf("zero Hasher allows %d concurrent hashes, want GOMAXPROCS = %d", got, want)
+	tests := []struct {
+		procs, maxConcurrent, want int
+	}{
+		{procs: 1, want: 1},
+		{procs: 2, want: 1},
+		{procs: 4, want: 3},
+		{procs: 2, maxConcurrent: 2, want: 2},
+		{procs: 4, maxConcurrent: 1, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("procs=%d,max=%d", tt.procs, tt.maxConcurrent), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
+			h := Hasher{MaxConcurrent: tt.maxConcurrent}
+			h.init()
+			if got := cap(h.sem); got != tt.want {
+				t.Errorf("Hasher allows %d concurrent hashes, want %d", got, tt.want)
+			}
+		})
 	}
 }
 

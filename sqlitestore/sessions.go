@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hallpass/hallpass/session"
@@ -16,6 +17,9 @@ var (
 	_ session.UserIndex = (*SessionStore)(nil)
 	_ session.Sweeper   = (*SessionStore)(nil)
 )
+
+// cacheSize is the most records the read cache of a SessionStore holds.
+const cacheSize = 10000
 
 // sweepBatch is how many expired rows one statement of a sweep deletes, so
 // that a sweep after a long pause never holds the write lock for long.
@@ -28,29 +32,40 @@ const sweepBatch = 500
 // Timestamps are kept at millisecond precision. Values are stored in the
 // encoding of session.EncodeValues; a row whose values cannot be decoded
 // makes Load and Update return an error wrapping session.ErrCorrupt.
+//
+// Load keeps the records it reads in a cache of up to 10,000, valid until
+// anything commits to the database: before each Load it asks SQLite
+// (PRAGMA data_version on a connection of its own) whether any connection,
+// of this process or another (the CLI, a second server), has committed
+// since, and forgets every cached record if one has. A Load therefore
+// always sees the latest committed state, and costs a fraction of a query
+// while nothing is written.
 type SessionStore struct {
-	db *DB
+	db    *DB
+	cache sessionCache
 
 	// Prepared statements, one per frequent query. Those on the writer
 	// pool are bound to transactions with Tx.StmtContext.
-	load   *sql.Stmt // reader
-	create *sql.Stmt
-	touch  *sql.Stmt
-	get    *sql.Stmt
-	put    *sql.Stmt
-	del    *sql.Stmt
+	load    *sql.Stmt // reader
+	version *sql.Stmt // watch
+	create  *sql.Stmt
+	touch   *sql.Stmt
+	get     *sql.Stmt
+	put     *sql.Stmt
+	del     *sql.Stmt
 }
 
 // newSessionStore returns the SessionStore of d, with its statements
 // prepared.
 func newSessionStore(ctx context.Context, d *DB) (*SessionStore, error) {
-	s := &SessionStore{db: d}
+	s := &SessionStore{db: d, cache: sessionCache{records: make(map[string]*session.Record)}}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		db   *sql.DB
 		sql  string
 	}{
 		{&s.load, d.read, loadSQL},
+		{&s.version, d.watch, "PRAGMA data_version"},
 		{&s.create, d.write, createSQL},
 		{&s.touch, d.write, touchSQL},
 		{&s.get, d.write, getSQL},
@@ -69,7 +84,7 @@ func newSessionStore(ctx context.Context, d *DB) (*SessionStore, error) {
 // close closes the prepared statements of s.
 func (s *SessionStore) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.load, s.create, s.touch, s.get, s.put, s.del} {
+	for _, st := range []*sql.Stmt{s.load, s.version, s.create, s.touch, s.get, s.put, s.del} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -100,14 +115,34 @@ const loadSQL = `SELECT COALESCE(user_id, ''), data, created_at, last_seen, expi
 	FROM sessions WHERE id = ? AND expires_at > ?`
 
 // Load returns the record stored under id, or session.ErrNotFound when
-// there is none or it has expired.
+// there is none or it has expired. It serves records from the cache while
+// nothing has been committed to the database since they were read; the
+// caller must not modify them.
 func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, error) {
+	var version int64
+	if err := s.version.QueryRowContext(ctx).Scan(&version); err != nil {
+		return nil, wrap(ctx, "load session", err)
+	}
+	now := s.db.now()
+	if r := s.cache.get(version, id); r != nil && r.Expiry.After(now) {
+		return r, nil
+	}
+	r, err := s.query(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(version, id, r)
+	return r, nil
+}
+
+// query reads the record stored under id from the database.
+func (s *SessionStore) query(ctx context.Context, id string, now time.Time) (*session.Record, error) {
 	var (
 		r                      session.Record
 		data                   []byte
 		created, seen, expires int64
 	)
-	err := s.load.QueryRowContext(ctx, id, ms(s.db.now())).
+	err := s.load.QueryRowContext(ctx, id, ms(now)).
 		Scan(&r.UserID, &data, &created, &seen, &expires, &r.IP, &r.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, session.ErrNotFound
@@ -131,11 +166,15 @@ const createSQL = `INSERT INTO sessions (id, user_id, data, created_at, last_see
 		created_at = excluded.created_at, last_seen = excluded.last_seen,
 		expires_at = excluded.expires_at, ip = excluded.ip, user_agent = excluded.user_agent`
 
+// createArgs returns the arguments of createSQL for rec under id.
+func createArgs(id string, rec *session.Record) []any {
+	return []any{id, nullIfEmpty(rec.UserID), session.EncodeValues(rec.Values),
+		ms(rec.CreatedAt), ms(rec.LastSeen), ms(rec.Expiry), rec.IP, rec.UserAgent}
+}
+
 // Create stores rec under id, replacing any record there.
 func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Record) error {
-	_, err := s.create.ExecContext(ctx, id, nullIfEmpty(rec.UserID), session.EncodeValues(rec.Values),
-		ms(rec.CreatedAt), ms(rec.LastSeen), ms(rec.Expiry), rec.IP, rec.UserAgent)
-	if err != nil {
+	if _, err := s.create.ExecContext(ctx, createArgs(id, rec)...); err != nil {
 		return wrap(ctx, "create session", err)
 	}
 	return nil
@@ -318,4 +357,44 @@ func (s *SessionStore) sweep(ctx context.Context, batch int) (removed, statement
 			return removed, statements, nil
 		}
 	}
+}
+
+// sessionCache holds records that Load read, all while the database's
+// data_version (as the watch connection reports it) was version.
+type sessionCache struct {
+	mu      sync.Mutex
+	version int64
+	records map[string]*session.Record
+}
+
+// get returns the record cached under id if the database's data_version
+// is still version, which a Load read before it looked in the cache; or
+// nil. A different version empties the cache.
+func (c *sessionCache) get(version int64, id string) *session.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		clear(c.records)
+		c.version = version
+		return nil
+	}
+	return c.records[id]
+}
+
+// put caches r under id, unless the database's data_version has changed
+// from version, which the Load that read r got before its query. When the
+// cache is full, an arbitrary record makes room.
+func (c *sessionCache) put(version int64, id string, r *session.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		return
+	}
+	if len(c.records) >= cacheSize {
+		for old := range c.records {
+			delete(c.records, old)
+			break
+		}
+	}
+	c.records[id] = r
 }

@@ -74,6 +74,7 @@ type Options struct {
 type DB struct {
 	write *sql.DB // one connection; every write goes through it
 	read  *sql.DB // a pool of query_only connections
+	watch *sql.DB // one query_only connection, that asks PRAGMA data_version
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -146,26 +147,36 @@ func dsn(abs string, params url.Values) string {
 	return "file:" + u.EscapedPath() + "?" + params.Encode()
 }
 
+// pool opens a pool of at most conns connections, which it keeps open, to
+// the file at the absolute path abs with the given driver parameters.
+func pool(abs string, params url.Values, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(abs, params))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
 func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	busy := fmt.Sprint(busyTimeout.Milliseconds())
 	var err error
 	// _txlock=immediate makes every transaction take the write lock at
 	// BEGIN, so a read-then-write transaction (Update) never fails halfway
 	// because another process wrote in between.
-	d.write, err = sql.Open("sqlite", dsn(abs, url.Values{
+	d.write, err = pool(abs, url.Values{
 		"_busy_timeout": {busy},
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"NORMAL"},
 		"_foreign_keys": {"1"},
 		"_txlock":       {"immediate"},
-	}))
+	}, 1)
 	if err != nil {
 		return err
 	}
-	d.write.SetMaxOpenConns(1)
-	d.write.SetMaxIdleConns(1)
-	d.write.SetConnMaxLifetime(0)
-	d.write.SetConnMaxIdleTime(0)
 
 	var mode string
 	if err := d.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -182,19 +193,26 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	if n <= 0 {
 		n = DefaultReadConns
 	}
-	d.read, err = sql.Open("sqlite", dsn(abs, url.Values{
+	d.read, err = pool(abs, url.Values{
 		"_busy_timeout": {busy},
 		"_foreign_keys": {"1"},
 		"_query_only":   {"1"},
-	}))
+	}, n)
 	if err != nil {
 		return err
 	}
-	d.read.SetMaxOpenConns(n)
-	d.read.SetMaxIdleConns(n)
-	d.read.SetConnMaxLifetime(0)
-	d.read.SetConnMaxIdleTime(0)
-	return d.read.PingContext(ctx)
+	if err := d.read.PingContext(ctx); err != nil {
+		return err
+	}
+
+	// PRAGMA data_version is a property of one connection: it changes
+	// when any other connection commits. This one never writes, so it
+	// sees every commit, of this process or another.
+	d.watch, err = pool(abs, url.Values{"_busy_timeout": {busy}, "_query_only": {"1"}}, 1)
+	if err != nil {
+		return err
+	}
+	return d.watch.PingContext(ctx)
 }
 
 // Sessions returns the session store kept in the database.
@@ -230,6 +248,9 @@ func (d *DB) closeDBs() error {
 	}
 	if d.read != nil {
 		errs = append(errs, d.read.Close())
+	}
+	if d.watch != nil {
+		errs = append(errs, d.watch.Close())
 	}
 	if d.write != nil { // last, so the final checkpoint sees no readers
 		errs = append(errs, d.write.Close())

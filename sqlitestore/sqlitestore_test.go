@@ -233,3 +233,63 @@ func BenchmarkSessionStore(b *testing.B) {
 	db, _ := mustOpen(b, Options{SweepInterval: -1})
 	sessiontest.Benchmark(b, db.Sessions())
 }
+
+// TestLoadCacheSeesOtherWriters checks that the read cache of Load never
+// hides a change committed by another connection to the same file: a
+// second DB (a second server) or a bare *sql.DB (the CLI, a script).
+func TestLoadCacheSeesOtherWriters(t *testing.T) {
+	ctx := t.Context()
+	db, path := mustOpen(t, Options{SweepInterval: -1})
+	other := mustOpenPath(t, path, Options{SweepInterval: -1})
+	bare, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close()
+	s := db.Sessions()
+	now := time.Now()
+
+	load := func(step, id, want string) {
+		t.Helper()
+		r, err := s.Load(ctx, id)
+		switch {
+		case want == "" && !errors.Is(err, session.ErrNotFound):
+			t.Errorf("%s: Load(%s) = %v, want ErrNotFound", step, id, err)
+		case want != "" && err != nil:
+			t.Errorf("%s: Load(%s) = %v, want k=%s", step, id, err, want)
+		case want != "" && string(r.Values["k"]) != want:
+			t.Errorf("%s: Load(%s) has k=%s, want k=%s", step, id, r.Values["k"], want)
+		}
+	}
+	ids := []string{"a", "b", "c"}
+	for _, id := range ids {
+		if err := s.Create(ctx, id, record("u", now, time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		load("created", id, "v")
+		load("cached", id, "v")
+	}
+	if n := len(s.cache.records); n != 3 {
+		t.Fatalf("the cache holds %d records after loading 3 twice, want 3", n)
+	}
+
+	if err := other.Sessions().Update(ctx, "a", &session.Update{Set: map[string][]byte{"k": []byte("changed")}}); err != nil {
+		t.Fatal(err)
+	}
+	load("changed by a second DB", "a", "changed")
+	if err := other.Sessions().Delete(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	load("deleted by a second DB", "b", "")
+	load("cached again", "c", "v")
+	if _, err := bare.ExecContext(ctx, `DELETE FROM sessions WHERE id = 'c'`); err != nil {
+		t.Fatal(err)
+	}
+	load("deleted by a bare connection", "c", "")
+	if _, err := bare.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = 'a'`, now.Add(-time.Minute).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	load("expired by a bare connection", "a", "")
+}

@@ -225,7 +225,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		counter = a.metrics.Counter(counter)
 	}
 
-	a.hasher = &password.Hasher{}
+	a.hasher = &password.Hasher{MaxConcurrent: cfg.HashConcurrency}
 	a.metrics.Hasher(a.hasher)
 	srv, err := server.New(server.Config{
 		SessionStore:    store,

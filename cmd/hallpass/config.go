@@ -31,6 +31,7 @@ type config struct {
 	AbsoluteTimeout time.Duration
 	RememberFor     time.Duration
 	PasswordMin     int
+	HashConcurrency int // 0: password.DefaultMaxConcurrent()
 	TrustedProxies  []netip.Prefix
 	LogLevel        slog.Level
 	MetricsAddr     string // "": no metrics listener
@@ -141,6 +142,14 @@ var settings = []setting{
 			return fmt.Errorf("want a whole number from 8 to 64")
 		}
 		c.PasswordMin = n
+		return nil
+	}},
+	{"hash-concurrency", "HALLPASS_HASH_CONCURRENCY", "0", "password hashes computed at once; 0 means one fewer than the CPUs, so pages stay fast during a login flood", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1024 {
+			return fmt.Errorf("want a whole number from 0 to 1024")
+		}
+		c.HashConcurrency = n
 		return nil
 	}},
 	{"trusted-proxies", "HALLPASS_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", func(c *config, v string) error {

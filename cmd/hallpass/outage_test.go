@@ -417,3 +417,24 @@ func TestFrozenRedis(t *testing.T) {
 	u.Host = p.addr
 	freezeAndThaw(t, p, map[string]string{"HALLPASS_SESSION_STORE": u.String()})
 }
+
+// HALLPASS_HASH_CONCURRENCY sets how many password hashes the server
+// computes at once; unset, the password package's default applies.
+func TestHashConcurrencySetting(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{env: map[string]string{}, want: 0},
+		{env: map[string]string{"HALLPASS_HASH_CONCURRENCY": "3"}, want: 3},
+	} {
+		a, err := openApp(context.Background(), testConfig(t, tc.env), newLogger(io.Discard, 0))
+		if err != nil {
+			t.Fatalf("openApp: %v", err)
+		}
+		if got := a.hasher.MaxConcurrent; got != tc.want {
+			t.Errorf("env %v: Hasher.MaxConcurrent = %d, want %d", tc.env, got, tc.want)
+		}
+		a.close()
+	}
+}

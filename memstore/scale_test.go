@@ -1,0 +1,184 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/session/sessiontest"
+)
+
+// The scale benchmarks fill a store with many sessions of signed-in users
+// (sessiontest.ScaleRecord) and report:
+//
+//   - B/session: heap bytes per session over the process's baseline
+//     (runtime.MemStats.HeapAlloc after a GC, before and after filling);
+//   - ns/op: one Load of a random stored session, at 1,000 and at
+//     1,000,000 sessions (it should not grow with the store);
+//   - p99-load-ns and max-load-ns: the latency of Loads run in a loop
+//     while a Sweep removes half of 1,000,000 sessions, which have
+//     expired, from the same store.
+//
+// Filling a million sessions takes a few seconds and about 300 MB, so
+// the 1,000,000 sizes run only with -bench:
+//
+//	go test -run '^$' -bench Scale -benchtime 2000000x ./memstore/
+
+// heapAlloc returns the live heap after a full collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// fill creates n sessions in s, those with expired(i) true expiring at
+// soon and the others an hour later, and returns a sample of up to 1000 of
+// the IDs of live ones.
+func fill(tb testing.TB, s session.Store, n int, now, soon time.Time, expired func(i int) bool) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var sample []string
+	step := max(1, n/1000)
+	for i := range n {
+		id := sessiontest.ScaleID(i)
+		expiry := now.Add(time.Hour)
+		if expired(i) {
+			expiry = soon
+		} else if i%step == 0 {
+			sample = append(sample, id)
+		}
+		if err := s.Create(ctx, id, sessiontest.ScaleRecord(i, now, expiry)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return sample
+}
+
+func BenchmarkScale(b *testing.B) {
+	for _, n := range []int{1000, 1000000} {
+		b.Run(fmt.Sprintf("Load/sessions=%d", n), func(b *testing.B) {
+			now := time.Now()
+			s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
+			defer s.Close()
+			before := heapAlloc()
+			sample := fill(b, s, n, now, now, func(int) bool { return false })
+			after := heapAlloc()
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			// After the loop: b.Loop's start resets reported metrics.
+			b.ReportMetric(float64(int64(after-before))/float64(n), "B/session")
+			runtime.KeepAlive(s)
+		})
+	}
+	b.Run("Sweep/sessions=1000000", func(b *testing.B) {
+		benchSweep(b, 1000000)
+	})
+}
+
+// benchSweep fills a store with n sessions, half of them expired, and
+// measures Loads of live sessions, in a loop on another goroutine, while
+// one Sweep removes the expired half.
+func benchSweep(b *testing.B, n int) {
+	clock := time.Now()
+	var offset atomic.Int64
+	now := func() time.Time { return clock.Add(time.Duration(offset.Load())) }
+	s := memstore.NewSessionStore(memstore.SessionOptions{Now: now, SweepInterval: -1})
+	defer s.Close()
+	sample := fill(b, s, n, clock, clock.Add(time.Minute), func(i int) bool { return i%2 == 1 })
+	offset.Store(int64(2 * time.Minute))
+	ctx := context.Background()
+
+	var (
+		wg        sync.WaitGroup
+		stop      atomic.Bool
+		latencies []time.Duration
+	)
+	wg.Go(func() {
+		for i := 0; !stop.Load(); i++ {
+			start := time.Now()
+			if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
+				b.Error(err)
+				return
+			}
+			latencies = append(latencies, time.Since(start))
+			time.Sleep(10 * time.Microsecond)
+		}
+	})
+	time.Sleep(10 * time.Millisecond)
+	var (
+		removed int
+		err     error
+		elapsed time.Duration
+	)
+	for b.Loop() {
+		// One Sweep; later iterations (-benchtime above 1x) have nothing
+		// left to sweep.
+		if elapsed == 0 {
+			start := time.Now()
+			removed, err = s.Sweep(ctx)
+			elapsed = time.Since(start)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if err != nil || removed != n/2 {
+		b.Fatalf("Sweep = %d, %v; want %d removed", removed, err, n/2)
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(elapsed.Milliseconds()), "sweep-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds()), "p99-load-ns")
+	b.ReportMetric(float64(latencies[len(latencies)-1].Nanoseconds()), "max-load-ns")
+	b.ReportMetric(float64(len(latencies)), "loads")
+}
+
+// TestScale fills a store with the sessions of the benchmarks and loads
+// some back; 2,000 by default, so that go test stays fast. With
+// HALLPASS_SCALE_SESSIONS set (to 1000000 for the figure the README
+// promises) it fills that many and fails above maxBytesPerSession:
+//
+//	HALLPASS_SCALE_SESSIONS=1000000 go test -run TestScale -v ./memstore/
+func TestScale(t *testing.T) {
+	const maxBytesPerSession = 300
+	n, limit := 2000, false
+	if v := os.Getenv("HALLPASS_SCALE_SESSIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+		limit = true
+	}
+	now := time.Now()
+	s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
+	defer s.Close()
+	before := heapAlloc()
+	sample := fill(t, s, n, now, now, func(int) bool { return false })
+	after := heapAlloc()
+	perSession := int64(after-before) / int64(n)
+	t.Logf("%d sessions: %d B/session", n, perSession)
+	if limit && perSession > maxBytesPerSession {
+		t.Errorf("%d sessions take %d bytes each, want at most %d", n, perSession, maxBytesPerSession)
+	}
+	for _, id := range sample {
+		if _, err := s.Load(t.Context(), id); err != nil {
+			t.Errorf("Load(%q) = %v", id, err)
+		}
+	}
+	runtime.KeepAlive(s)
+}
