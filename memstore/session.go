@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,14 +21,10 @@ var (
 )
 
 // shardCount is the number of independently locked parts of a
-// SessionStore: enough that concurrent requests rarely wait for one
-// another.
+// SessionStore (and of its user index): enough that concurrent requests
+// rarely wait for one another, and that a sweep of one shard holds up only
+// 1/64 of the sessions.
 const shardCount = 64
-
-// scanBatch is how many records a sweep (or a listing by user) examines
-// before it releases its shard's lock and takes it again, so that requests
-// for the shard's other sessions never wait for a whole shard.
-const scanBatch = 256
 
 // DefaultSweepInterval is the interval of the background sweep when
 // SessionOptions.SweepInterval is zero.
@@ -51,23 +48,37 @@ type SessionOptions struct {
 // otherwise sweeps expired records in the background until Close is
 // called.
 //
-// Records are kept compactly, about 300 bytes for the session of a
-// signed-in user (see BenchmarkScale): each as one string, keyed by the 32
-// bytes its ID encodes, with user agents and value keys stored once per
-// shard. Load decodes a fresh Record each time; timestamps are kept at
-// millisecond precision. There is no index by user: ListByUser and
-// DeleteByUser examine every record: about 0.4 s at a million sessions on
-// a busy 2-core machine, a few milliseconds at ten thousand.
+// Records are kept as given and never modified: Create stores a deep copy
+// of the caller's Record, Update replaces the stored Record with a new one,
+// and Load returns the stored pointer without copying, so the caller must
+// not modify it (as the session.Store contract already requires).
 //
 // A SessionStore is safe for concurrent use.
 type SessionStore struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [shardCount]sessionShard
+	users  [shardCount]userShard
 
 	stop      chan struct{} // closed by Close
 	done      chan struct{} // closed when the sweep goroutine returns; nil if none
 	closeOnce sync.Once
+}
+
+// sessionShard holds the records whose IDs hash to it.
+type sessionShard struct {
+	mu      sync.RWMutex
+	records map[string]*session.Record
+}
+
+// userShard maps user IDs that hash to it to the set of their session IDs.
+// It mirrors the session shards exactly (expired records included, until
+// they are swept): it is changed only while the session shard of the
+// affected record is locked, so the lock order is always session shard,
+// then user shard.
+type userShard struct {
+	mu  sync.RWMutex
+	ids map[string]map[string]struct{}
 }
 
 // NewSessionStore returns an empty SessionStore configured by opts, and
@@ -78,7 +89,8 @@ func NewSessionStore(opts SessionOptions) *SessionStore {
 		s.now = time.Now
 	}
 	for i := range s.shards {
-		s.shards[i].init()
+		s.shards[i].records = make(map[string]*session.Record)
+		s.users[i].ids = make(map[string]map[string]struct{})
 	}
 	interval := opts.SweepInterval
 	if interval == 0 {
@@ -118,41 +130,50 @@ func (s *SessionStore) sweepEvery(interval time.Duration) {
 	}
 }
 
-// locate returns the place of id: its shard, and its ref there.
-func (s *SessionStore) locate(id string) (*sessionShard, ref) {
-	at := refOf(id)
-	if at.canonical {
-		// The key is a SHA-256 digest: its bytes are uniform already.
-		return &s.shards[at.prefix%shardCount], at
-	}
-	return &s.shards[maphash.String(s.seed, id)%shardCount], at
+func (s *SessionStore) shard(id string) *sessionShard {
+	return &s.shards[maphash.String(s.seed, id)%shardCount]
+}
+
+func (s *SessionStore) userShard(userID string) *userShard {
+	return &s.users[maphash.String(s.seed, userID)%shardCount]
+}
+
+// live reports whether r exists and has not expired at now.
+func live(r *session.Record, now time.Time) bool {
+	return r != nil && r.Expiry.After(now)
 }
 
 // Load returns the record stored under id, or session.ErrNotFound when
-// there is none or it has expired. Each call returns a new Record.
+// there is none or it has expired. The record is shared: the caller must
+// not modify it.
 func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load session: %w", err)
 	}
-	sh, at := s.locate(id)
+	sh := s.shard(id)
 	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	data, ok := sh.get(at)
-	if !ok || !live(data, s.now()) {
+	r := sh.records[id]
+	sh.mu.RUnlock()
+	if !live(r, s.now()) {
 		return nil, session.ErrNotFound
 	}
-	return sh.decode(data), nil
+	return r, nil
 }
 
-// Create stores a copy of rec under id, replacing any record there.
+// Create stores a deep copy of rec under id, replacing any record there.
 func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create session: %w", err)
 	}
-	sh, at := s.locate(id)
+	r := rec.Clone()
+	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.put(at, rec)
+	if old := sh.records[id]; old != nil && old.UserID != r.UserID {
+		s.unindex(old.UserID, id)
+	}
+	sh.records[id] = r
+	s.index(r.UserID, id)
 	return nil
 }
 
@@ -162,14 +183,18 @@ func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update session: %w", err)
 	}
-	sh, at := s.locate(id)
+	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	data, ok := sh.get(at)
-	if !ok || !live(data, s.now()) {
+	r := sh.records[id]
+	if !live(r, s.now()) {
 		return session.ErrNotFound
 	}
-	sh.put(at, u.Apply(sh.decode(data)))
+	nr := u.Apply(r)
+	for k, v := range u.Set {
+		nr.Values[k] = bytes.Clone(v)
+	}
+	sh.records[id] = nr // UserID never changes, so the index stays
 	return nil
 }
 
@@ -178,16 +203,72 @@ func (s *SessionStore) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete session: %w", err)
 	}
-	sh, at := s.locate(id)
+	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.remove(at)
+	s.remove(sh, id)
 	return nil
 }
 
+// remove deletes the record id from sh, which the caller has locked, and
+// from the user index. It returns the removed record, or nil.
+func (s *SessionStore) remove(sh *sessionShard, id string) *session.Record {
+	r := sh.records[id]
+	if r == nil {
+		return nil
+	}
+	delete(sh.records, id)
+	s.unindex(r.UserID, id)
+	return r
+}
+
+// index adds id to the sessions of userID. The caller holds the lock of
+// id's session shard.
+func (s *SessionStore) index(userID, id string) {
+	if userID == "" {
+		return
+	}
+	us := s.userShard(userID)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	set := us.ids[userID]
+	if set == nil {
+		set = make(map[string]struct{})
+		us.ids[userID] = set
+	}
+	set[id] = struct{}{}
+}
+
+// unindex removes id from the sessions of userID. The caller holds the
+// lock of id's session shard.
+func (s *SessionStore) unindex(userID, id string) {
+	if userID == "" {
+		return
+	}
+	us := s.userShard(userID)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	set := us.ids[userID]
+	delete(set, id)
+	if len(set) == 0 {
+		delete(us.ids, userID)
+	}
+}
+
+// userIDs returns a snapshot of the session IDs indexed under userID.
+func (s *SessionStore) userIDs(userID string) []string {
+	us := s.userShard(userID)
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	ids := make([]string, 0, len(us.ids[userID]))
+	for id := range us.ids[userID] {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // ListByUser returns the live sessions of userID, newest first. Anonymous
-// sessions (userID "") are never listed. It examines every record, one
-// batch at a time.
+// sessions (userID "") are never listed.
 func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: list sessions by user: %w", err)
@@ -197,13 +278,15 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 		return list, nil
 	}
 	now := s.now()
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.scan(false, func(at ref, data string) {
-			if live(data, now) && userOf(data) == userID {
-				list = append(list, session.InfoOf(at.ID(), sh.decode(data)))
-			}
-		})
+	for _, id := range s.userIDs(userID) {
+		sh := s.shard(id)
+		sh.mu.RLock()
+		r := sh.records[id]
+		sh.mu.RUnlock()
+		// The record may have changed since the snapshot of the index.
+		if live(r, now) && r.UserID == userID {
+			list = append(list, session.InfoOf(id, r))
+		}
 	}
 	slices.SortFunc(list, func(a, b session.Info) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
@@ -217,8 +300,7 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 // DeleteByUser deletes every session of userID except those listed in
 // except, and returns how many live sessions it deleted; it also deletes
 // the user's expired records without counting them. Anonymous sessions
-// (userID "") are never deleted by it. It examines every record, one
-// batch at a time.
+// (userID "") are never deleted by it.
 func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except ...string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: delete sessions by user: %w", err)
@@ -228,17 +310,19 @@ func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except .
 	}
 	now := s.now()
 	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.scan(true, func(at ref, data string) {
-			if userOf(data) != userID || slices.Contains(except, at.ID()) {
-				return
-			}
-			sh.remove(at)
-			if live(data, now) {
+	for _, id := range s.userIDs(userID) {
+		if slices.Contains(except, id) {
+			continue
+		}
+		sh := s.shard(id)
+		sh.mu.Lock()
+		if r := sh.records[id]; r != nil && r.UserID == userID {
+			s.remove(sh, id)
+			if live(r, now) {
 				n++
 			}
-		})
+		}
+		sh.mu.Unlock()
 	}
 	return n, nil
 }
@@ -251,15 +335,15 @@ func (s *SessionStore) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n += len(sh.records) + len(sh.others)
+		n += len(sh.records)
 		sh.mu.RUnlock()
 	}
 	return n
 }
 
 // Sweep removes expired records and returns how many it removed. It locks
-// one shard at a time, and releases the lock every few hundred records, so
-// it holds up requests for only a few microseconds at a time.
+// one shard at a time, so it holds up only the requests for that shard's
+// sessions.
 func (s *SessionStore) Sweep(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: sweep sessions: %w", err)
@@ -286,12 +370,14 @@ func (s *SessionStore) sweep(stop <-chan struct{}) (int, error) {
 		default:
 		}
 		sh := &s.shards[i]
-		sh.scan(true, func(at ref, data string) {
-			if !live(data, now) {
-				sh.remove(at)
+		sh.mu.Lock()
+		for id, r := range sh.records {
+			if !live(r, now) {
+				s.remove(sh, id)
 				n++
 			}
-		})
+		}
+		sh.mu.Unlock()
 	}
 	return n, nil
 }
