@@ -67,7 +67,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return err
 	}
 	s.Put(authAtKey, now)
-	n, err := m.revokeAll(w, r, u.ID, s.ID())
+	n, err := m.revokeAll(ctx, w, u.ID, s.ID())
 	if err != nil {
 		return err
 	}
@@ -93,19 +93,31 @@ func (m *Manager) SetPassword(ctx context.Context, actorID, userID, newPassword 
 	if err := m.users.SetPassword(ctx, userID, h, m.now().Truncate(time.Millisecond)); err != nil {
 		return err
 	}
-	n, err := m.revokeAll(nil, nil, userID, "")
+	n, err := m.revokeAll(ctx, nil, userID, "")
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.PasswordChange, UserID: userID, Actor: actorID, Reason: "reset", Count: n})
 	return err
+}
+
+// RevokeUser ends every session, remember-me token and API token of the
+// user userID and returns how many it ended, for an app that changes a
+// password, bans or deletes a user in its own user table. Any ID is
+// accepted; one with nothing to end returns 0. With a session store that
+// cannot list sessions by user, sessions are not ended here, but the
+// Manager then reads the user on every request (see the package
+// documentation).
+func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
+	n, err := m.revokeAll(ctx, nil, userID, "")
+	if err != nil {
+		return n, err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Reason: "user", Count: n})
+	return n, nil
 }
 
 // revokeAll ends the user's sessions except keep, remember-me tokens and
 // API tokens, and returns how many it ended in all. With w, the request's
 // remember cookie is cleared too.
-func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep string) (int, error) {
-	ctx := context.Background()
-	if r != nil {
-		ctx = r.Context()
-	}
+func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, keep string) (int, error) {
 	var except []string
 	if keep != "" {
 		except = append(except, keep)
