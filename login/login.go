@@ -165,7 +165,7 @@ type Config struct {
 	// Required.
 	Users     account.Source
 	Passwords Hasher         // required
-	Policy    PasswordPolicy   // checks new passwords; nil accepts any
+	Policy    PasswordPolicy // checks new passwords; nil accepts any
 
 	// Remember keeps remember-me tokens; nil turns remember-me off.
 	Remember account.RememberStore

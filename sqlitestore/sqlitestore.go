@@ -88,7 +88,7 @@ type DB struct {
 	// transactions do not take the write lock at BEGIN.
 	shared bool
 	now    func() time.Time
-	log   *slog.Logger
+	log    *slog.Logger
 
 	sessions *SessionStore
 	accounts *AccountStore
