@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -17,11 +18,17 @@ import (
 // current one (a wrong one counts toward the login throttle and returns
 // ErrWrongPassword). Every other session, every remember-me token and every
 // API token of the user end; this request's session is renewed, not ended.
+// It needs Config.Users to have SetPassword (an error wrapping
+// account.ErrNotSupported otherwise): an app with its own users changes
+// the password in its table and calls RevokeUser.
 func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current, newPassword string) error {
 	ctx := r.Context()
 	cu := CurrentUser(ctx)
 	if cu == nil || HowAuthenticated(ctx) == ByBearer {
 		return ErrUnauthenticated
+	}
+	if _, ok := m.users.s.(passwordSetter); !ok {
+		return fmt.Errorf("login: change password: %w", unsupported(m.users.s, "SetPassword"))
 	}
 	u, err := m.users.UserByID(ctx, cu.ID)
 	if errors.Is(err, account.ErrNotFound) {
@@ -79,6 +86,9 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 // does (no current password), then ends every session, remember-me token
 // and API token of the user.
 func (m *Manager) SetPassword(ctx context.Context, actorID, userID, newPassword string) error {
+	if _, ok := m.users.s.(passwordSetter); !ok {
+		return fmt.Errorf("login: set password: %w", unsupported(m.users.s, "SetPassword"))
+	}
 	u, err := m.users.UserByID(ctx, userID)
 	if err != nil {
 		return err

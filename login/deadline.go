@@ -22,15 +22,33 @@ type deadlineUsers struct {
 	o storeHealth
 }
 
+// The methods of account.Store beyond account.Source that the Manager
+// uses when the configured Source has them.
+type (
+	userCreator interface {
+		CreateUser(context.Context, *account.User) error
+	}
+	userLister interface {
+		ListUsers(context.Context, account.ListOptions) ([]*account.User, error)
+	}
+	passwordSetter interface {
+		SetPassword(context.Context, string, string, time.Time) error
+	}
+	disabler interface {
+		SetDisabled(context.Context, string, bool) error
+	}
+	roleSetter interface {
+		SetRoles(context.Context, string, []string) error
+	}
+)
+
 // unsupported returns the error of a method that the Source s lacks.
 func unsupported(s account.Source, method string) error {
 	return fmt.Errorf("login: the user source %T has no %s method: %w", s, method, account.ErrNotSupported)
 }
 
 func (b deadlineUsers) CreateUser(ctx context.Context, u *account.User) (err error) {
-	s, ok := b.s.(interface {
-		CreateUser(context.Context, *account.User) error
-	})
+	s, ok := b.s.(userCreator)
 	if !ok {
 		return unsupported(b.s, "CreateUser")
 	}
@@ -55,9 +73,7 @@ func (b deadlineUsers) UserByUsername(ctx context.Context, name string) (_ *acco
 }
 
 func (b deadlineUsers) ListUsers(ctx context.Context, opt account.ListOptions) (_ []*account.User, err error) {
-	s, ok := b.s.(interface {
-		ListUsers(context.Context, account.ListOptions) ([]*account.User, error)
-	})
+	s, ok := b.s.(userLister)
 	if !ok {
 		return nil, unsupported(b.s, "ListUsers")
 	}
@@ -68,9 +84,7 @@ func (b deadlineUsers) ListUsers(ctx context.Context, opt account.ListOptions) (
 }
 
 func (b deadlineUsers) SetPassword(ctx context.Context, id, hash string, changedAt time.Time) (err error) {
-	s, ok := b.s.(interface {
-		SetPassword(context.Context, string, string, time.Time) error
-	})
+	s, ok := b.s.(passwordSetter)
 	if !ok {
 		return unsupported(b.s, "SetPassword")
 	}
@@ -92,9 +106,7 @@ func (b deadlineUsers) RehashPassword(ctx context.Context, id, oldHash, newHash 
 }
 
 func (b deadlineUsers) SetDisabled(ctx context.Context, id string, disabled bool) (err error) {
-	s, ok := b.s.(interface {
-		SetDisabled(context.Context, string, bool) error
-	})
+	s, ok := b.s.(disabler)
 	if !ok {
 		return unsupported(b.s, "SetDisabled")
 	}
@@ -105,9 +117,7 @@ func (b deadlineUsers) SetDisabled(ctx context.Context, id string, disabled bool
 }
 
 func (b deadlineUsers) SetRoles(ctx context.Context, id string, roles []string) (err error) {
-	s, ok := b.s.(interface {
-		SetRoles(context.Context, string, []string) error
-	})
+	s, ok := b.s.(roleSetter)
 	if !ok {
 		return unsupported(b.s, "SetRoles")
 	}

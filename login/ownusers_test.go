@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -283,6 +284,12 @@ func testOwnUserTable(t *testing.T, clock *sessiontest.Clock, db appDB, stores o
 	if err := e.lm.DeleteUser(ctx, "root", uid); !errors.Is(err, account.ErrNotSupported) || !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("DeleteUser with an app's Source = %v, want ErrNotSupported", err)
 	}
+	if err := e.lm.SetPassword(ctx, "root", uid, "a new long password"); !errors.Is(err, account.ErrNotSupported) {
+		t.Errorf("SetPassword with an app's Source = %v, want ErrNotSupported", err)
+	}
+	if err := e.lm.SetRoles(ctx, "root", uid, nil); !errors.Is(err, account.ErrNotSupported) {
+		t.Errorf("SetRoles with an app's Source = %v, want ErrNotSupported", err)
+	}
 
 	// Log in with remember-me; the app's fields reach its handlers.
 	b := e.browser()
@@ -300,6 +307,9 @@ func testOwnUserTable(t *testing.T, clock *sessiontest.Clock, db appDB, stores o
 	}
 	if r := b.get("/admin"); r.code != http.StatusOK {
 		t.Errorf("/admin for the app's admin: %d, want 200", r.code)
+	}
+	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"another horse battery"}}); r.code != http.StatusUnprocessableEntity || !strings.Contains(r.body, "no SetPassword method") {
+		t.Errorf("ChangePassword with an app's Source: %d %q, want the not-supported error", r.code, r.body)
 	}
 	// Each request asks the Source, which is what lets the app's own
 	// changes take effect: one UserByID per logged-in request.
