@@ -376,4 +376,3 @@ func TestRun(t *testing.T) {
 		t.Error("run accepted an unknown flag")
 	}
 }
-
