@@ -165,7 +165,9 @@ func (a *Auth) CSRFField(w http.ResponseWriter, r *http.Request) template.HTML {
 //	auth.Flash(w, r, "success", "Saved.", "/notes")
 //
 // category is free-form ("success", "error", ...); templates read the
-// messages with the flashes function.
+// messages with the flashes function. url is used as given: pass a path
+// of the app, and one that came from the request (a "next" field) through
+// login.SafeNext first, or the redirect may leave the site.
 func (a *Auth) Flash(w http.ResponseWriter, r *http.Request, category, message, url string) {
 	if !a.inside(r, "Flash") {
 		a.Error(w, r, ErrNoMiddleware)
