@@ -17,6 +17,10 @@
 // takes effect on the very next request in every process, with no TTL.
 // When the session store cannot list a user's sessions, the Manager falls
 // back to reading the user on every request.
+//
+// Most apps do not build a Manager by hand: package hallpass (the module's
+// root) builds one with the session manager, CSRF protection and throttling
+// wired in the right order, and wraps its methods.
 package login
 
 import (

@@ -75,6 +75,10 @@ func (b *browser) do(req *http.Request) *http.Response {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	b.last = string(body)
+	// Every form that posts carries the CSRF token.
+	if forms, tokens := strings.Count(b.last, `<form method="post"`), strings.Count(b.last, `<input type="hidden" name="csrf_token"`); forms != tokens {
+		b.t.Errorf("%s %s: %d forms that post, %d csrf_token fields:\n%s", req.Method, req.URL.Path, forms, tokens, b.last)
+	}
 	return resp
 }
 
