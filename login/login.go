@@ -17,6 +17,10 @@
 // takes effect on the very next request in every process, with no TTL.
 // When the session store cannot list a user's sessions, the Manager falls
 // back to reading the user on every request.
+//
+// Most apps do not build a Manager by hand: package hallpass (the module's
+// root) builds one with the session manager, CSRF protection and throttling
+// wired in the right order, and wraps its methods.
 package login
 
 import (
@@ -28,6 +32,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -221,6 +226,7 @@ type Manager struct {
 	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
 	deleter  account.Deleter // cfg.Users as given, when it can delete users
 	outage   *outage.Log     // failures of the stores besides the session store
+	wiring   sync.Once       // the missing middleware is logged once
 }
 
 // New returns a Manager for cfg.
@@ -409,6 +415,9 @@ func (m *Manager) record(r *http.Request, e audit.Event) {
 // add RequireScope.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !m.needSession(w, r, "login.Manager.Middleware") {
+			return
+		}
 		st, err := m.resolve(w, r)
 		if err != nil {
 			m.fail(w, r, err)
@@ -456,6 +465,9 @@ func HasScope(ctx context.Context, scope string) bool {
 func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !m.needState(w, r, "RequireScope") {
+				return
+			}
 			if HowAuthenticated(r.Context()) == ByBearer && !HasScope(r.Context(), scope) {
 				m.fail(w, r, insufficientScope(scope))
 				return
@@ -739,6 +751,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User,
 func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) (*account.User, error) {
 	s := session.FromRequest(r)
 	if s == nil {
+		m.miswired(r.Context(), "Login runs outside session.Manager.Middleware")
 		return nil, session.ErrNoSession
 	}
 	fresh, err := m.stillValid(r.Context(), u)
@@ -807,6 +820,10 @@ func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.Use
 // token, and clears both cookies.
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	s := session.FromRequest(r)
+	if s == nil {
+		m.miswired(r.Context(), "Logout runs outside session.Manager.Middleware")
+		return session.ErrNoSession
+	}
 	userID := s.UserID()
 	short := session.ShortID(s.ID())
 	if m.cfg.Remember != nil {
@@ -879,6 +896,9 @@ func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, err error
 // RequireLogin lets only requests with a logged-in user through.
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !m.needState(w, r, "RequireLogin") {
+			return
+		}
 		if !IsAuthenticated(r.Context()) {
 			m.unauthorized(w, r, ErrUnauthenticated)
 			return
