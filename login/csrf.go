@@ -29,9 +29,16 @@ func (m *Manager) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 // token (browsers never attach those on their own) against the session's
 // token, or the pre-session cookie for anonymous forms, and the origin
 // layer. Rejections go through the Protector's ErrorHandler (403). It must
-// run inside Middleware.
+// run inside Middleware; outside the session middleware it answers 500
+// and logs the fix once.
+//
+// Without Config.CSRF it checks nothing, and says so in a warning when it
+// is built: package hallpass, which always configures a Protector, is the
+// way not to forget it.
 func (m *Manager) CSRF(next http.Handler) http.Handler {
 	if m.cfg.CSRF == nil {
+		m.log.Warn("login: Manager.CSRF checks nothing: Config.CSRF is nil, so cross-site requests are not refused",
+			"fix", "set login.Config.CSRF to a csrf.Protector, or build the stack with hallpass.New")
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +46,9 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 			// Safe methods pass without loading the session.
 		default:
+			if !m.needSession(w, r, "login.Manager.CSRF") {
+				return
+			}
 			if HowAuthenticated(r.Context()) == ByBearer {
 				break
 			}

@@ -42,6 +42,10 @@
 // Only the ID, username, email, roles and password time are kept in the
 // session, never Extra. An app that changes a password or bans a user in
 // its own table can also end everything at once with RevokeUser.
+//
+// Most apps do not build a Manager by hand: package hallpass (the module's
+// root) builds one with the session manager, CSRF protection and throttling
+// wired in the right order, and wraps its methods.
 package login
 
 import (
@@ -53,6 +57,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -250,6 +255,7 @@ type Manager struct {
 	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
 	deleter  account.Deleter // cfg.Users as given, when it can delete users
 	outage   *outage.Log     // failures of the stores besides the session store
+	wiring   sync.Once       // the missing middleware is logged once
 }
 
 // New returns a Manager for cfg.
@@ -457,6 +463,9 @@ func (m *Manager) record(r *http.Request, e audit.Event) {
 // add RequireScope.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !m.needSession(w, r, "login.Manager.Middleware") {
+			return
+		}
 		st, err := m.resolve(w, r)
 		if err != nil {
 			m.fail(w, r, err)
@@ -504,6 +513,9 @@ func HasScope(ctx context.Context, scope string) bool {
 func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !m.needState(w, r, "RequireScope") {
+				return
+			}
 			if HowAuthenticated(r.Context()) == ByBearer && !HasScope(r.Context(), scope) {
 				m.fail(w, r, insufficientScope(scope))
 				return
@@ -797,6 +809,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User,
 func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) (*account.User, error) {
 	s := session.FromRequest(r)
 	if s == nil {
+		m.miswired(r.Context(), "Login runs outside session.Manager.Middleware")
 		return nil, session.ErrNoSession
 	}
 	fresh, err := m.stillValid(r.Context(), u)
@@ -864,6 +877,10 @@ func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.Use
 // token, and clears both cookies.
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	s := session.FromRequest(r)
+	if s == nil {
+		m.miswired(r.Context(), "Logout runs outside session.Manager.Middleware")
+		return session.ErrNoSession
+	}
 	userID := s.UserID()
 	short := session.ShortID(s.ID())
 	if m.cfg.Remember != nil {
@@ -936,6 +953,9 @@ func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, err error
 // RequireLogin lets only requests with a logged-in user through.
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !m.needState(w, r, "RequireLogin") {
+			return
+		}
 		if !IsAuthenticated(r.Context()) {
 			m.unauthorized(w, r, ErrUnauthenticated)
 			return

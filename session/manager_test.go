@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/session"
 )
@@ -830,6 +831,13 @@ func TestNilSession(t *testing.T) {
 	}
 	if err := s.Put("k", 1); !errors.Is(err, session.ErrNoSession) {
 		t.Errorf("nil Put = %v, want ErrNoSession", err)
+	}
+	// Answered by autherr.WriteHTTP: a 500 that names the mistake, not
+	// a 503 that blames a store.
+	w := httptest.NewRecorder()
+	autherr.WriteHTTP(w, httptest.NewRequest("GET", "/", nil), s.AddFlash("info", "hi"))
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "session middleware is missing") {
+		t.Errorf("ErrNoSession answered %d %q, want 500 naming the missing middleware", w.Code, w.Body)
 	}
 	if session.FromContext(context.Background()) != nil {
 		t.Error("FromContext outside the middleware should be nil")

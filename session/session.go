@@ -7,11 +7,18 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hallpass/hallpass/autherr"
 )
 
 // ErrNoSession is returned by the methods of a nil *Session: the handler
-// is not behind Manager.Middleware.
-var ErrNoSession = errors.New("session: no session in the request context (is the handler behind Manager.Middleware?)")
+// is not behind Manager.Middleware, a mistake in the program's wiring. Its
+// kind is autherr.Internal (500) and its code "middleware_missing"; its
+// message says what is wrong, so the developer who sees the page knows the
+// fix at once.
+var ErrNoSession error = &autherr.Error{Kind: autherr.Internal, Code: "middleware_missing",
+	Message: "The server is misconfigured: the session middleware is missing.",
+	Err:     errors.New("session: no session in the request context (wrap the handler with Manager.Middleware)")}
 
 // Keys that the package reserves inside a session's values. Application
 // keys should not start with an underscore.

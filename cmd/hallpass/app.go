@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass"
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/internal/metrics"
@@ -268,38 +265,11 @@ func secretKeys(cfg *config) ([][]byte, error) {
 	if len(cfg.SecretKeys) > 0 {
 		return cfg.SecretKeys, nil
 	}
-	path := filepath.Join(cfg.Data, "secret.key")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-			return nil, fmt.Errorf("create the data directory: %w", err)
-		}
-		var k [32]byte
-		rand.Read(k[:])
-		b = []byte(hex.EncodeToString(k[:]) + "\n")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			// Another process generated it first: use theirs.
-			return secretKeys(cfg)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("create the secret key file: %w", err)
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("write the secret key file: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("write the secret key file: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("read the secret key file: %w", err)
+	k, err := hallpass.KeyFile(filepath.Join(cfg.Data, "secret.key"))
+	if err != nil {
+		return nil, err
 	}
-	k := strings.TrimSpace(string(b))
-	if len(k) < 32 {
-		return nil, fmt.Errorf("the secret key in %s is shorter than 32 characters; delete the file to generate a new one (this logs everyone out)", path)
-	}
-	return [][]byte{[]byte(k)}, nil
+	return [][]byte{k}, nil
 }
 
 // ensureDir creates dir, the data directory, with owner-only permissions

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -22,7 +22,8 @@ import (
 )
 
 // The end-to-end tests drive a real Chromium through the Chrome DevTools
-// Protocol (chromedp) against the server running in-process. They skip when
+// Protocol (chromedp) against the server running as a process of its own
+// (see server_test.go). They skip when
 // no Chromium is installed. Set HALLPASS_TEST_CHROMIUM to the browser's path
 // to use another one, and HALLPASS_TEST_SCREENSHOTS to a directory to keep a
 // screenshot of the page when a test fails.
@@ -230,14 +231,9 @@ func (b *tab) wantPage(step string, resp *network.Response, path string) {
 // logs out and is sent to the login form.
 func TestE2EBrowserRememberMe(t *testing.T) {
 	chromiumPath(t) // skip early, before the server starts
-	srv, logs := inProcess(t, testConfig(t, map[string]string{}))
+	srv := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	t.Cleanup(func() {
-		if t.Failed() && logs.String() != "" {
-			t.Logf("server logs:\n%s", logs)
-		}
-	})
 
 	b := startChromium(t, ctx, srv.URL)
 
