@@ -82,6 +82,15 @@
 // notes in the app's own table, an admin page, flashes), and
 // examples/notes-chi the same on chi.
 //
+// # Your own users
+//
+// An app that keeps its own users table gives Config.Users an
+// account.Source (UserByID and UserByUsername over its table) in place of
+// hallpass's account store, and puts its own fields in User.Extra;
+// sqlitestore.New and pgstore.New put hallpass's tables (all named
+// hallpass_*) in the app's own database. See ExampleNew_ownUsers and
+// package login.
+//
 // # What is on by default
 //
 //   - Sessions kept on the server (Config.Sessions), in a signed cookie

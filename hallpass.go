@@ -38,8 +38,11 @@ type Config struct {
 	// memcachestore or memstore. Required.
 	Sessions session.Store
 
-	// Users keeps the user accounts. Required.
-	Users account.Store
+	// Users finds the user accounts: an account.Store (hallpass's own
+	// users table, as sqlitestore, pgstore and memstore keep it) or the
+	// app's own account.Source (UserByID and UserByUsername over its own
+	// users table; see package login, "Your own users"). Required.
+	Users account.Source
 
 	// BaseURL is the app's public URL, such as "https://notes.example.com"
 	// or, in development, "http://localhost:8080". It is the one notion of

@@ -20,20 +20,7 @@ const readmeSection = "## Using hallpass in your app"
 // whole) in the source of examples/notes, so the README teaches code that
 // compiles, runs and is tested, and cannot drift from it.
 func TestREADMESnippets(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	start := strings.Index(readme, "\n"+readmeSection+"\n")
-	if start < 0 {
-		t.Fatalf("README has no section %q", readmeSection)
-	}
-	section := readme[start+1:]
-	if end := strings.Index(section[len(readmeSection):], "\n## "); end >= 0 {
-		section = section[:len(readmeSection)+end]
-	}
-	snippets := regexp.MustCompile("(?s)```(go|html)\n(.*?)```").FindAllStringSubmatch(section, -1)
+	snippets := readmeSnippets(t, readmeSection)
 	if len(snippets) < 5 {
 		t.Fatalf("the section has %d snippets, want the example's code in it", len(snippets))
 	}
@@ -54,6 +41,45 @@ func TestREADMESnippets(t *testing.T) {
 	for _, s := range snippets {
 		if !inAny(s[2], sources) {
 			t.Errorf("this %s snippet of the README is not in examples/notes (change both together):\n%s", s[1], s[2])
+		}
+	}
+}
+
+// readmeSnippets returns the Go and HTML snippets of the README section
+// under heading (a "## " line), each as its language and its code.
+func readmeSnippets(t *testing.T, heading string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "\n"+heading+"\n")
+	if start < 0 {
+		t.Fatalf("README has no section %q", heading)
+	}
+	section := readme[start+1:]
+	if end := strings.Index(section[len(heading):], "\n## "); end >= 0 {
+		section = section[:len(heading)+end]
+	}
+	return regexp.MustCompile("(?s)```(go|html)\n(.*?)```").FindAllStringSubmatch(section, -1)
+}
+
+// TestREADMEOwnUsers checks that the Go snippets of the README's section
+// on an app's own users are cut from ExampleNew_ownUsers, which compiles
+// and runs.
+func TestREADMEOwnUsers(t *testing.T) {
+	snippets := readmeSnippets(t, "## Your own users")
+	if len(snippets) < 2 {
+		t.Fatalf("the section has %d snippets, want the example's code in it", len(snippets))
+	}
+	src, err := os.ReadFile("ownusers_example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snippets {
+		if !inAny(s[2], []string{string(src)}) {
+			t.Errorf("this %s snippet of the README is not in ownusers_example_test.go (change both together):\n%s", s[1], s[2])
 		}
 	}
 }

@@ -35,6 +35,12 @@ var (
 	// ErrConflict reports a change that lost a race with another (kind
 	// autherr.Conflict).
 	ErrConflict error = autherr.New(autherr.Conflict, "account: changed concurrently")
+	// ErrNotSupported reports an operation that the configured user
+	// Source cannot do, such as registering a user through hallpass when
+	// the app keeps its own user table (kind autherr.Unsupported). It
+	// also matches errors.ErrUnsupported.
+	ErrNotSupported error = &autherr.Error{Kind: autherr.Unsupported,
+		Err: fmt.Errorf("account: not supported by this user source: %w", errors.ErrUnsupported)}
 )
 
 // User is an account.
@@ -47,6 +53,16 @@ type User struct {
 	Disabled          bool
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+
+	// Extra carries an app's own data about the user (its own struct, a
+	// row of its own users table) from the app's Source to its handlers:
+	// login.CurrentUser returns the User a Source returned, Extra
+	// included, whenever the login manager read the user on that request.
+	// hallpass never looks inside Extra, never stores it (hallpass's
+	// stores ignore it and return nil) and never writes it into a session
+	// or a log, so it may hold anything, secrets and unserialisable values
+	// included.
+	Extra any
 }
 
 // HasRole reports whether u has role.
@@ -206,6 +222,45 @@ type ListOptions struct {
 	Limit int    // at most this many; 0 means DefaultListLimit (100)
 }
 
+// Source is where the login manager finds users: the one thing an app
+// that keeps its own user table implements (Flask-Login's user_loader,
+// plus the lookup a login form needs). Every Store is a Source.
+//
+// A Source returns users with the fields it has: ID (required, any
+// non-empty string that names the user for good), Username, Roles,
+// Disabled, PasswordChangedAt and Extra as the app keeps them. A user
+// whose Disabled is set, or whom UserByID no longer finds, is logged out
+// on their next request. A PasswordChangedAt later than a remember-me
+// token's creation ends that token; an app that does not keep that time
+// calls login.Manager.RevokeUser when a password changes.
+//
+// Methods honour ctx, return ErrNotFound (or an error wrapping it) for an
+// unknown user, and any other error for a system failure, which the login
+// manager answers with 503. A Source must be safe for concurrent use.
+type Source interface {
+	// UserByID returns the user with id, or ErrNotFound. The login
+	// manager does not need PasswordHash from it.
+	UserByID(ctx context.Context, id string) (*User, error)
+
+	// UserByUsername returns the user whose login name is name, with its
+	// PasswordHash (any format package password verifies), or
+	// ErrNotFound. Whether names compare ignoring case is the Source's
+	// choice; a Store ignores case.
+	UserByUsername(ctx context.Context, name string) (*User, error)
+}
+
+// Rehasher is an optional Source capability: saving a stronger hash of a
+// password after a successful login (see Store.RehashPassword). Without
+// it, an old or weak hash simply stays as it is.
+type Rehasher interface {
+	// RehashPassword replaces the hash oldHash with newHash (a stronger
+	// hash of the same password) without touching PasswordChangedAt. It
+	// returns ErrConflict, changing nothing, when the stored hash is no
+	// longer oldHash (the password changed meanwhile), and ErrNotFound for
+	// an unknown id.
+	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
+}
+
 // Store keeps user accounts. Usernames are unique case-insensitively:
 // "Ada" and "ada" cannot both exist, and UserByUsername finds either
 // spelling. Stores fold the case of ASCII letters, the only letters
@@ -219,19 +274,19 @@ type ListOptions struct {
 // Stores do not validate: callers check fields with ValidateUsername,
 // ValidateEmail and NormalizeRoles first.
 type Store interface {
+	// UserByID returns the user with id, or ErrNotFound; UserByUsername
+	// returns the user whose username equals name ignoring case, or
+	// ErrNotFound.
+	Source
+	// RehashPassword: see Rehasher.
+	Rehasher
+
 	// CreateUser stores u, assigning u.ID (and u.CreatedAt and
 	// u.PasswordChangedAt when zero). It returns ErrUsernameTaken when the
 	// username exists in any letter case. On success u's times are as
 	// stored (a store may truncate them to milliseconds), so they compare
 	// Equal to those that UserByID returns.
 	CreateUser(ctx context.Context, u *User) error
-
-	// UserByID returns the user with id, or ErrNotFound.
-	UserByID(ctx context.Context, id string) (*User, error)
-
-	// UserByUsername returns the user whose username equals name ignoring
-	// case, or ErrNotFound.
-	UserByUsername(ctx context.Context, name string) (*User, error)
 
 	// ListUsers returns a page of users ordered by ID, which is creation
 	// order (see ListOptions); past the last user, an empty slice.
@@ -240,13 +295,6 @@ type Store interface {
 	// SetPassword stores a new password hash and sets PasswordChangedAt
 	// to changedAt. ErrNotFound for an unknown id.
 	SetPassword(ctx context.Context, id, hash string, changedAt time.Time) error
-
-	// RehashPassword replaces the hash oldHash with newHash (a stronger
-	// hash of the same password) without touching PasswordChangedAt. It
-	// returns ErrConflict, changing nothing, when the stored hash is no
-	// longer oldHash (the password changed meanwhile), and ErrNotFound for
-	// an unknown id.
-	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 
 	// SetDisabled disables or enables the user. ErrNotFound for an
 	// unknown id.
@@ -277,8 +325,10 @@ type RememberToken struct {
 // ExpiresAt is at or before the now a method is given. The ctx and error
 // rules of Store apply.
 type RememberStore interface {
-	// CreateRemember stores t. t.UserID names a user of the Store kept
-	// beside this one; a store may reject any other.
+	// CreateRemember stores t. t.UserID is any non-empty text that names
+	// a user: one of the Store kept beside this one, or of an app's own
+	// user table (a Source), which this store never checks; an empty
+	// UserID is an error wrapping ErrInvalid.
 	CreateRemember(ctx context.Context, t *RememberToken) error
 
 	// RememberBySelector returns the unexpired token with selector, or
@@ -333,8 +383,9 @@ const ExpiredTokenRetention = 30 * 24 * time.Hour
 // not zero and at or before the now a method is given. The ctx and error
 // rules of Store apply.
 type TokenStore interface {
-	// CreateToken stores t, assigning t.ID. t.UserID names a user of the
-	// Store kept beside this one; a store may reject any other.
+	// CreateToken stores t, assigning t.ID. t.UserID is any non-empty
+	// text that names a user, as for RememberStore.CreateRemember; an
+	// empty UserID is an error wrapping ErrInvalid.
 	CreateToken(ctx context.Context, t *APIToken) error
 
 	// TokenByHash returns the unexpired token whose digest is hash, or

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -17,11 +18,17 @@ import (
 // current one (a wrong one counts toward the login throttle and returns
 // ErrWrongPassword). Every other session, every remember-me token and every
 // API token of the user end; this request's session is renewed, not ended.
+// It needs Config.Users to have SetPassword (an error wrapping
+// account.ErrNotSupported otherwise): an app with its own users changes
+// the password in its table and calls RevokeUser.
 func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current, newPassword string) error {
 	ctx := r.Context()
 	cu := CurrentUser(ctx)
 	if cu == nil || HowAuthenticated(ctx) == ByBearer {
 		return ErrUnauthenticated
+	}
+	if _, ok := m.users.s.(passwordSetter); !ok {
+		return fmt.Errorf("login: change password: %w", unsupported(m.users.s, "SetPassword"))
 	}
 	u, err := m.users.UserByID(ctx, cu.ID)
 	if errors.Is(err, account.ErrNotFound) {
@@ -67,7 +74,7 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return err
 	}
 	s.Put(authAtKey, now)
-	n, err := m.revokeAll(w, r, u.ID, s.ID())
+	n, err := m.revokeAll(ctx, w, u.ID, s.ID())
 	if err != nil {
 		return err
 	}
@@ -79,6 +86,9 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 // does (no current password), then ends every session, remember-me token
 // and API token of the user.
 func (m *Manager) SetPassword(ctx context.Context, actorID, userID, newPassword string) error {
+	if _, ok := m.users.s.(passwordSetter); !ok {
+		return fmt.Errorf("login: set password: %w", unsupported(m.users.s, "SetPassword"))
+	}
 	u, err := m.users.UserByID(ctx, userID)
 	if err != nil {
 		return err
@@ -93,19 +103,31 @@ func (m *Manager) SetPassword(ctx context.Context, actorID, userID, newPassword 
 	if err := m.users.SetPassword(ctx, userID, h, m.now().Truncate(time.Millisecond)); err != nil {
 		return err
 	}
-	n, err := m.revokeAll(nil, nil, userID, "")
+	n, err := m.revokeAll(ctx, nil, userID, "")
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.PasswordChange, UserID: userID, Actor: actorID, Reason: "reset", Count: n})
 	return err
+}
+
+// RevokeUser ends every session, remember-me token and API token of the
+// user userID and returns how many it ended, for an app that changes a
+// password, bans or deletes a user in its own user table. Any ID is
+// accepted; one with nothing to end returns 0. With a session store that
+// cannot list sessions by user, sessions are not ended here, but the
+// Manager then reads the user on every request (see the package
+// documentation).
+func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
+	n, err := m.revokeAll(ctx, nil, userID, "")
+	if err != nil {
+		return n, err
+	}
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Reason: "user", Count: n})
+	return n, nil
 }
 
 // revokeAll ends the user's sessions except keep, remember-me tokens and
 // API tokens, and returns how many it ended in all. With w, the request's
 // remember cookie is cleared too.
-func (m *Manager) revokeAll(w http.ResponseWriter, r *http.Request, userID, keep string) (int, error) {
-	ctx := context.Background()
-	if r != nil {
-		ctx = r.Context()
-	}
+func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, keep string) (int, error) {
 	var except []string
 	if keep != "" {
 		except = append(except, keep)

@@ -21,7 +21,7 @@ func (m *Manager) SetDisabled(ctx context.Context, actorID, userID string, disab
 	if disabled {
 		name = audit.UserDisable
 		var err error
-		if n, err = m.revokeAll(nil, nil, userID, ""); err != nil {
+		if n, err = m.revokeAll(ctx, nil, userID, ""); err != nil {
 			return err
 		}
 	}
@@ -61,16 +61,18 @@ func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []
 // is disabled first, so that no login slips in, then every session,
 // remember-me token and API token of the user ends, and then the account
 // store removes the user: it must implement account.Deleter, or the error
-// wraps errors.ErrUnsupported. An unknown userID is account.ErrNotFound.
-// actorID names the administrator, for the audit log.
+// wraps account.ErrNotSupported (and errors.ErrUnsupported). An unknown
+// userID is account.ErrNotFound. actorID names the administrator, for the
+// audit log. An app that deletes users from its own table calls
+// RevokeUser instead.
 func (m *Manager) DeleteUser(ctx context.Context, actorID, userID string) error {
 	if m.deleter == nil {
-		return fmt.Errorf("login: delete user: the account store %T cannot delete users: %w", m.cfg.Users.(deadlineUsers).s, errors.ErrUnsupported)
+		return fmt.Errorf("login: delete user: %w", unsupported(m.users.s, "DeleteUser"))
 	}
 	if err := m.users.SetDisabled(ctx, userID, true); err != nil {
 		return err
 	}
-	n, err := m.revokeAll(nil, nil, userID, "")
+	n, err := m.revokeAll(ctx, nil, userID, "")
 	if err != nil {
 		return err
 	}

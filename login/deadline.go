@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -12,18 +13,49 @@ import (
 // token store call the Manager makes when Config.StoreTimeout is zero.
 const DefaultStoreTimeout = 3 * time.Second
 
-// deadlineUsers calls an account.Store with a deadline on each call.
+// deadlineUsers calls an account.Source with a deadline on each call. It
+// has every method of account.Store: one the Source lacks returns an error
+// wrapping account.ErrNotSupported that names the method.
 type deadlineUsers struct {
-	s account.Store
+	s account.Source
 	d time.Duration
 	o storeHealth
 }
 
+// The methods of account.Store beyond account.Source that the Manager
+// uses when the configured Source has them.
+type (
+	userCreator interface {
+		CreateUser(context.Context, *account.User) error
+	}
+	userLister interface {
+		ListUsers(context.Context, account.ListOptions) ([]*account.User, error)
+	}
+	passwordSetter interface {
+		SetPassword(context.Context, string, string, time.Time) error
+	}
+	disabler interface {
+		SetDisabled(context.Context, string, bool) error
+	}
+	roleSetter interface {
+		SetRoles(context.Context, string, []string) error
+	}
+)
+
+// unsupported returns the error of a method that the Source s lacks.
+func unsupported(s account.Source, method string) error {
+	return fmt.Errorf("login: the user source %T has no %s method: %w", s, method, account.ErrNotSupported)
+}
+
 func (b deadlineUsers) CreateUser(ctx context.Context, u *account.User) (err error) {
+	s, ok := b.s.(userCreator)
+	if !ok {
+		return unsupported(b.s, "CreateUser")
+	}
 	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.CreateUser(ctx, u)
+	return s.CreateUser(ctx, u)
 }
 
 func (b deadlineUsers) UserByID(ctx context.Context, id string) (_ *account.User, err error) {
@@ -41,39 +73,61 @@ func (b deadlineUsers) UserByUsername(ctx context.Context, name string) (_ *acco
 }
 
 func (b deadlineUsers) ListUsers(ctx context.Context, opt account.ListOptions) (_ []*account.User, err error) {
+	s, ok := b.s.(userLister)
+	if !ok {
+		return nil, unsupported(b.s, "ListUsers")
+	}
 	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.ListUsers(ctx, opt)
+	return s.ListUsers(ctx, opt)
 }
 
 func (b deadlineUsers) SetPassword(ctx context.Context, id, hash string, changedAt time.Time) (err error) {
+	s, ok := b.s.(passwordSetter)
+	if !ok {
+		return unsupported(b.s, "SetPassword")
+	}
 	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.SetPassword(ctx, id, hash, changedAt)
+	return s.SetPassword(ctx, id, hash, changedAt)
 }
 
 func (b deadlineUsers) RehashPassword(ctx context.Context, id, oldHash, newHash string) (err error) {
+	s, ok := b.s.(account.Rehasher)
+	if !ok {
+		return unsupported(b.s, "RehashPassword")
+	}
 	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.RehashPassword(ctx, id, oldHash, newHash)
+	return s.RehashPassword(ctx, id, oldHash, newHash)
 }
 
 func (b deadlineUsers) SetDisabled(ctx context.Context, id string, disabled bool) (err error) {
+	s, ok := b.s.(disabler)
+	if !ok {
+		return unsupported(b.s, "SetDisabled")
+	}
 	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.SetDisabled(ctx, id, disabled)
+	return s.SetDisabled(ctx, id, disabled)
 }
 
 func (b deadlineUsers) SetRoles(ctx context.Context, id string, roles []string) (err error) {
+	s, ok := b.s.(roleSetter)
+	if !ok {
+		return unsupported(b.s, "SetRoles")
+	}
 	defer b.o.noteOK(&err)
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.SetRoles(ctx, id, roles)
+	return s.SetRoles(ctx, id, roles)
 }
+
+var _ account.Store = deadlineUsers{}
 
 // deadlineRemember calls an account.RememberStore with a deadline on each
 // call.

@@ -18,6 +18,31 @@
 // When the session store cannot list a user's sessions, the Manager falls
 // back to reading the user on every request.
 //
+// # Your own users
+//
+// An app that keeps its own user table gives Config.Users an
+// account.Source: two methods, UserByID (Flask-Login's user_loader) and
+// UserByUsername (with the password hash, for Authenticate), and
+// optionally RehashPassword (account.Rehasher). Sessions, remember-me
+// tokens and API tokens still live in hallpass's stores, keyed by the
+// user's ID as text, with no reference to any users table. What needs
+// more of the Source (Register and SignUp need CreateUser, ChangePassword
+// and SetPassword need SetPassword, SetDisabled, SetRoles, DeleteUser
+// their namesakes, as account.Store declares them) returns an error
+// wrapping account.ErrNotSupported when it lacks them.
+//
+// Since such an app changes its users without telling the Manager, the
+// Manager reads the current user from the Source on every request that
+// carries a logged-in session, when the Source is not a full
+// account.Store: a user the Source no longer finds, or reports Disabled,
+// or whose PasswordChangedAt moved, is logged out on that very request,
+// and CurrentUser returns the User the Source returned (Extra included,
+// PasswordHash cleared). The cost is one UserByID call per such request
+// (a primary-key lookup; requests without a session cookie cost nothing).
+// Only the ID, username, email, roles and password time are kept in the
+// session, never Extra. An app that changes a password or bans a user in
+// its own table can also end everything at once with RevokeUser.
+//
 // Most apps do not build a Manager by hand: package hallpass (the module's
 // root) builds one with the session manager, CSRF protection and throttling
 // wired in the right order, and wraps its methods.
@@ -139,10 +164,13 @@ type Throttle interface {
 // Config configures a Manager. Sessions, Users and Passwords are required;
 // every other zero field is a documented default or turns a feature off.
 type Config struct {
-	Sessions  *session.Manager // required
-	Users     account.Store    // required
-	Passwords Hasher           // required
-	Policy    PasswordPolicy   // checks new passwords; nil accepts any
+	Sessions *session.Manager // required
+	// Users finds users: an account.Store (hallpass's own user table) or
+	// an app's own account.Source (see the package documentation).
+	// Required.
+	Users     account.Source
+	Passwords Hasher         // required
+	Policy    PasswordPolicy // checks new passwords; nil accepts any
 
 	// Remember keeps remember-me tokens; nil turns remember-me off.
 	Remember account.RememberStore
@@ -219,8 +247,9 @@ type Config struct {
 type Manager struct {
 	cfg      Config
 	sessions *session.Manager
-	users    account.Store
+	users    deadlineUsers
 	indexed  bool // the session store can list a user's sessions
+	reload   bool // read the current user from Users on every request
 	log      *slog.Logger
 	remember string
 	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
@@ -286,21 +315,28 @@ func New(cfg Config) (*Manager, error) {
 	// Optional capabilities are looked up before the deadline wrapper,
 	// which has only account.Store's methods, hides them.
 	deleter, _ := cfg.Users.(account.Deleter)
+	// An app's own Source changes users without telling the Manager,
+	// which then cannot rewrite their sessions: it asks the Source.
+	_, full := cfg.Users.(account.Store)
 	ol := &outage.Log{Name: "login: account store", Logger: cfg.Logger, Now: cfg.Now}
-	cfg.Users = deadlineUsers{cfg.Users, cfg.StoreTimeout, storeHealth{ol}}
+	users := deadlineUsers{cfg.Users, cfg.StoreTimeout, storeHealth{ol}}
+	cfg.Users = users
 	if cfg.Remember != nil {
 		cfg.Remember = deadlineRemember{cfg.Remember, cfg.StoreTimeout, storeHealth{ol}}
 	}
 	cfg.Passwords = &busyHasher{Hasher: cfg.Passwords, log: cfg.Logger, now: cfg.Now}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
-	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: cfg.Users, indexed: indexed,
+	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: users, indexed: indexed, reload: !indexed || !full,
 		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter, outage: ol}, nil
 }
 
 // Config returns the Manager's configuration with its defaults filled in,
 // so that code built on the Manager (package web) takes the session
 // manager, account store, token service and client-address function from
-// it rather than being given them a second time.
+// it rather than being given them a second time. Its Users is always an
+// account.Store that calls the configured Source with Config.StoreTimeout;
+// a method the Source lacks returns an error wrapping
+// account.ErrNotSupported.
 func (m *Manager) Config() Config { return m.cfg }
 
 // Session keys the Manager keeps in a logged-in session.
@@ -334,6 +370,14 @@ func (s snapshot) sameUser(o snapshot) bool {
 
 func (s snapshot) user() *account.User {
 	return &account.User{ID: s.ID, Username: s.Username, Email: s.Email, Roles: s.Roles, PasswordChangedAt: s.PwAt}
+}
+
+// public returns a copy of u without its password hash, for CurrentUser;
+// the copy keeps u.Extra. The Source's own value is left as it was.
+func public(u *account.User) *account.User {
+	c := *u
+	c.PasswordHash = ""
+	return &c
 }
 
 // Method says how a request was authenticated.
@@ -375,7 +419,11 @@ func stateOf(ctx context.Context) *state {
 }
 
 // CurrentUser returns the logged-in user of the request whose context is
-// ctx, or nil. The user carries no password hash.
+// ctx, or nil. The user carries no password hash. When the Manager read
+// the user from Config.Users on this request (always for an app's own
+// Source, see the package documentation) it is a copy of what the Source
+// returned, Extra included; otherwise it is the copy kept in the session,
+// with ID, Username, Email, Roles and PasswordChangedAt only.
 func CurrentUser(ctx context.Context) *account.User { return stateOf(ctx).user }
 
 // IsAuthenticated reports whether the request has a logged-in user.
@@ -514,9 +562,11 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 	if !s.IsNew() {
 		var snap snapshot
 		if ok, _ := s.Get(userKey, &snap); ok && snap.ID != "" && snap.ID == s.UserID() {
-			if !m.indexed {
-				// Without a session index, changes cannot reach this
-				// session: ask the source of truth on every request.
+			var user *account.User
+			if m.reload {
+				// Without a session index, or with an app's own users,
+				// changes cannot reach this session: ask the source of
+				// truth on every request.
 				fresh, err := m.users.UserByID(r.Context(), snap.ID)
 				if err != nil && !errors.Is(err, account.ErrNotFound) {
 					return nil, m.storeFailure(r.Context(), "load user", err)
@@ -532,6 +582,7 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 						return nil, err
 					}
 				}
+				user = public(fresh)
 			}
 			if snap.Renew {
 				// The user's roles changed since this token was issued:
@@ -545,7 +596,10 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 					return nil, err
 				}
 			}
-			st.user = snap.user()
+			st.user = user
+			if user == nil {
+				st.user = snap.user()
+			}
 			st.authAt = s.GetTime(authAtKey)
 			st.method = BySession
 			if st.authAt.IsZero() {
@@ -581,7 +635,7 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 	if u.Disabled {
 		return st, nil
 	}
-	st.user = snapshotOf(u).user()
+	st.user = public(u)
 	st.method = ByBearer
 	st.token = tok
 	return st, nil
@@ -689,6 +743,9 @@ func (m *Manager) userByName(ctx context.Context, username string) (*account.Use
 }
 
 func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
+	if _, ok := m.users.s.(account.Rehasher); !ok {
+		return // no hashing work for nothing
+	}
 	h, err := m.cfg.Passwords.Hash(r.Context(), pw)
 	if err != nil {
 		m.log.WarnContext(r.Context(), "login: rehash skipped", "user_id", u.ID, "err", err)
@@ -698,8 +755,9 @@ func (m *Manager) rehash(r *http.Request, u *account.User, pw string) {
 	case err == nil:
 		u.PasswordHash = h
 		m.record(r, audit.Event{Name: audit.PasswordRehash, UserID: u.ID})
-	case errors.Is(err, account.ErrConflict):
-		// The password changed meanwhile; nothing to upgrade.
+	case errors.Is(err, account.ErrConflict), errors.Is(err, account.ErrNotSupported):
+		// The password changed meanwhile, or the app's own Source keeps
+		// its hashes as they are: nothing to upgrade.
 	default:
 		m.log.WarnContext(r.Context(), "login: rehash not saved", "user_id", u.ID, "err", err)
 	}
@@ -812,8 +870,7 @@ func (m *Manager) stillValid(ctx context.Context, u *account.User) (*account.Use
 	if fresh == nil || fresh.Disabled || !fresh.PasswordChangedAt.Equal(u.PasswordChangedAt) {
 		return nil, ErrInvalidCredentials
 	}
-	fresh.PasswordHash = ""
-	return fresh, nil
+	return public(fresh), nil
 }
 
 // Logout ends the request's session on the server, deletes its remember-me

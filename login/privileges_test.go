@@ -139,7 +139,7 @@ func TestDemotedDuringPasswordCheck(t *testing.T) {
 // read made after the session is stored.
 func TestDemotedWhileSessionStarts(t *testing.T) {
 	var users *hookedUsers
-	e := newEnv(t, func(c *login.Config) { users = &hookedUsers{Store: c.Users}; c.Users = users })
+	e := newEnv(t, func(c *login.Config) { users = &hookedUsers{Store: c.Users.(account.Store)}; c.Users = users })
 	ada := e.addUser("ada", "correct horse battery", "admin")
 	demote := func() {
 		if err := e.lm.SetRoles(context.Background(), "root", ada.ID, nil); err != nil {

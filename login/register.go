@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 // username, email and password policy. Bad fields yield account.FieldErrors
 // (one message per field, wrapping account.ErrInvalid); a taken username
 // account.ErrUsernameTaken. Both are found before the password is hashed.
+// A Config.Users without CreateUser (an app's own Source) makes it return
+// an error wrapping account.ErrNotSupported.
 // Register is not limited: it is for administrators and tools; a
 // self-service form uses SignUp.
 func (m *Manager) Register(ctx context.Context, username, email, password string, roles ...string) (*account.User, error) {
@@ -45,6 +48,9 @@ func (m *Manager) SignUp(r *http.Request, username, email, password string) (*ac
 // register creates an account; limit, if not nil, is asked once the form
 // is valid.
 func (m *Manager) register(ctx context.Context, limit func() error, username, email, password string, roles []string) (*account.User, error) {
+	if _, ok := m.users.s.(userCreator); !ok {
+		return nil, fmt.Errorf("login: register: %w", unsupported(m.users.s, "CreateUser"))
+	}
 	var errs account.FieldErrors
 	errs.Add(account.ValidateUsername(username))
 	errs.Add(account.ValidateEmail(email))

@@ -149,7 +149,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	if f := m.cfg.Hooks.RememberUsed; f != nil {
 		f(ctx)
 	}
-	st.user = snapshotOf(fresh).user()
+	st.user = fresh
 	st.method = ByRemember
 	return st, nil
 }

@@ -306,10 +306,15 @@ func cloneRemember(t *account.RememberToken) *account.RememberToken {
 var errSelectorInUse = errors.New("selector in use")
 
 // CreateRemember stores a copy of t, and forgets the tokens of t.UserID
-// that expired by t.CreatedAt. A selector already in use is an error.
+// that expired by t.CreatedAt. A selector already in use is an error, and
+// so is an empty t.UserID (wrapping account.ErrInvalid); any other names a
+// user, of this store or of an app's own table.
 func (s *AccountStore) CreateRemember(ctx context.Context, t *account.RememberToken) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create remember token: %w", err)
+	}
+	if t.UserID == "" {
+		return fmt.Errorf("memstore: create remember token: no user ID: %w", account.ErrInvalid)
 	}
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
@@ -413,10 +418,14 @@ func cloneToken(t *account.APIToken) *account.APIToken {
 var errHashInUse = errors.New("token digest in use")
 
 // CreateToken stores a copy of t, assigning t.ID. A digest already in use
-// is an error.
+// is an error, and so is an empty t.UserID (wrapping account.ErrInvalid);
+// any other names a user, of this store or of an app's own table.
 func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create api token: %w", err)
+	}
+	if t.UserID == "" {
+		return fmt.Errorf("memstore: create api token: no user ID: %w", account.ErrInvalid)
 	}
 	s.tmu.Lock()
 	defer s.tmu.Unlock()

@@ -27,11 +27,10 @@ var (
 // nor buffers the whole batch at once.
 const importBatch = 500
 
-// SQLSTATE codes and the constraint the store maps to a sentinel error.
+// The SQLSTATE code and the constraint the store maps to a sentinel error.
 const (
-	uniqueViolation     = "23505"
-	foreignKeyViolation = "23503"
-	usernameIndex       = "hallpass_users_username"
+	uniqueViolation = "23505"
+	usernameIndex   = "hallpass_users_username"
 )
 
 // AccountStore keeps the user accounts, remember-me tokens and API tokens
@@ -45,9 +44,9 @@ const (
 // creation order and never reused; a string that is not such an ID is
 // simply not found. Usernames are unique ignoring the case of ASCII
 // letters, whatever the database's locale. Timestamps are kept at
-// microsecond precision. Tokens must belong to an existing user:
-// CreateRemember and CreateToken return an error wrapping
-// account.ErrNotFound for any other UserID.
+// microsecond precision. Tokens are kept under their user's ID as text,
+// whoever keeps that user: hallpass_users, or an app's own table (an
+// account.Source), which the token tables do not refer to.
 //
 // RehashPassword and RotateRemember are one conditional UPDATE each, so
 // of several concurrent calls from the same old hash exactly one wins; a
@@ -348,11 +347,36 @@ func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) 
 	return s.updateUser(ctx, "set roles", id, `UPDATE hallpass_users SET roles = $1 WHERE id = $2`, rolesValue(roles))
 }
 
-// DeleteUser removes the user and, through the tables' ON DELETE CASCADE,
-// their remember-me and API tokens, or returns an error wrapping
-// account.ErrNotFound.
+// DeleteUser removes the user and their remember-me and API tokens in one
+// transaction, or returns an error wrapping account.ErrNotFound.
 func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
-	return s.updateUser(ctx, "delete user", id, `DELETE FROM hallpass_users WHERE id = $1`)
+	const op = "delete user"
+	n, ok := seqid.Parse(id)
+	if !ok {
+		return notFound(ctx, op)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM hallpass_users WHERE id = $1`, n)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return account.ErrNotFound
+		}
+		for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = $1`, `DELETE FROM hallpass_api_tokens WHERE user_id = $1`} {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, account.ErrNotFound) {
+		return notFound(ctx, op)
+	}
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	return nil
 }
 
 // RehashPassword replaces the user's hash oldHash with newHash, in one
@@ -390,47 +414,36 @@ func (s *AccountStore) conflictOrNotFound(ctx context.Context, op, query string,
 	return fmt.Errorf("pgstore: %s: %w", op, account.ErrConflict)
 }
 
-// ownerID returns the row ID of the user that owns a new token, or an
-// error wrapping account.ErrNotFound when userID cannot name one.
-func ownerID(ctx context.Context, op, userID string) (int64, error) {
+// ownerID checks the user ID of a new token: any text naming a user, of
+// this store or of an app's own table; an empty one, or one PostgreSQL
+// cannot store as text, is an error wrapping account.ErrInvalid.
+func ownerID(ctx context.Context, op, userID string) error {
 	if err := ctx.Err(); err != nil {
-		return 0, wrap(ctx, op, err)
+		return wrap(ctx, op, err)
 	}
-	n, ok := seqid.Parse(userID)
-	if !ok {
-		return 0, fmt.Errorf("pgstore: %s: user %q: %w", op, userID, account.ErrNotFound)
+	if userID == "" || !validText(userID) {
+		return fmt.Errorf("pgstore: %s: user ID %q is not valid UTF-8 text without NUL bytes: %w", op, userID, account.ErrInvalid)
 	}
-	return n, nil
-}
-
-// insertTokenError explains the failure of the INSERT of a token owned by
-// userID: a user that does not exist is an error wrapping
-// account.ErrNotFound.
-func insertTokenError(ctx context.Context, op, userID string, err error) error {
-	if code, _ := pgError(err); code == foreignKeyViolation {
-		return fmt.Errorf("pgstore: %s: user %q: %w", op, userID, account.ErrNotFound)
-	}
-	return wrap(ctx, op, err)
+	return nil
 }
 
 // CreateRemember stores t. A selector already in use is an error, and so
-// is a t.UserID that names no user (wrapping account.ErrNotFound) and a
-// selector that is not valid UTF-8 text without NUL bytes.
+// is an empty t.UserID (wrapping account.ErrInvalid) and a selector that
+// is not valid UTF-8 text without NUL bytes.
 func (s *AccountStore) CreateRemember(ctx context.Context, t *account.RememberToken) error {
 	const op = "create remember token"
-	uid, err := ownerID(ctx, op, t.UserID)
-	if err != nil {
+	if err := ownerID(ctx, op, t.UserID); err != nil {
 		return err
 	}
 	if !validText(t.Selector) {
 		return fmt.Errorf("pgstore: %s: selector is not valid UTF-8 text without NUL bytes", op)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO hallpass_remember_tokens
+	_, err := s.pool.Exec(ctx, `INSERT INTO hallpass_remember_tokens
 		(selector, validator_hash, prev_hash, rotated_at, user_id, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.Selector, t.ValidatorHash, t.PrevHash, timeOrNull(t.RotatedAt), uid, t.CreatedAt, t.ExpiresAt)
+		t.Selector, t.ValidatorHash, t.PrevHash, timeOrNull(t.RotatedAt), t.UserID, t.CreatedAt, t.ExpiresAt)
 	if err != nil {
-		return insertTokenError(ctx, op, t.UserID, err)
+		return wrap(ctx, op, err)
 	}
 	return nil
 }
@@ -443,20 +456,17 @@ func (s *AccountStore) RememberBySelector(ctx context.Context, selector string, 
 		return nil, notFound(ctx, op)
 	}
 	t := account.RememberToken{Selector: selector}
-	var (
-		uid     int64
-		rotated *time.Time
-	)
+	var rotated *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT validator_hash, prev_hash, rotated_at, user_id, created_at, expires_at
 		FROM hallpass_remember_tokens WHERE selector = $1 AND expires_at > $2`, selector, now).
-		Scan(&t.ValidatorHash, &t.PrevHash, &rotated, &uid, &t.CreatedAt, &t.ExpiresAt)
+		Scan(&t.ValidatorHash, &t.PrevHash, &rotated, &t.UserID, &t.CreatedAt, &t.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound(ctx, op)
 	}
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	t.UserID, t.RotatedAt = seqid.Format(uid), orZero(rotated)
+	t.RotatedAt = orZero(rotated)
 	return &t, nil
 }
 
@@ -504,17 +514,16 @@ func (s *AccountStore) DeleteRememberByUser(ctx context.Context, userID string) 
 	return s.deleteByUser(ctx, "delete remember tokens by user", `DELETE FROM hallpass_remember_tokens WHERE user_id = $1`, userID)
 }
 
-// deleteByUser runs query, a DELETE taking a user's row ID, and returns how
-// many rows it deleted; none for a userID that names no user.
+// deleteByUser runs query, a DELETE taking a user's ID, and returns how
+// many rows it deleted; none for a userID no token can have.
 func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, wrap(ctx, op, err)
 	}
-	uid, ok := seqid.Parse(userID)
-	if !ok {
+	if userID == "" || !validText(userID) {
 		return 0, nil
 	}
-	tag, err := s.pool.Exec(ctx, query, uid)
+	tag, err := s.pool.Exec(ctx, query, userID)
 	if err != nil {
 		return 0, wrap(ctx, op, err)
 	}
@@ -522,20 +531,18 @@ func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID strin
 }
 
 // CreateToken stores t, assigning t.ID. A digest already in use is an
-// error, and so is a t.UserID that names no user (wrapping
-// account.ErrNotFound).
+// error, and so is an empty t.UserID (wrapping account.ErrInvalid).
 func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) error {
 	const op = "create api token"
-	uid, err := ownerID(ctx, op, t.UserID)
-	if err != nil {
+	if err := ownerID(ctx, op, t.UserID); err != nil {
 		return err
 	}
 	var id int64
-	err = s.pool.QueryRow(ctx, `INSERT INTO hallpass_api_tokens
+	err := s.pool.QueryRow(ctx, `INSERT INTO hallpass_api_tokens
 		(user_id, name, hash, created_at, expires_at, last_used_at, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		uid, t.Name, t.Hash, t.CreatedAt, timeOrNull(t.ExpiresAt), timeOrNull(t.LastUsedAt), scopesOrEmpty(t.Scopes)).Scan(&id)
+		t.UserID, t.Name, t.Hash, t.CreatedAt, timeOrNull(t.ExpiresAt), timeOrNull(t.LastUsedAt), scopesOrEmpty(t.Scopes)).Scan(&id)
 	if err != nil {
-		return insertTokenError(ctx, op, t.UserID, err)
+		return wrap(ctx, op, err)
 	}
 	t.ID = seqid.Format(id)
 	return nil
@@ -556,16 +563,16 @@ func scopesOrEmpty(scopes []string) []string {
 func scanToken(row pgx.Row) (*account.APIToken, error) {
 	var (
 		t                 account.APIToken
-		id, uid           int64
+		id                int64
 		expires, lastUsed *time.Time
 	)
-	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &t.CreatedAt, &expires, &lastUsed, &t.Scopes); err != nil {
+	if err := row.Scan(&id, &t.UserID, &t.Name, &t.Hash, &t.CreatedAt, &expires, &lastUsed, &t.Scopes); err != nil {
 		return nil, err
 	}
 	if len(t.Scopes) == 0 {
 		t.Scopes = nil
 	}
-	t.ID, t.UserID = seqid.Format(id), seqid.Format(uid)
+	t.ID = seqid.Format(id)
 	t.ExpiresAt, t.LastUsedAt = orZero(expires), orZero(lastUsed)
 	return &t, nil
 }
@@ -593,12 +600,11 @@ func (s *AccountStore) ListTokens(ctx context.Context, userID string) ([]*accoun
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	uid, ok := seqid.Parse(userID)
-	if !ok {
+	if !validText(userID) {
 		return []*account.APIToken{}, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM hallpass_api_tokens
-		WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, uid)
+		WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -630,12 +636,11 @@ func (s *AccountStore) TouchToken(ctx context.Context, id string, t time.Time) e
 // account.ErrNotFound when the user has no such token.
 func (s *AccountStore) DeleteToken(ctx context.Context, userID, id string) error {
 	const op = "delete api token"
-	uid, ok1 := seqid.Parse(userID)
-	n, ok2 := seqid.Parse(id)
-	if !ok1 || !ok2 {
+	n, ok := seqid.Parse(id)
+	if !ok || !validText(userID) {
 		return notFound(ctx, op)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM hallpass_api_tokens WHERE id = $1 AND user_id = $2`, n, uid)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM hallpass_api_tokens WHERE id = $1 AND user_id = $2`, n, userID)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}

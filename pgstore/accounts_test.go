@@ -93,19 +93,35 @@ func TestAccountsSharedBetweenOpens(t *testing.T) {
 	}
 }
 
-func TestTokensNeedAUser(t *testing.T) {
+// Tokens are kept for any user ID, whoever keeps the user (an app's own
+// table): nothing refers to hallpass_users. An ID that PostgreSQL cannot
+// hold as text is refused.
+func TestTokensOfAnyUser(t *testing.T) {
 	ctx := t.Context()
 	a := mustOpen(t, time.Now).Accounts()
 	u := mustCreateUser(t, a, "Ada")
 	now := time.Now()
-	for _, uid := range []string{"", "abc", "01", "999", "99999999999999999999"} {
+	for _, uid := range []string{"abc", "01", "999", "99999999999999999999", "7f3c2a9e-6b1d-4c0e-9a51-2f8d6b7e4c10"} {
 		rt := &account.RememberToken{Selector: "s" + uid, ValidatorHash: digest(uid), UserID: uid, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := a.CreateRemember(ctx, rt); !errors.Is(err, account.ErrNotFound) {
-			t.Errorf("CreateRemember for user %q = %v, want ErrNotFound", uid, err)
+		if err := a.CreateRemember(ctx, rt); err != nil {
+			t.Errorf("CreateRemember for user %q = %v", uid, err)
+		} else if got, err := a.RememberBySelector(ctx, rt.Selector, now); err != nil || got.UserID != uid {
+			t.Errorf("RememberBySelector for user %q = %+v, %v", uid, got, err)
 		}
 		at := &account.APIToken{UserID: uid, Hash: digest(uid), CreatedAt: now}
-		if err := a.CreateToken(ctx, at); !errors.Is(err, account.ErrNotFound) {
-			t.Errorf("CreateToken for user %q = %v, want ErrNotFound", uid, err)
+		if err := a.CreateToken(ctx, at); err != nil {
+			t.Errorf("CreateToken for user %q = %v", uid, err)
+		} else if list, err := a.ListTokens(ctx, uid); err != nil || len(list) != 1 || list[0].UserID != uid {
+			t.Errorf("ListTokens(%q) = %v, %v; want the token", uid, list, err)
+		}
+	}
+	for _, uid := range []string{"a\x00b", "\xff"} {
+		rt := &account.RememberToken{Selector: "bad" + uid, ValidatorHash: digest(uid), UserID: uid, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := a.CreateRemember(ctx, rt); !errors.Is(err, account.ErrInvalid) {
+			t.Errorf("CreateRemember for user %q = %v, want ErrInvalid", uid, err)
+		}
+		if n, err := a.DeleteTokensByUser(ctx, uid); err != nil || n != 0 {
+			t.Errorf("DeleteTokensByUser(%q) = %d, %v; want 0, nil", uid, n, err)
 		}
 	}
 	// A selector or digest in use is an error, not a replacement, and not

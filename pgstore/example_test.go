@@ -5,6 +5,8 @@ import (
 	"log"
 	"os"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/hallpass/hallpass/pgstore"
 	"github.com/hallpass/hallpass/session"
 )
@@ -22,4 +24,21 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	_, _ = sessions, db.Accounts()
+}
+
+// An app that already has a pool on its database keeps hallpass's tables
+// (all named hallpass_*) next to its own: New takes the pool.
+func ExampleNew() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	db, err := pgstore.New(ctx, pool, pgstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close() // leaves the pool open
+	_, _ = db.Sessions(), db.Accounts()
 }

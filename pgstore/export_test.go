@@ -1,6 +1,11 @@
 package pgstore
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // SweepInBatches runs a sweep that deletes at most batch rows per
 // statement, and returns how many rows and statements it took.
@@ -18,4 +23,10 @@ func Migrations() []int {
 		vs = append(vs, m.Version)
 	}
 	return vs
+}
+
+// MigrateTo applies the first n embedded migrations to the database of
+// pool, in the connections' schema, as a release that had only those did.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	return migrate(ctx, pool, "", schemaMigrations[:n], time.Now)
 }

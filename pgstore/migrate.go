@@ -22,8 +22,9 @@ import (
 // takes a transaction-scoped advisory lock, so several processes opening
 // the same database at once apply each migration exactly once.
 //
-// To change the schema (for example to add the accounts or API token
-// tables), add the next file, such as 0003_audit.sql; never edit or
+// To change the schema, add the next file, such as 0006_audit.sql, and
+// the same version to sqlitestore (a version means the same change in
+// both stores; it may change nothing in one of them); never edit or
 // renumber one that has been released. A file may hold several
 // statements, and must not contain BEGIN or COMMIT.
 //

@@ -13,6 +13,10 @@
 //	m, err := session.New(session.Config{Store: db.Sessions(), ...})
 //	accounts := db.Accounts() // users, remember-me tokens, API tokens
 //
+// An app that already has a pool on its database gives it to New instead
+// of a URL to Open; the tables all being named hallpass_*, they live next
+// to the app's own (users, sessions) without a clash.
+//
 // Open creates and upgrades the tables it needs (all named hallpass_*),
 // recording the applied versions in hallpass_schema_migrations; several
 // processes may open the same database at once. The role needs the right
@@ -27,6 +31,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -69,9 +74,10 @@ type Options struct {
 // it hands out (Sessions, Accounts) stay valid until Close. A DB is safe for
 // concurrent use.
 type DB struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
-	log  *slog.Logger
+	pool   *pgxpool.Pool
+	shared bool // the app's pool (New): Close leaves it open
+	now    func() time.Time
+	log    *slog.Logger
 
 	sessions *SessionStore
 	accounts *AccountStore
@@ -97,13 +103,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
-	d := &DB{now: opts.Now, log: opts.Logger}
-	if d.now == nil {
-		d.now = time.Now
-	}
-	if d.log == nil {
-		d.log = slog.Default()
-	}
+	d := newDB(opts)
 	d.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
@@ -112,6 +112,49 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		d.pool.Close()
 		return nil, fmt.Errorf("pgstore: open %s: %w", cfg.ConnConfig.Database, err)
 	}
+	d.start(opts)
+	return d, nil
+}
+
+// New keeps hallpass's tables in the database of pool, a pool the app
+// already has: it applies hallpass's migrations there (in the first
+// schema of the connections' search_path, creating tables named
+// hallpass_* only) and starts the background sweep unless
+// opts.SweepInterval is negative. opts.Schema must be empty: put the
+// schema in the pool's search_path instead. The app keeps ownership of
+// pool: DB.Close stops the sweep and leaves the pool open, and Pool
+// returns it.
+func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*DB, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: New: the pool is nil")
+	}
+	if opts.Schema != "" {
+		return nil, fmt.Errorf("pgstore: New: Options.Schema %q applies to Open only; set search_path in the pool's configuration", opts.Schema)
+	}
+	d := newDB(opts)
+	d.pool, d.shared = pool, true
+	if err := migrate(ctx, pool, "", schemaMigrations, d.now); err != nil {
+		return nil, fmt.Errorf("pgstore: New: %w", err)
+	}
+	d.start(opts)
+	return d, nil
+}
+
+// newDB returns a DB with opts' clock and logger, or their defaults.
+func newDB(opts Options) *DB {
+	d := &DB{now: opts.Now, log: opts.Logger}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	return d
+}
+
+// start makes the stores of d, whose pool is open and whose schema is up
+// to date, and starts the background sweep.
+func (d *DB) start(opts Options) {
 	d.sessions = &SessionStore{pool: d.pool, now: d.now, sweepBatch: sweepBatch}
 	d.accounts = &AccountStore{pool: d.pool, now: d.now}
 
@@ -125,7 +168,6 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			sweep.Job{Table: "hallpass_remember_tokens", Run: d.accounts.sweepRemember},
 			sweep.Job{Table: "hallpass_api_tokens", Run: d.accounts.sweepTokens})
 	}
-	return d, nil
 }
 
 // Sessions returns the session store kept in the database.
@@ -136,7 +178,8 @@ func (d *DB) Sessions() *SessionStore { return d.sessions }
 func (d *DB) Accounts() *AccountStore { return d.accounts }
 
 // Pool returns the connection pool of d, for callers that need to run
-// their own queries on the same database. It is closed by Close.
+// their own queries on the same database. Close closes the pool Open
+// made, not the one given to New.
 func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 
 // Ping checks that the database answers, for health checks.
@@ -148,7 +191,8 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close stops the background sweep, waits for it to finish, and closes the
-// connection pool, waiting for the connections in use to be released.
+// connection pool that Open made, waiting for the connections in use to be
+// released (the pool given to New stays open).
 // The stores of d must not be used afterwards. Close always returns nil
 // (it has an error result so that DB is an io.Closer); calling it again
 // does nothing.
@@ -157,7 +201,9 @@ func (d *DB) Close() error {
 		if d.stopSweep != nil {
 			d.stopSweep()
 		}
-		d.pool.Close()
+		if !d.shared {
+			d.pool.Close()
+		}
 	})
 	return nil
 }

@@ -24,15 +24,16 @@ var (
 )
 
 // AccountStore keeps the user accounts, remember-me tokens and API tokens
-// of a DB, in the tables users, remember_tokens and api_tokens: it
-// implements account.Store (with account.Importer), account.RememberStore
-// and account.TokenStore.
+// of a DB, in the tables hallpass_users, hallpass_remember_tokens and
+// hallpass_api_tokens: it implements account.Store (with account.Importer
+// and account.Deleter), account.RememberStore and account.TokenStore.
 //
 // User and token IDs are decimal integers, issued in creation order and
 // never reused. Usernames are unique ignoring the case of ASCII letters.
-// Timestamps are kept at millisecond precision. Tokens must belong to an
-// existing user: CreateRemember and CreateToken return an error wrapping
-// account.ErrNotFound for any other UserID.
+// Timestamps are kept at millisecond precision. Tokens are kept under
+// their user's ID as text, whoever keeps that user: hallpass_users, or an
+// app's own table (an account.Source), which the token tables do not
+// refer to.
 //
 // The DB's background sweep deletes expired remember-me tokens, and API
 // tokens that expired more than account.ExpiredTokenRetention ago; Sweep
@@ -132,7 +133,7 @@ func decodeRoles(s string) ([]string, error) {
 
 const userColumns = `id, username, email, roles, password_hash, disabled, created_at, password_changed_at`
 
-const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+const userByIDSQL = `SELECT ` + userColumns + ` FROM hallpass_users WHERE id = ?`
 
 // scanUser reads a row of userColumns.
 func scanUser(row interface{ Scan(...any) error }) (*account.User, error) {
@@ -154,7 +155,7 @@ func scanUser(row interface{ Scan(...any) error }) (*account.User, error) {
 	return &u, nil
 }
 
-const insertUserSQL = `INSERT INTO users (username, email, roles, password_hash, disabled, created_at, password_changed_at)
+const insertUserSQL = `INSERT INTO hallpass_users (username, email, roles, password_hash, disabled, created_at, password_changed_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?)`
 
 // userRow returns the values of insertUserSQL for u, whose zero times
@@ -279,7 +280,7 @@ func (s *AccountStore) notFound(ctx context.Context, op string) error {
 // case of ASCII letters, or account.ErrNotFound.
 func (s *AccountStore) UserByUsername(ctx context.Context, name string) (*account.User, error) {
 	u, err := scanUser(s.db.read.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE username = ? COLLATE NOCASE`, name))
+		`SELECT `+userColumns+` FROM hallpass_users WHERE username = ? COLLATE NOCASE`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, account.ErrNotFound
 	}
@@ -309,7 +310,7 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 		limit = account.DefaultListLimit
 	}
 	rows, err := s.db.read.QueryContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		`SELECT `+userColumns+` FROM hallpass_users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, wrap(ctx, "list users", err)
 	}
@@ -352,24 +353,51 @@ func (s *AccountStore) updateUser(ctx context.Context, op, id, query string, arg
 // changedAt, or returns account.ErrNotFound.
 func (s *AccountStore) SetPassword(ctx context.Context, id, hash string, changedAt time.Time) error {
 	return s.updateUser(ctx, "set password", id,
-		`UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`, hash, ms(changedAt))
+		`UPDATE hallpass_users SET password_hash = ?, password_changed_at = ? WHERE id = ?`, hash, ms(changedAt))
 }
 
 // SetDisabled disables or enables the user, or returns
 // account.ErrNotFound.
 func (s *AccountStore) SetDisabled(ctx context.Context, id string, disabled bool) error {
-	return s.updateUser(ctx, "set disabled", id, `UPDATE users SET disabled = ? WHERE id = ?`, disabled)
+	return s.updateUser(ctx, "set disabled", id, `UPDATE hallpass_users SET disabled = ? WHERE id = ?`, disabled)
 }
 
 // SetRoles replaces the user's roles, or returns account.ErrNotFound.
 func (s *AccountStore) SetRoles(ctx context.Context, id string, roles []string) error {
-	return s.updateUser(ctx, "set roles", id, `UPDATE users SET roles = ? WHERE id = ?`, encodeRoles(roles))
+	return s.updateUser(ctx, "set roles", id, `UPDATE hallpass_users SET roles = ? WHERE id = ?`, encodeRoles(roles))
 }
 
-// DeleteUser removes the user and, through the tables' ON DELETE CASCADE,
-// their remember-me and API tokens, or returns account.ErrNotFound.
+// DeleteUser removes the user and their remember-me and API tokens in one
+// transaction, or returns account.ErrNotFound.
 func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
-	return s.updateUser(ctx, "delete user", id, `DELETE FROM users WHERE id = ?`)
+	const op = "delete user"
+	n, ok := seqid.Parse(id)
+	if !ok {
+		return s.notFound(ctx, op)
+	}
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM hallpass_users WHERE id = ?`, n)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if k, err := res.RowsAffected(); err != nil {
+		return wrap(ctx, op, err)
+	} else if k == 0 {
+		return account.ErrNotFound
+	}
+	for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = ?`, `DELETE FROM hallpass_api_tokens WHERE user_id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return wrap(ctx, op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(ctx, op, err)
+	}
+	return nil
 }
 
 // RehashPassword replaces the user's hash oldHash with newHash in one
@@ -386,7 +414,7 @@ func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash 
 		return wrap(ctx, op, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+	res, err := tx.ExecContext(ctx, `UPDATE hallpass_users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 		newHash, n, oldHash)
 	if err != nil {
 		return wrap(ctx, op, err)
@@ -394,7 +422,7 @@ func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash 
 	if k, err := res.RowsAffected(); err != nil {
 		return wrap(ctx, op, err)
 	} else if k == 0 {
-		return s.conflictOrNotFound(ctx, tx, op, `SELECT 1 FROM users WHERE id = ?`, n)
+		return s.conflictOrNotFound(ctx, tx, op, `SELECT 1 FROM hallpass_users WHERE id = ?`, n)
 	}
 	if err := tx.Commit(); err != nil {
 		return wrap(ctx, op, err)
@@ -431,15 +459,15 @@ func (s *AccountStore) Sweep(ctx context.Context) (int, error) {
 
 // sweepRemember deletes the expired remember-me tokens.
 func (s *AccountStore) sweepRemember(ctx context.Context) (int, error) {
-	return s.sweep(ctx, "sweep remember tokens", `DELETE FROM remember_tokens WHERE rowid IN
-		(SELECT rowid FROM remember_tokens WHERE expires_at <= ? LIMIT ?)`, ms(s.db.now()))
+	return s.sweep(ctx, "sweep remember tokens", `DELETE FROM hallpass_remember_tokens WHERE rowid IN
+		(SELECT rowid FROM hallpass_remember_tokens WHERE expires_at <= ? LIMIT ?)`, ms(s.db.now()))
 }
 
 // sweepTokens deletes the API tokens that expired more than
 // account.ExpiredTokenRetention ago.
 func (s *AccountStore) sweepTokens(ctx context.Context) (int, error) {
-	return s.sweep(ctx, "sweep api tokens", `DELETE FROM api_tokens WHERE id IN
-		(SELECT id FROM api_tokens WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)`,
+	return s.sweep(ctx, "sweep api tokens", `DELETE FROM hallpass_api_tokens WHERE id IN
+		(SELECT id FROM hallpass_api_tokens WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)`,
 		ms(s.db.now().Add(-account.ExpiredTokenRetention)))
 }
 

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -84,13 +83,7 @@ func TestMigrateFromSessionsOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	// A database as the first release of hallpass left it: schema 0001
 	// only, with a session in it.
-	raw, err := sql.Open("sqlite", dsn(path, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, raw, schemaMigrations[:1], time.Now); err != nil {
-		t.Fatalf("migrate to 0001 = %v", err)
-	}
+	raw := legacyDB(t, path, 1)
 	now := time.Now()
 	if _, err := raw.ExecContext(ctx, `INSERT INTO sessions (id, user_id, data, created_at, last_seen, expires_at)
 		VALUES ('old', 'u', ?, ?, ?, ?)`, session.EncodeValues(nil), ms(now), ms(now), ms(now.Add(time.Hour))); err != nil {
@@ -104,8 +97,8 @@ func TestMigrateFromSessionsOnly(t *testing.T) {
 
 	db := mustOpenPath(t, path, Options{SweepInterval: -1})
 	var versions int
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != len(schemaMigrations) {
-		t.Errorf("after upgrade, schema_migrations has %d rows, %v; want %d", versions, err, len(schemaMigrations))
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM hallpass_schema_migrations`).Scan(&versions); err != nil || versions != len(schemaMigrations) {
+		t.Errorf("after upgrade, hallpass_schema_migrations has %d rows, %v; want %d", versions, err, len(schemaMigrations))
 	}
 	if _, err := db.Sessions().Load(ctx, "old"); err != nil {
 		t.Errorf("after upgrade, Load(old) = %v, want the session", err)
@@ -116,24 +109,29 @@ func TestMigrateFromSessionsOnly(t *testing.T) {
 	}
 }
 
-func TestTokensNeedAUser(t *testing.T) {
+// Tokens are kept for any user ID, whoever keeps the user (an app's own
+// table): nothing refers to hallpass_users.
+func TestTokensOfAnyUser(t *testing.T) {
 	ctx := t.Context()
 	db, _ := mustOpen(t, Options{SweepInterval: -1})
 	a := db.Accounts()
-	u := mustCreateUser(t, a, "Ada")
 	now := time.Now()
-	for _, uid := range []string{"", "abc", "01", "999"} {
+	for _, uid := range []string{"abc", "01", "999", "7f3c2a9e-6b1d-4c0e-9a51-2f8d6b7e4c10"} {
 		rt := &account.RememberToken{Selector: "s" + uid, ValidatorHash: digest(uid), UserID: uid, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := a.CreateRemember(ctx, rt); !errors.Is(err, account.ErrNotFound) {
-			t.Errorf("CreateRemember for user %q = %v, want ErrNotFound", uid, err)
+		if err := a.CreateRemember(ctx, rt); err != nil {
+			t.Errorf("CreateRemember for user %q = %v", uid, err)
+		} else if got, err := a.RememberBySelector(ctx, rt.Selector, now); err != nil || got.UserID != uid {
+			t.Errorf("RememberBySelector for user %q = %+v, %v", uid, got, err)
 		}
 		at := &account.APIToken{UserID: uid, Hash: digest(uid), CreatedAt: now}
-		if err := a.CreateToken(ctx, at); !errors.Is(err, account.ErrNotFound) {
-			t.Errorf("CreateToken for user %q = %v, want ErrNotFound", uid, err)
+		if err := a.CreateToken(ctx, at); err != nil {
+			t.Errorf("CreateToken for user %q = %v", uid, err)
+		} else if list, err := a.ListTokens(ctx, uid); err != nil || len(list) != 1 || list[0].UserID != uid {
+			t.Errorf("ListTokens(%q) = %v, %v; want the token", uid, list, err)
 		}
 	}
 	// A selector or digest in use is an error, not a replacement.
-	rt := &account.RememberToken{Selector: "s", ValidatorHash: digest("1"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	rt := &account.RememberToken{Selector: "s", ValidatorHash: digest("1"), UserID: "1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := a.CreateRemember(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +140,7 @@ func TestTokensNeedAUser(t *testing.T) {
 	if err := a.CreateRemember(ctx, &rt2); err == nil {
 		t.Error("CreateRemember with a selector in use succeeded, want an error")
 	}
-	at := &account.APIToken{UserID: u.ID, Hash: digest("h"), CreatedAt: now}
+	at := &account.APIToken{UserID: "1", Hash: digest("h"), CreatedAt: now}
 	if err := a.CreateToken(ctx, at); err != nil {
 		t.Fatal(err)
 	}
@@ -161,11 +159,12 @@ func TestListUsersBadAfter(t *testing.T) {
 	}
 }
 
-// accountRows returns the number of rows of remember_tokens and api_tokens.
+// accountRows returns the number of rows of hallpass_remember_tokens and
+// hallpass_api_tokens.
 func accountRows(t *testing.T, db *DB) (remember, tokens int) {
 	t.Helper()
 	if err := db.read.QueryRowContext(t.Context(),
-		`SELECT (SELECT count(*) FROM remember_tokens), (SELECT count(*) FROM api_tokens)`).Scan(&remember, &tokens); err != nil {
+		`SELECT (SELECT count(*) FROM hallpass_remember_tokens), (SELECT count(*) FROM hallpass_api_tokens)`).Scan(&remember, &tokens); err != nil {
 		t.Fatal(err)
 	}
 	return remember, tokens
@@ -247,13 +246,7 @@ func TestAccountBackgroundSweep(t *testing.T) {
 func TestMigrateTokenScopes(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", dsn(path, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, raw, schemaMigrations[:2], time.Now); err != nil {
-		t.Fatalf("migrate to 0002 = %v", err)
-	}
+	raw := legacyDB(t, path, 2)
 	now := time.Now()
 	if _, err := raw.ExecContext(ctx, `INSERT INTO users (id, username, email, password_hash, created_at, password_changed_at)
 		VALUES (1, 'ada', 'ada@example.com', 'x', ?, ?)`, ms(now), ms(now)); err != nil {

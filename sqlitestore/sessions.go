@@ -25,7 +25,8 @@ const cacheSize = 10000
 // that a sweep after a long pause never holds the write lock for long.
 const sweepBatch = 500
 
-// SessionStore is the session.Store of a DB, in the table sessions. It
+// SessionStore is the session.Store of a DB, in the table
+// hallpass_sessions. It
 // also implements session.UserIndex and session.Sweeper; the DB sweeps it
 // in the background unless Options.SweepInterval is negative.
 //
@@ -33,7 +34,8 @@ const sweepBatch = 500
 // encoding of session.EncodeValues; a row whose values cannot be decoded
 // makes Load and Update return an error wrapping session.ErrCorrupt.
 //
-// Load keeps the records it reads in a cache of up to 10,000, valid until
+// Load (of a DB made by Open) keeps the records it reads in a cache of up
+// to 10,000, valid until
 // anything commits to the database: before each Load it asks SQLite
 // (PRAGMA data_version on a connection of its own) whether any connection,
 // of this process or another (the CLI, a second server), has committed
@@ -65,13 +67,16 @@ func newSessionStore(ctx context.Context, d *DB) (*SessionStore, error) {
 		sql  string
 	}{
 		{&s.load, d.read, loadSQL},
-		{&s.version, d.watch, "PRAGMA data_version"},
+		{&s.version, d.watch, "PRAGMA data_version"}, // no watch (New): no cache
 		{&s.create, d.write, createSQL},
 		{&s.touch, d.write, touchSQL},
 		{&s.get, d.write, getSQL},
 		{&s.put, d.write, putSQL},
 		{&s.del, d.write, deleteSQL},
 	} {
+		if p.db == nil {
+			continue
+		}
 		var err error
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
 			s.close()
@@ -112,13 +117,16 @@ func nullIfEmpty(s string) any {
 }
 
 const loadSQL = `SELECT COALESCE(user_id, ''), data, created_at, last_seen, expires_at, ip, user_agent
-	FROM sessions WHERE id = ? AND expires_at > ?`
+	FROM hallpass_sessions WHERE id = ? AND expires_at > ?`
 
 // Load returns the record stored under id, or session.ErrNotFound when
 // there is none or it has expired. It serves records from the cache while
 // nothing has been committed to the database since they were read; the
 // caller must not modify them.
 func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, error) {
+	if s.version == nil { // an app's handle (New): no connection to watch
+		return s.query(ctx, id, s.db.now())
+	}
 	var version int64
 	if err := s.version.QueryRowContext(ctx).Scan(&version); err != nil {
 		return nil, wrap(ctx, "load session", err)
@@ -160,7 +168,7 @@ func (s *SessionStore) query(ctx context.Context, id string, now time.Time) (*se
 	return &r, nil
 }
 
-const createSQL = `INSERT INTO sessions (id, user_id, data, created_at, last_seen, expires_at, ip, user_agent)
+const createSQL = `INSERT INTO hallpass_sessions (id, user_id, data, created_at, last_seen, expires_at, ip, user_agent)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
 		created_at = excluded.created_at, last_seen = excluded.last_seen,
@@ -182,12 +190,12 @@ func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Recor
 
 // touchSQL applies an Update that changes no values in one statement,
 // without reading the row.
-const touchSQL = `UPDATE sessions SET last_seen = COALESCE(?, last_seen), expires_at = COALESCE(?, expires_at)
+const touchSQL = `UPDATE hallpass_sessions SET last_seen = COALESCE(?, last_seen), expires_at = COALESCE(?, expires_at)
 	WHERE id = ? AND expires_at > ?`
 
 const (
-	getSQL = `SELECT data FROM sessions WHERE id = ? AND expires_at > ?`
-	putSQL = `UPDATE sessions SET data = ?, last_seen = COALESCE(?, last_seen),
+	getSQL = `SELECT data FROM hallpass_sessions WHERE id = ? AND expires_at > ?`
+	putSQL = `UPDATE hallpass_sessions SET data = ?, last_seen = COALESCE(?, last_seen),
 		expires_at = COALESCE(?, expires_at) WHERE id = ?`
 )
 
@@ -208,7 +216,7 @@ func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update)
 		return nil
 	}
 
-	tx, err := s.db.write.BeginTx(ctx, nil)
+	tx, err := beginWrite(ctx, s.db.write, s.db.shared, "hallpass_sessions")
 	if err != nil {
 		return wrap(ctx, "update session", err)
 	}
@@ -238,7 +246,7 @@ func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update)
 	return nil
 }
 
-const deleteSQL = `DELETE FROM sessions WHERE id = ?`
+const deleteSQL = `DELETE FROM hallpass_sessions WHERE id = ?`
 
 // Delete removes the record under id, if any.
 func (s *SessionStore) Delete(ctx context.Context, id string) error {
@@ -259,7 +267,7 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 		return list, nil
 	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT id, created_at, last_seen, expires_at, ip, user_agent
-		FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`, userID, ms(s.db.now()))
+		FROM hallpass_sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`, userID, ms(s.db.now()))
 	if err != nil {
 		return nil, wrap(ctx, "list sessions by user", err)
 	}
@@ -292,7 +300,7 @@ func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except .
 	}
 	now := ms(s.db.now())
 	var q strings.Builder
-	q.WriteString(`DELETE FROM sessions WHERE user_id = ?`)
+	q.WriteString(`DELETE FROM hallpass_sessions WHERE user_id = ?`)
 	args := make([]any, 0, 1+len(except))
 	args = append(args, userID)
 	if len(except) > 0 {
@@ -342,8 +350,8 @@ func (s *SessionStore) sweep(ctx context.Context, batch int) (removed, statement
 	for {
 		// Each statement returns the writer connection to the pool, which
 		// hands it to any request waiting to write before the next batch.
-		res, err := s.db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id IN
-			(SELECT id FROM sessions WHERE expires_at <= ? LIMIT ?)`, now, batch)
+		res, err := s.db.write.ExecContext(ctx, `DELETE FROM hallpass_sessions WHERE id IN
+			(SELECT id FROM hallpass_sessions WHERE expires_at <= ? LIMIT ?)`, now, batch)
 		if err != nil {
 			return removed, statements, wrap(ctx, "sweep sessions", err)
 		}

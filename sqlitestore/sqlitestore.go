@@ -16,6 +16,14 @@
 // writes of a DB go through a single connection, so they never fail with
 // SQLITE_BUSY against each other; another process writing the same file is
 // waited for up to 5 seconds. The schema is created and upgraded by Open.
+// A database file Open creates is readable by its owner only (mode 0600),
+// and so are the -wal and -shm files SQLite creates beside it.
+//
+// An app that already has the database open (its own tables, its own
+// users) gives its *sql.DB to New instead; see New for the settings that
+// handle needs. Every table and index hallpass creates is named
+// hallpass_*, so it never collides with the app's users or sessions
+// tables.
 package sqlitestore
 
 import (
@@ -25,12 +33,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/hallpass/hallpass/internal/sweep"
 )
@@ -72,11 +81,14 @@ type Options struct {
 // out (Sessions, Accounts) stay valid until Close. A DB is safe for
 // concurrent use.
 type DB struct {
-	write *sql.DB // one connection; every write goes through it
-	read  *sql.DB // a pool of query_only connections
-	watch *sql.DB // one query_only connection, that asks PRAGMA data_version
-	now   func() time.Time
-	log   *slog.Logger
+	write *sql.DB // one connection; every write goes through it (New: the app's handle)
+	read  *sql.DB // a pool of query_only connections (New: the app's handle)
+	watch *sql.DB // one query_only connection, that asks PRAGMA data_version; nil for New
+	// shared is set for an app's handle (New): d does not own it, and its
+	// transactions do not take the write lock at BEGIN.
+	shared bool
+	now    func() time.Time
+	log    *slog.Logger
 
 	sessions *SessionStore
 	accounts *AccountStore
@@ -103,6 +115,68 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
 	}
+	if err := createPrivate(abs); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	d := newDB(opts)
+	if err := d.open(ctx, abs, opts); err != nil {
+		d.closeDBs()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	if err := d.start(ctx, opts); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// New keeps hallpass's tables in db, a database the app already has open,
+// next to the app's own tables: it applies hallpass's migrations to it
+// (creating tables and indexes named hallpass_* only), prepares its
+// statements and starts the background sweep unless opts.SweepInterval is
+// negative. opts.ReadConns is ignored. The app keeps ownership of db:
+// DB.Close stops the sweep and releases hallpass's statements, and leaves
+// db open.
+//
+// db must use the modernc.org/sqlite driver ("sqlite"). hallpass sets no
+// pragma on it, since they are the app's choice; give its DSN
+//
+//	?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)
+//
+// busy_timeout makes a write wait for another connection's instead of
+// failing at once with SQLITE_BUSY (a 503 for the request), and is logged
+// as a warning when it is 0; WAL lets reads run while a write does. Every
+// transaction of hallpass's that reads before it writes takes the write
+// lock with its first statement, so it works with the driver's default
+// deferred transactions. Sessions are read with a query each time (Open's
+// read cache needs a connection of its own, which a shared pool cannot
+// spare).
+func New(ctx context.Context, db *sql.DB, opts Options) (*DB, error) {
+	if db == nil {
+		return nil, errors.New("sqlitestore: New: the *sql.DB is nil")
+	}
+	if _, ok := db.Driver().(*sqlite.Driver); !ok {
+		return nil, fmt.Errorf("sqlitestore: New: the *sql.DB uses the driver %T; want modernc.org/sqlite (sql.Open(\"sqlite\", ...))", db.Driver())
+	}
+	d := newDB(opts)
+	d.write, d.read, d.shared = db, db, true
+	var busy int
+	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+		return nil, fmt.Errorf("sqlitestore: New: %w", err)
+	}
+	if busy == 0 {
+		d.log.WarnContext(ctx, "sqlitestore: the database handle has busy_timeout 0: a write that meets another connection's fails at once; add _pragma=busy_timeout(5000) to its DSN")
+	}
+	if err := (migrator{db: db, shared: true, now: d.now}).migrate(ctx, schemaMigrations, schemaBaseline); err != nil {
+		return nil, fmt.Errorf("sqlitestore: New: %w", err)
+	}
+	if err := d.start(ctx, opts); err != nil {
+		return nil, fmt.Errorf("sqlitestore: New: %w", err)
+	}
+	return d, nil
+}
+
+// newDB returns a DB with opts' clock and logger, or their defaults.
+func newDB(opts Options) *DB {
 	d := &DB{now: opts.Now, log: opts.Logger}
 	if d.now == nil {
 		d.now = time.Now
@@ -110,30 +184,44 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	if err := d.open(ctx, abs, opts); err != nil {
-		d.closeDBs()
-		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
-	}
+	return d
+}
+
+// start prepares the stores of d, whose handles are open and whose schema
+// is up to date, and starts the background sweep. On failure it closes
+// what it opened.
+func (d *DB) start(ctx context.Context, opts Options) error {
+	var err error
 	if d.sessions, err = newSessionStore(ctx, d); err != nil {
 		d.closeDBs()
-		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		return err
 	}
 	if d.accounts, err = newAccountStore(ctx, d); err != nil {
 		d.closeDBs()
-		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		return err
 	}
-
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = DefaultSweepInterval
 	}
 	if interval > 0 {
 		d.stopSweep = sweep.Start(interval, d.log, "sqlitestore",
-			sweep.Job{Table: "sessions", Run: d.sessions.Sweep},
-			sweep.Job{Table: "remember_tokens", Run: d.accounts.sweepRemember},
-			sweep.Job{Table: "api_tokens", Run: d.accounts.sweepTokens})
+			sweep.Job{Table: "hallpass_sessions", Run: d.sessions.Sweep},
+			sweep.Job{Table: "hallpass_remember_tokens", Run: d.accounts.sweepRemember},
+			sweep.Job{Table: "hallpass_api_tokens", Run: d.accounts.sweepTokens})
 	}
-	return d, nil
+	return nil
+}
+
+// createPrivate creates the file at path, readable and writable by its
+// owner only, unless it exists; SQLite gives the -wal and -shm files it
+// creates beside a database the database file's permissions.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn returns the data source name of the file at the absolute path abs
@@ -185,7 +273,7 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want WAL (is the file on a network file system?)", mode)
 	}
-	if err := migrate(ctx, d.write, schemaMigrations, d.now); err != nil {
+	if err := (migrator{db: d.write, now: d.now}).migrate(ctx, schemaMigrations, schemaBaseline); err != nil {
 		return err
 	}
 
@@ -223,7 +311,8 @@ func (d *DB) Sessions() *SessionStore { return d.sessions }
 func (d *DB) Accounts() *AccountStore { return d.accounts }
 
 // Close stops the background sweep, waits for it to finish, and closes
-// the database. The stores of d must not be used afterwards. Calling Close
+// the database (for a DB made by New, only hallpass's statements: the
+// app's handle stays open). The stores of d must not be used afterwards. Calling Close
 // again returns the first call's result.
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
@@ -245,6 +334,9 @@ func (d *DB) closeDBs() error {
 	}
 	if d.accounts != nil {
 		errs = append(errs, d.accounts.close())
+	}
+	if d.shared { // the app's handle: the app closes it
+		return errors.Join(errs...)
 	}
 	if d.read != nil {
 		errs = append(errs, d.read.Close())

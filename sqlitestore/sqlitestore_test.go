@@ -82,7 +82,7 @@ func TestReopen(t *testing.T) {
 	for i := range 2 {
 		db = mustOpenPath(t, path, Options{SweepInterval: -1})
 		var versions, max int
-		if err := db.read.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&versions, &max); err != nil {
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*), max(version) FROM hallpass_schema_migrations`).Scan(&versions, &max); err != nil {
 			t.Fatal(err)
 		}
 		if versions != len(schemaMigrations) || max != len(schemaMigrations) {
@@ -100,7 +100,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, len(schemaMigrations)+1); err != nil {
+	if _, err := raw.ExecContext(ctx, `INSERT INTO hallpass_schema_migrations VALUES (?, 0)`, len(schemaMigrations)+1); err != nil {
 		t.Fatal(err)
 	}
 	if db, err := Open(ctx, path, Options{SweepInterval: -1}); err == nil || !strings.Contains(err.Error(), "newer") {
@@ -136,7 +136,7 @@ func createMany(t *testing.T, db *DB, prefix string, n int, now time.Time, ttl t
 	defer tx.Rollback()
 	data := session.EncodeValues(nil)
 	for i := range n {
-		if _, err := tx.ExecContext(t.Context(), `INSERT INTO sessions (id, data, created_at, last_seen, expires_at)
+		if _, err := tx.ExecContext(t.Context(), `INSERT INTO hallpass_sessions (id, data, created_at, last_seen, expires_at)
 			VALUES (?, ?, ?, ?, ?)`, fmt.Sprintf("%s-%d", prefix, i), data, ms(now), ms(now), ms(now.Add(ttl))); err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +149,7 @@ func createMany(t *testing.T, db *DB, prefix string, n int, now time.Time, ttl t
 func count(t *testing.T, db *DB) int {
 	t.Helper()
 	var n int
-	if err := db.read.QueryRowContext(t.Context(), `SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+	if err := db.read.QueryRowContext(t.Context(), `SELECT count(*) FROM hallpass_sessions`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -198,7 +198,7 @@ func TestCorruptData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, data := range [][]byte{{}, {0xff}, {1, 5, 1}, []byte("{\"json\":1}")} {
-		if _, err := db.write.ExecContext(ctx, `UPDATE sessions SET data = ? WHERE id = 'id'`, data); err != nil {
+		if _, err := db.write.ExecContext(ctx, `UPDATE hallpass_sessions SET data = ? WHERE id = 'id'`, data); err != nil {
 			t.Fatal(err)
 		}
 		if r, err := s.Load(ctx, "id"); !errors.Is(err, session.ErrCorrupt) {
@@ -284,11 +284,11 @@ func TestLoadCacheSeesOtherWriters(t *testing.T) {
 	}
 	load("deleted by a second DB", "b", "")
 	load("cached again", "c", "v")
-	if _, err := bare.ExecContext(ctx, `DELETE FROM sessions WHERE id = 'c'`); err != nil {
+	if _, err := bare.ExecContext(ctx, `DELETE FROM hallpass_sessions WHERE id = 'c'`); err != nil {
 		t.Fatal(err)
 	}
 	load("deleted by a bare connection", "c", "")
-	if _, err := bare.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = 'a'`, now.Add(-time.Minute).UnixMilli()); err != nil {
+	if _, err := bare.ExecContext(ctx, `UPDATE hallpass_sessions SET expires_at = ? WHERE id = 'a'`, now.Add(-time.Minute).UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	load("expired by a bare connection", "a", "")

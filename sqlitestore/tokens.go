@@ -8,37 +8,22 @@ import (
 	"strings"
 	"time"
 
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/internal/seqid"
 )
 
-// ownerID returns the row ID of the user that owns a new token, or an
-// error wrapping account.ErrNotFound when userID cannot name one.
-func ownerID(userID string) (int64, error) {
-	n, ok := seqid.Parse(userID)
-	if !ok {
-		return 0, fmt.Errorf("user %q: %w", userID, account.ErrNotFound)
-	}
-	return n, nil
-}
-
-// insertToken runs the INSERT query of a token owned by the user userID
-// and returns the result; a user that does not exist is an error wrapping
-// account.ErrNotFound.
+// insertToken runs the INSERT query of a token owned by the user userID,
+// whose first parameter is the user's ID, and returns the result. An empty
+// userID is an error wrapping account.ErrInvalid; any other names a user,
+// of this store or of an app's own table.
 func (s *AccountStore) insertToken(ctx context.Context, op, userID, query string, args ...any) (sql.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	uid, err := ownerID(userID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
+	if userID == "" {
+		return nil, fmt.Errorf("sqlitestore: %s: no user ID: %w", op, account.ErrInvalid)
 	}
-	res, err := s.db.write.ExecContext(ctx, query, append([]any{uid}, args...)...)
-	if constraint(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return nil, fmt.Errorf("sqlitestore: %s: user %q: %w", op, userID, account.ErrNotFound)
-	}
+	res, err := s.db.write.ExecContext(ctx, query, append([]any{userID}, args...)...)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -46,9 +31,9 @@ func (s *AccountStore) insertToken(ctx context.Context, op, userID, query string
 }
 
 // CreateRemember stores t. A selector already in use is an error, and so
-// is a t.UserID that names no user (wrapping account.ErrNotFound).
+// is an empty t.UserID (wrapping account.ErrInvalid).
 func (s *AccountStore) CreateRemember(ctx context.Context, t *account.RememberToken) error {
-	_, err := s.insertToken(ctx, "create remember token", t.UserID, `INSERT INTO remember_tokens
+	_, err := s.insertToken(ctx, "create remember token", t.UserID, `INSERT INTO hallpass_remember_tokens
 		(user_id, selector, validator_hash, prev_hash, rotated_at, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Selector, t.ValidatorHash, t.PrevHash, optMs(t.RotatedAt), ms(t.CreatedAt), ms(t.ExpiresAt))
@@ -56,22 +41,21 @@ func (s *AccountStore) CreateRemember(ctx context.Context, t *account.RememberTo
 }
 
 const rememberBySelectorSQL = `SELECT validator_hash, prev_hash, rotated_at, user_id, created_at, expires_at
-	FROM remember_tokens WHERE selector = ? AND expires_at > ?`
+	FROM hallpass_remember_tokens WHERE selector = ? AND expires_at > ?`
 
 // RememberBySelector returns the token with selector, or
 // account.ErrNotFound when there is none or it expired at now.
 func (s *AccountStore) RememberBySelector(ctx context.Context, selector string, now time.Time) (*account.RememberToken, error) {
 	t := account.RememberToken{Selector: selector}
-	var rotated, uid, created, expires int64
+	var rotated, created, expires int64
 	err := s.rememberBySel.QueryRowContext(ctx, selector, ms(now)).
-		Scan(&t.ValidatorHash, &t.PrevHash, &rotated, &uid, &created, &expires)
+		Scan(&t.ValidatorHash, &t.PrevHash, &rotated, &t.UserID, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, account.ErrNotFound
 	}
 	if err != nil {
 		return nil, wrap(ctx, "remember token by selector", err)
 	}
-	t.UserID = seqid.Format(uid)
 	t.RotatedAt, t.CreatedAt, t.ExpiresAt = optTime(rotated), time.UnixMilli(created), time.UnixMilli(expires)
 	return &t, nil
 }
@@ -87,7 +71,7 @@ func (s *AccountStore) RotateRemember(ctx context.Context, selector string, oldH
 	defer tx.Rollback()
 	// On the right of SET, columns hold the row's old values: prev_hash
 	// gets the digest being replaced.
-	res, err := tx.ExecContext(ctx, `UPDATE remember_tokens
+	res, err := tx.ExecContext(ctx, `UPDATE hallpass_remember_tokens
 		SET validator_hash = ?, prev_hash = validator_hash, rotated_at = ?, expires_at = ?
 		WHERE selector = ? AND validator_hash = ? AND expires_at > ?`,
 		newHash, optMs(now), ms(expiresAt), selector, oldHash, ms(now))
@@ -98,7 +82,7 @@ func (s *AccountStore) RotateRemember(ctx context.Context, selector string, oldH
 		return wrap(ctx, op, err)
 	} else if n == 0 {
 		return s.conflictOrNotFound(ctx, tx, op,
-			`SELECT 1 FROM remember_tokens WHERE selector = ? AND expires_at > ?`, selector, ms(now))
+			`SELECT 1 FROM hallpass_remember_tokens WHERE selector = ? AND expires_at > ?`, selector, ms(now))
 	}
 	if err := tx.Commit(); err != nil {
 		return wrap(ctx, op, err)
@@ -108,7 +92,7 @@ func (s *AccountStore) RotateRemember(ctx context.Context, selector string, oldH
 
 // DeleteRemember removes the token, if any.
 func (s *AccountStore) DeleteRemember(ctx context.Context, selector string) error {
-	if _, err := s.db.write.ExecContext(ctx, `DELETE FROM remember_tokens WHERE selector = ?`, selector); err != nil {
+	if _, err := s.db.write.ExecContext(ctx, `DELETE FROM hallpass_remember_tokens WHERE selector = ?`, selector); err != nil {
 		return wrap(ctx, "delete remember token", err)
 	}
 	return nil
@@ -117,20 +101,19 @@ func (s *AccountStore) DeleteRemember(ctx context.Context, selector string) erro
 // DeleteRememberByUser removes the user's tokens and returns how many,
 // counting the expired ones the sweep has not deleted yet.
 func (s *AccountStore) DeleteRememberByUser(ctx context.Context, userID string) (int, error) {
-	return s.deleteByUser(ctx, "delete remember tokens by user", `DELETE FROM remember_tokens WHERE user_id = ?`, userID)
+	return s.deleteByUser(ctx, "delete remember tokens by user", `DELETE FROM hallpass_remember_tokens WHERE user_id = ?`, userID)
 }
 
-// deleteByUser runs query, a DELETE taking a user's row ID, and returns how
-// many rows it deleted; none for a userID that names no user.
+// deleteByUser runs query, a DELETE taking a user's ID, and returns how
+// many rows it deleted.
 func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, wrap(ctx, op, err)
 	}
-	uid, ok := seqid.Parse(userID)
-	if !ok {
+	if userID == "" {
 		return 0, nil
 	}
-	res, err := s.db.write.ExecContext(ctx, query, uid)
+	res, err := s.db.write.ExecContext(ctx, query, userID)
 	if err != nil {
 		return 0, wrap(ctx, op, err)
 	}
@@ -142,10 +125,9 @@ func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID strin
 }
 
 // CreateToken stores t, assigning t.ID. A digest already in use is an
-// error, and so is a t.UserID that names no user (wrapping
-// account.ErrNotFound).
+// error, and so is an empty t.UserID (wrapping account.ErrInvalid).
 func (s *AccountStore) CreateToken(ctx context.Context, t *account.APIToken) error {
-	res, err := s.insertToken(ctx, "create api token", t.UserID, `INSERT INTO api_tokens
+	res, err := s.insertToken(ctx, "create api token", t.UserID, `INSERT INTO hallpass_api_tokens
 		(user_id, name, hash, created_at, expires_at, last_used_at, scopes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Name, t.Hash, ms(t.CreatedAt), optMs(t.ExpiresAt), optMs(t.LastUsedAt), strings.Join(t.Scopes, " "))
 	if err != nil {
@@ -164,20 +146,20 @@ const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used
 // scanToken reads a row of tokenColumns.
 func scanToken(row interface{ Scan(...any) error }) (*account.APIToken, error) {
 	var (
-		t                                   account.APIToken
-		id, uid, created, expires, lastUsed int64
-		scopes                              string
+		t                              account.APIToken
+		id, created, expires, lastUsed int64
+		scopes                         string
 	)
-	if err := row.Scan(&id, &uid, &t.Name, &t.Hash, &created, &expires, &lastUsed, &scopes); err != nil {
+	if err := row.Scan(&id, &t.UserID, &t.Name, &t.Hash, &created, &expires, &lastUsed, &scopes); err != nil {
 		return nil, err
 	}
 	t.Scopes = strings.Fields(scopes)
-	t.ID, t.UserID = seqid.Format(id), seqid.Format(uid)
+	t.ID = seqid.Format(id)
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = time.UnixMilli(created), optTime(expires), optTime(lastUsed)
 	return &t, nil
 }
 
-const tokenByHashSQL = `SELECT ` + tokenColumns + ` FROM api_tokens
+const tokenByHashSQL = `SELECT ` + tokenColumns + ` FROM hallpass_api_tokens
 	WHERE hash = ? AND (expires_at = 0 OR expires_at > ?)`
 
 // TokenByHash returns the token whose digest is hash, or
@@ -201,12 +183,8 @@ func (s *AccountStore) ListTokens(ctx context.Context, userID string) ([]*accoun
 		return nil, wrap(ctx, "list api tokens", err)
 	}
 	list := []*account.APIToken{}
-	uid, ok := seqid.Parse(userID)
-	if !ok {
-		return list, nil
-	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
-		WHERE user_id = ? ORDER BY created_at DESC, id DESC`, uid)
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM hallpass_api_tokens
+		WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
 		return nil, wrap(ctx, "list api tokens", err)
 	}
@@ -224,7 +202,7 @@ func (s *AccountStore) ListTokens(ctx context.Context, userID string) ([]*accoun
 	return list, nil
 }
 
-const touchTokenSQL = `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`
+const touchTokenSQL = `UPDATE hallpass_api_tokens SET last_used_at = ? WHERE id = ?`
 
 // TouchToken sets the token's LastUsedAt to t. A missing token is not an
 // error.
@@ -246,12 +224,11 @@ func (s *AccountStore) TouchToken(ctx context.Context, id string, t time.Time) e
 // when the user has no such token.
 func (s *AccountStore) DeleteToken(ctx context.Context, userID, id string) error {
 	const op = "delete api token"
-	uid, ok1 := seqid.Parse(userID)
-	n, ok2 := seqid.Parse(id)
-	if !ok1 || !ok2 {
+	n, ok := seqid.Parse(id)
+	if !ok {
 		return s.notFound(ctx, op)
 	}
-	res, err := s.db.write.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ? AND user_id = ?`, n, uid)
+	res, err := s.db.write.ExecContext(ctx, `DELETE FROM hallpass_api_tokens WHERE id = ? AND user_id = ?`, n, userID)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -266,5 +243,5 @@ func (s *AccountStore) DeleteToken(ctx context.Context, userID, id string) error
 // DeleteTokensByUser removes the user's tokens, expired ones included,
 // and returns how many.
 func (s *AccountStore) DeleteTokensByUser(ctx context.Context, userID string) (int, error) {
-	return s.deleteByUser(ctx, "delete api tokens by user", `DELETE FROM api_tokens WHERE user_id = ?`, userID)
+	return s.deleteByUser(ctx, "delete api tokens by user", `DELETE FROM hallpass_api_tokens WHERE user_id = ?`, userID)
 }

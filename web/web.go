@@ -146,10 +146,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Health
 	}
+	// The login Manager hands out its Users as a whole account.Store,
+	// whose methods the Source lacks answer account.ErrNotSupported.
+	accounts, ok := lc.Users.(account.Store)
+	if !ok {
+		return nil, fmt.Errorf("web: the login manager's Users (%T) is not an account.Store", lc.Users)
+	}
 	s := &Server{
 		sessions: lc.Sessions,
 		login:    cfg.Login,
-		accounts: lc.Users,
+		accounts: accounts,
 		tokens:   lc.Tokens,
 		health:   cfg.Health,
 		freshFor: cfg.FreshFor,

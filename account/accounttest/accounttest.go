@@ -13,9 +13,11 @@
 //
 // Run calls newStores once per subtest, and each call must return fresh,
 // empty stores; the store's test registers whatever cleanup they need. The
-// three stores of one call must share their data: remember-me and API
-// tokens belong to users that the suite creates through Users, and a store
-// may check that they exist (with a foreign key, say).
+// three stores of one call must share their data: Deleter must remove the
+// tokens of the user it deletes. Remember-me and API tokens belong to
+// users that the suite creates through Users, and also (ForeignUser
+// subtests) to users that only an app's own user table knows: a token
+// store keeps tokens for any non-empty user ID, as text.
 //
 // Remember or Tokens may be nil for an engine that does not keep them:
 // their subtests are then skipped with a message that says so, so `go test
@@ -103,6 +105,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Remember/DeleteByUser", testRememberDeleteByUser},
 		{"Remember/NotAliased", testRememberNotAliased},
 		{"Remember/CancelledContext", testRememberCancelled},
+		{"Remember/ForeignUser", testRememberForeignUser},
 		{"Tokens/CreateAssignsID", testTokenCreateAssignsID},
 		{"Tokens/RoundTrip", testTokenRoundTrip},
 		{"Tokens/Scopes", testTokenScopes},
@@ -116,6 +119,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Tokens/NotAliased", testTokenNotAliased},
 		{"Tokens/Concurrent", testTokensConcurrent},
 		{"Tokens/CancelledContext", testTokensCancelled},
+		{"Tokens/ForeignUser", testTokensForeignUser},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1728,4 +1732,63 @@ func testTokensCancelled(t *testing.T, h *harness) {
 	}
 	checkToken(t, "TokenByHash", h.mustToken(tok.Hash, h.now), want)
 	h.mustNotToken(fresh.Hash, h.now)
+}
+
+// foreignUserIDs are IDs of users that an app's own user table keeps and
+// Users has never seen: a UUID, an email address, a number beyond any
+// sequence, text with quotes.
+var foreignUserIDs = []string{
+	"7f3c2a9e-6b1d-4c0e-9a51-2f8d6b7e4c10",
+	"ada@example.com",
+	"99999999999999999999",
+	`o'brien "x" %_`,
+}
+
+// Remember-me tokens are kept for any non-empty user ID, whoever keeps
+// the user, and found, rotated and revoked by it; an empty one is
+// ErrInvalid.
+func testRememberForeignUser(t *testing.T, h *harness) {
+	for _, uid := range foreignUserIDs {
+		want := h.createRemember(h.rememberToken(uid))
+		other := h.createRemember(h.rememberToken(uid))
+		checkRemember(t, "RememberBySelector", h.mustRemember(want.Selector, h.now), want)
+		newHash := digest("rotated " + uid)
+		if err := h.Remember.RotateRemember(h.ctx, want.Selector, want.ValidatorHash, newHash, h.now, h.now.Add(time.Hour)); err != nil {
+			t.Errorf("RotateRemember of user %q's token = %v", uid, err)
+		}
+		if n, err := h.Remember.DeleteRememberByUser(h.ctx, uid); err != nil || n != 2 {
+			t.Errorf("DeleteRememberByUser(%q) = %d, %v; want 2, nil", uid, n, err)
+		}
+		h.mustNotRemember(want.Selector, h.now)
+		h.mustNotRemember(other.Selector, h.now)
+	}
+	if err := h.Remember.CreateRemember(h.ctx, h.rememberToken("")); !errors.Is(err, account.ErrInvalid) {
+		t.Errorf("CreateRemember with UserID \"\" = %v, want ErrInvalid", err)
+	}
+}
+
+// API tokens are kept for any non-empty user ID, whoever keeps the user,
+// and listed, deleted and revoked by it; an empty one is ErrInvalid.
+func testTokensForeignUser(t *testing.T, h *harness) {
+	for _, uid := range foreignUserIDs {
+		a := h.createToken(h.apiToken(uid, "ci"))
+		b := h.createToken(h.apiToken(uid, "deploy"))
+		if got := h.mustToken(a.Hash, h.now); got.UserID != uid || got.ID != a.ID {
+			t.Errorf("TokenByHash of user %q's token = %+v, want %+v", uid, got, a)
+		}
+		if list, err := h.Tokens.ListTokens(h.ctx, uid); err != nil || len(list) != 2 {
+			t.Errorf("ListTokens(%q) = %d tokens, %v; want 2", uid, len(list), err)
+		}
+		if err := h.Tokens.DeleteToken(h.ctx, uid, a.ID); err != nil {
+			t.Errorf("DeleteToken(%q, %q) = %v", uid, a.ID, err)
+		}
+		if n, err := h.Tokens.DeleteTokensByUser(h.ctx, uid); err != nil || n != 1 {
+			t.Errorf("DeleteTokensByUser(%q) = %d, %v; want 1, nil", uid, n, err)
+		}
+		h.mustNotToken(a.Hash, h.now)
+		h.mustNotToken(b.Hash, h.now)
+	}
+	if err := h.Tokens.CreateToken(h.ctx, h.apiToken("", "ci")); !errors.Is(err, account.ErrInvalid) {
+		t.Errorf("CreateToken with UserID \"\" = %v, want ErrInvalid", err)
+	}
 }

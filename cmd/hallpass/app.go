@@ -154,7 +154,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 			return sqlite, nil
 		}
 		path := filepath.Join(cfg.Data, "hallpass.db")
-		if err := ensureFile(path); err != nil {
+		if err := ensureDir(cfg.Data); err != nil {
 			return nil, err
 		}
 		db, err := sqlitestore.Open(ctx, path, sqlitestore.Options{Logger: logger})
@@ -272,18 +272,14 @@ func secretKeys(cfg *config) ([][]byte, error) {
 	return [][]byte{k}, nil
 }
 
-// ensureFile creates path (and its directory) with owner-only permissions
-// if it does not exist, so the database SQLite creates is not readable by
-// others.
-func ensureFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// ensureDir creates dir, the data directory, with owner-only permissions
+// if it does not exist; sqlitestore.Open creates the database in it with
+// owner-only permissions too.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the data directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	return f.Close()
+	return nil
 }
 
 // newLogger returns the server's logger: text lines on w at level.
