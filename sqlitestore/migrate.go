@@ -11,7 +11,7 @@ import (
 )
 
 // The schema is the sequence of SQL files in migrations/, named
-// NNNN_description.sql with versions numbered from 0001 without gaps.
+// NNNN_description.sql with increasing versions from 0001 (gaps allowed).
 // Open applies, in order, each one the database has not recorded in
 // schema_migrations, each in its own transaction. To change the schema,
 // add the next file; never edit or renumber one that has been released.
@@ -46,10 +46,10 @@ func migrate(ctx context.Context, w *sql.DB, ms []migrations.Migration, now func
 	if err != nil {
 		return fmt.Errorf("sqlitestore: read schema version: %w", err)
 	}
-	if v > len(ms) {
-		return fmt.Errorf("sqlitestore: database schema version %d is newer than this program's (%d); upgrade hallpass", v, len(ms))
+	if v > migrations.Latest(ms) {
+		return fmt.Errorf("sqlitestore: database schema version %d is newer than this program's (%d); upgrade hallpass", v, migrations.Latest(ms))
 	}
-	for _, m := range ms[v:] {
+	for _, m := range ms {
 		if err := apply(ctx, w, m, now); err != nil {
 			return err
 		}
@@ -65,11 +65,11 @@ func apply(ctx context.Context, w *sql.DB, m migrations.Migration, now func() ti
 		return fmt.Errorf("sqlitestore: migration %s: %w", m.Name, err)
 	}
 	defer tx.Rollback()
-	v, err := schemaVersion(ctx, tx)
-	if err != nil {
+	var done bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.Version).Scan(&done); err != nil {
 		return fmt.Errorf("sqlitestore: migration %s: %w", m.Name, err)
 	}
-	if v >= m.Version {
+	if done {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {

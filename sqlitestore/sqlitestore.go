@@ -131,7 +131,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		d.stopSweep = sweep.Start(interval, d.log, "sqlitestore",
 			sweep.Job{Table: "sessions", Run: d.sessions.Sweep},
 			sweep.Job{Table: "remember_tokens", Run: d.accounts.sweepRemember},
-			sweep.Job{Table: "api_tokens", Run: d.accounts.sweepTokens})
+			sweep.Job{Table: "api_tokens", Run: d.accounts.sweepTokens},
+			sweep.Job{Table: "hallpass_email_tokens", Run: d.Recovery().sweep})
 	}
 	return d, nil
 }
