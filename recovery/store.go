@@ -14,10 +14,12 @@ type Purpose string
 const (
 	// Reset links set a new password (GET|POST /password/reset/{token}).
 	Reset Purpose = "reset"
-	// Verify links prove that Token.Email belongs to the user
-	// (GET /verify/{token}); when Email is not the user's address, they
-	// also change the address to it (an email change).
+	// Verify links prove that Token.Email, the user's address, belongs
+	// to the user (GET /verify/{token}).
 	Verify Purpose = "verify"
+	// Change links prove a new address, Token.Email, and make it the
+	// user's (GET /verify/{token} too).
+	Change Purpose = "change"
 )
 
 // Token is an emailed link as stored: only a SHA-256 digest of its secret

@@ -34,6 +34,10 @@ type accountPage struct {
 	ScopeOptions        []scopeOption
 	Error               string            // a message for the whole page
 	Errors              map[string]string // per field
+
+	Recovery      bool   // the server sends email: show verification and the change-email form
+	EmailVerified bool   // the profile's address is verified
+	NewEmail      string // the change-email form, shown again after an error
 }
 
 // sessionRow is one of the user's sessions as the account page lists it.
@@ -63,6 +67,13 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	}
 	profile.PasswordHash = ""
 	d.Profile = profile
+	if s.recovery != nil {
+		d.Recovery = true
+		if d.EmailVerified, err = s.recovery.Verified(ctx, profile); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	infos, err := s.sessions.ListByUser(ctx, me.ID)
 	switch {
 	case errors.Is(err, session.ErrNotSupported):
