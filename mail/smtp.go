@@ -54,7 +54,7 @@ var _ Mailer = (*SMTP)(nil)
 func NewSMTP(rawURL, from string, opt SMTPOptions) (*SMTP, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, errors.New("mail: the SMTP URL cannot be parsed; want smtp://[user:password@]host:port or smtps://...")
+		return nil, errors.New("mail: the SMTP URL cannot be parsed; want smtp://[user:password@]host:port or smtps://[user:password@]host:port")
 	}
 	s := &SMTP{host: u.Hostname(), port: u.Port(), opt: opt}
 	switch u.Scheme {
