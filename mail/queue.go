@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/hallpass/hallpass/internal/workq"
 )
 
 // Errors of Queue.Send.
@@ -37,13 +38,7 @@ type QueueOptions struct {
 type Queue struct {
 	next Mailer
 	opt  QueueOptions
-	ch   chan *Message
-
-	mu     sync.RWMutex // guards closed against Send
-	closed bool
-	stop   context.CancelFunc // cancels deliveries and pauses at Close's deadline
-	ctx    context.Context
-	wg     sync.WaitGroup
+	q    *workq.Queue
 }
 
 var _ Mailer = (*Queue)(nil)
@@ -65,12 +60,7 @@ func NewQueue(next Mailer, opt QueueOptions) *Queue {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	q := &Queue{next: next, opt: opt, ch: make(chan *Message, opt.Size)}
-	q.ctx, q.stop = context.WithCancel(context.Background())
-	for range opt.Workers {
-		q.wg.Go(q.work)
-	}
-	return q
+	return &Queue{next: next, opt: opt, q: workq.New(opt.Size, opt.Workers)}
 }
 
 // Send queues m and returns at once: ErrQueueFull when the queue is full,
@@ -80,61 +70,36 @@ func (q *Queue) Send(ctx context.Context, m *Message) error {
 	if _, err := Encode(m, "check@localhost", time.Time{}); err != nil {
 		return err
 	}
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.closed {
-		return ErrClosed
-	}
-	select {
-	case q.ch <- m:
-		return nil
-	default:
+	err := q.q.Put(func(ctx context.Context) {
+		err := q.deliver(ctx, m)
+		if m.Done != nil {
+			m.Done(err)
+		}
+	})
+	switch {
+	case errors.Is(err, workq.ErrFull):
 		q.opt.Logger.ErrorContext(ctx, "mail: queue full; message dropped", "to", m.To, "subject", m.Subject, "size", q.opt.Size)
 		return ErrQueueFull
+	case errors.Is(err, workq.ErrClosed):
+		return ErrClosed
 	}
+	return err
 }
 
 // Close stops taking messages and waits for the queued ones to be
 // delivered or given up, until ctx ends; then it abandons the rest
 // (their Done gets ErrClosed) and returns ctx's error.
-func (q *Queue) Close(ctx context.Context) error {
-	q.mu.Lock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
-	}
-	q.mu.Unlock()
-	done := make(chan struct{})
-	go func() { q.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		q.stop()
-		return nil
-	case <-ctx.Done():
-		q.stop()
-		<-done
-		return ctx.Err()
-	}
-}
+func (q *Queue) Close(ctx context.Context) error { return q.q.Close(ctx) }
 
-func (q *Queue) work() {
-	for m := range q.ch {
-		err := q.deliver(m)
-		if m.Done != nil {
-			m.Done(err)
-		}
-	}
-}
-
-// deliver tries m up to Attempts times.
-func (q *Queue) deliver(m *Message) error {
+// deliver tries m up to Attempts times, until ctx (the queue's) ends.
+func (q *Queue) deliver(ctx context.Context, m *Message) error {
 	wait := q.opt.Backoff
 	var err error
 	for attempt := 1; attempt <= q.opt.Attempts; attempt++ {
-		if q.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return ErrClosed
 		}
-		if err = q.next.Send(q.ctx, m); err == nil {
+		if err = q.next.Send(ctx, m); err == nil {
 			return nil
 		}
 		if errors.Is(err, ErrInvalid) {
@@ -147,7 +112,7 @@ func (q *Queue) deliver(m *Message) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-q.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
 			return ErrClosed
 		}

@@ -33,9 +33,10 @@ func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
 	// The job keeps the request's values (its request ID for the log),
 	// not its cancellation: the answer goes out before the job runs.
 	jctx := context.WithoutCancel(ctx)
-	s.enqueue(ctx, func(context.Context) {
+	s.enqueue(ctx, func(qctx context.Context) {
 		ctx, cancel := context.WithTimeout(jctx, jobTimeout)
 		defer cancel()
+		defer context.AfterFunc(qctx, cancel)() // Close gave up waiting
 		s.handleReset(ctx, email, ip)
 	})
 	return nil
@@ -44,16 +45,8 @@ func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
 // enqueue hands job to the background worker, or drops it with a log
 // line when the backlog is full or the Service closed.
 func (s *Service) enqueue(ctx context.Context, job func(context.Context)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		s.cfg.Logger.ErrorContext(ctx, "recovery: service closed; reset request dropped")
-		return
-	}
-	select {
-	case s.jobs <- job:
-	default:
-		s.cfg.Logger.ErrorContext(ctx, "recovery: backlog full; reset request dropped", "backlog", s.cfg.Backlog)
+	if err := s.jobs.Put(job); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "recovery: reset request dropped", "err", err, "backlog", s.cfg.Backlog)
 	}
 }
 

@@ -33,12 +33,12 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/internal/workq"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/throttle"
 )
@@ -144,13 +144,7 @@ type Config struct {
 // safe for concurrent use.
 type Service struct {
 	cfg  Config
-	jobs chan func(context.Context)
-	ctx  context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-
-	mu     sync.RWMutex // guards closed against sends on jobs
-	closed bool
+	jobs *workq.Queue // reset requests, handled in the background
 }
 
 // New returns a Service for cfg, with its background worker running.
@@ -201,14 +195,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, jobs: make(chan func(context.Context), cfg.Backlog)}
-	s.ctx, s.stop = context.WithCancel(context.Background())
-	s.wg.Go(func() {
-		for job := range s.jobs {
-			job(s.ctx)
-		}
-	})
-	return s, nil
+	return &Service{cfg: cfg, jobs: workq.New(cfg.Backlog, 1)}, nil
 }
 
 // Config returns the Service's configuration, defaults filled in.
@@ -216,25 +203,7 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Close stops taking reset requests and waits, until ctx ends, for the
 // queued ones to be handled (their mail handed to the Mailer).
-func (s *Service) Close(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.jobs)
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		s.stop()
-		return nil
-	case <-ctx.Done():
-		s.stop()
-		<-done
-		return ctx.Err()
-	}
-}
+func (s *Service) Close(ctx context.Context) error { return s.jobs.Close(ctx) }
 
 // newSecret returns a link secret (32 bytes from crypto/rand, base64url)
 // and its digest.

@@ -71,17 +71,19 @@ func (s *RecoveryStore) one(ctx context.Context, op string, db *sql.DB, query st
 
 // DeleteEmailTokens removes the user's tokens with purpose p.
 func (s *RecoveryStore) DeleteEmailTokens(ctx context.Context, userID string, p recovery.Purpose) (int, error) {
-	return s.exec(ctx, "delete email tokens", `DELETE FROM hallpass_email_tokens WHERE user_id = ? AND purpose = ?`, userID, string(p))
+	return execCount(ctx, s.db.write, "delete email tokens", `DELETE FROM hallpass_email_tokens WHERE user_id = ? AND purpose = ?`, userID, string(p))
 }
 
 // DeleteExpiredEmailTokens removes the tokens expired at now. The DB's
 // background sweep calls it too.
 func (s *RecoveryStore) DeleteExpiredEmailTokens(ctx context.Context, now time.Time) (int, error) {
-	return s.exec(ctx, "delete expired email tokens", `DELETE FROM hallpass_email_tokens WHERE expires_at <= ?`, ms(now))
+	return execCount(ctx, s.db.write, "delete expired email tokens", `DELETE FROM hallpass_email_tokens WHERE expires_at <= ?`, ms(now))
 }
 
-func (s *RecoveryStore) exec(ctx context.Context, op, query string, args ...any) (int, error) {
-	res, err := s.db.write.ExecContext(ctx, query, args...)
+// execCount runs query, a write, on w and returns how many rows it
+// changed.
+func execCount(ctx context.Context, w *sql.DB, op, query string, args ...any) (int, error) {
+	res, err := w.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, wrap(ctx, op, err)
 	}

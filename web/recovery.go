@@ -180,20 +180,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 		err = s.recovery.RequestEmailChange(r.Context(), u, next, s.clientIP(r))
 	}
 	if err != nil {
-		status, msg, ok := s.formProblem(w, r, err, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests)
-		if !ok {
-			s.fail(w, r, err)
-			return
-		}
-		switch status {
-		case http.StatusForbidden:
-			d.Errors = map[string]string{"email_current_password": msg}
-		case http.StatusUnprocessableEntity:
-			d.Errors = map[string]string{"new_email": msg}
-		default:
-			d.Error = msg
-		}
-		s.renderAccount(w, r, status, d)
+		s.accountFormFailed(w, r, err, d, "email_current_password", "new_email")
 		return
 	}
 	s.flash(r, "success", "We have sent a link to "+next+". Your address changes when you follow it; until then it stays "+u.Email+".")
