@@ -36,6 +36,8 @@ func TestCLISendReset(t *testing.T) {
 		t.Errorf("send-reset printed %q", out)
 	}
 	msg := smtp.Wait(t, "ada@example.com", 0)
+	head, _, _ := strings.Cut(string(msg.Raw), "\r\n\r\n")
+	t.Logf("delivered message (go test -v shows it):\n%s\n\n[text part]\n%s", head, msg.Text)
 	if got := msg.Header.Get("From"); got != `"Example Login" <login@example.com>` {
 		t.Errorf("From = %q, want HALLPASS_MAIL_FROM", got)
 	}
