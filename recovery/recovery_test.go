@@ -64,7 +64,7 @@ type fixture struct {
 	clock *sessiontest.Clock
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{smtp: mailtest.Start(t, mailtest.Options{}), clock: sessiontest.NewClock(),
 		users: &appUsers{users: map[string]*account.User{
