@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -488,4 +489,42 @@ func TestChangeEmail(t *testing.T) {
 	// The reset links now go to the new address.
 	e.browser().post("/password/forgot", url.Values{"email": {"ada@new.example.com"}})
 	e.mail.Wait(t, "ada@new.example.com", 1)
+}
+
+// A mail server that is down fails no page: registration and "forgot
+// password" answer as usual, and each failed attempt is a log line.
+func TestMailServerDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	smtp, err := mail.NewSMTP("smtp://"+addr, "login@example.com", mail.SMTPOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *server.Config) {
+		q := mail.NewQueue(smtp, mail.QueueOptions{Attempts: 2, Backoff: 10 * time.Millisecond, Logger: c.Logger})
+		t.Cleanup(func() { q.Close(context.Background()) })
+		c.Mailer, c.Recovery = q, memstore.NewRecoveryStore()
+	})
+	b := e.browser()
+	e.register(b, "ada")
+	if r := b.post("/password/forgot", url.Values{"email": {"ada@example.com"}}); r.code != http.StatusSeeOther {
+		t.Errorf("forgot with the mail server down: %d, want 303", r.code)
+	}
+	if r := b.login("ada", goodPassword); r.code != http.StatusSeeOther {
+		t.Errorf("login with the mail server down: %d, want 303", r.code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.logLines("mail.failed")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(e.logLines("mail: delivery failed")); n != 4 {
+		t.Errorf("%d failure lines, want 4 (2 messages, 2 attempts each)", n)
+	}
+	if n := len(e.logLines("mail.failed")); n != 2 {
+		t.Errorf("%d mail.failed events, want 2 (verification and reset)", n)
+	}
 }
