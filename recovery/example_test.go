@@ -42,7 +42,7 @@ func Example() {
 		http.Redirect(w, r, "/login?sent=1", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /password/reset/{token}", func(w http.ResponseWriter, r *http.Request) {
-		err := svc.ResetPassword(r.Context(), r.PathValue("token"), r.FormValue("new_password"), r.RemoteAddr)
+		_, err := svc.ResetPassword(r.Context(), r.PathValue("token"), r.FormValue("new_password"), r.RemoteAddr)
 		var fe *account.FieldError
 		switch {
 		case errors.Is(err, recovery.ErrInvalidToken):

@@ -162,39 +162,39 @@ func (s *Service) checkReset(ctx context.Context, secret string) (*Token, *accou
 // ResetPassword uses the reset link secret to set newPassword, for the
 // client at ip. The link is used up, with every other reset link of the
 // user, and SetPassword ends all of the user's sessions, remember-me and
-// API tokens; the user is not logged in. A link that does not work is
-// ErrInvalidToken; a password the Policy refuses is a *account.FieldError
+// API tokens; the user is not logged in. It returns the user. A link that
+// does not work is ErrInvalidToken; a password the Policy refuses is a *account.FieldError
 // (field "password") and leaves the link working.
-func (s *Service) ResetPassword(ctx context.Context, secret, newPassword, ip string) error {
+func (s *Service) ResetPassword(ctx context.Context, secret, newPassword, ip string) (*account.User, error) {
 	tok, u, err := s.checkReset(ctx, secret)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.cfg.Policy != nil {
 		if err := s.cfg.Policy.Check(newPassword, u.Username); err != nil {
-			return &account.FieldError{Field: "password", Message: err.Error()}
+			return nil, &account.FieldError{Field: "password", Message: err.Error()}
 		}
 	}
 	// Taking the link decides a race between two submissions of it.
 	if _, err := s.cfg.Tokens.TakeEmailToken(ctx, tok.Hash, Reset); err != nil {
 		if isNotFound(err) {
-			return ErrInvalidToken
+			return nil, ErrInvalidToken
 		}
-		return failed("use link", err)
+		return nil, failed("use link", err)
 	}
 	if err := s.cfg.SetPassword(ctx, u.ID, newPassword); err != nil {
 		// The password is unchanged: give the link back.
 		if perr := s.cfg.Tokens.CreateEmailToken(context.WithoutCancel(ctx), tok); perr != nil {
 			s.cfg.Logger.ErrorContext(ctx, "recovery: cannot restore a reset link after a failure", "err", perr)
 		}
-		return err
+		return nil, err
 	}
 	if _, err := s.cfg.Tokens.DeleteEmailTokens(ctx, u.ID, Reset); err != nil {
 		// They died with the password change anyway (PasswordChangedAt).
 		s.cfg.Logger.WarnContext(ctx, "recovery: cannot delete the other reset links", "err", err)
 	}
 	s.record(ctx, audit.Event{Name: audit.ResetUsed, UserID: u.ID, IP: ip})
-	return nil
+	return u, nil
 }
 
 // SendVerification sends a link that proves u's address, as registration

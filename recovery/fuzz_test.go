@@ -20,7 +20,7 @@ func FuzzLinkToken(f *testing.F) {
 		if _, err := fx.svc.CheckReset(t.Context(), token); !errors.Is(err, recovery.ErrInvalidToken) {
 			t.Errorf("CheckReset(%q) = %v, want ErrInvalidToken", token, err)
 		}
-		if err := fx.svc.ResetPassword(t.Context(), token, "a new passphrase", ""); !errors.Is(err, recovery.ErrInvalidToken) {
+		if _, err := fx.svc.ResetPassword(t.Context(), token, "a new passphrase", ""); !errors.Is(err, recovery.ErrInvalidToken) {
 			t.Errorf("ResetPassword(%q) = %v, want ErrInvalidToken", token, err)
 		}
 		if _, err := fx.svc.Verify(t.Context(), token, ""); !errors.Is(err, recovery.ErrInvalidToken) {

@@ -124,17 +124,17 @@ func TestResetWithAppUsers(t *testing.T) {
 		t.Fatalf("CheckReset = %v, %v", u, err)
 	}
 	f.clock.Advance(time.Second)
-	if err := f.svc.ResetPassword(ctx, secret, "new passphrase", "192.0.2.1"); err != nil {
-		t.Fatalf("ResetPassword = %v", err)
+	if u, err := f.svc.ResetPassword(ctx, secret, "new passphrase", "192.0.2.1"); err != nil || u.ID != "u-1" {
+		t.Fatalf("ResetPassword = %v, %v; want user u-1", u, err)
 	}
 	if f.users.pw["u-1"] != "new passphrase" {
 		t.Errorf("SetPassword got %q", f.users.pw["u-1"])
 	}
-	if err := f.svc.ResetPassword(ctx, secret, "another one", ""); !errors.Is(err, recovery.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(ctx, secret, "another one", ""); !errors.Is(err, recovery.ErrInvalidToken) {
 		t.Errorf("reused link: %v, want ErrInvalidToken", err)
 	}
 	for _, bad := range []string{"", "x", strings.Repeat("A", 43), strings.Repeat("!", 43), secret + "A"} {
-		if err := f.svc.ResetPassword(ctx, bad, "pw pw pw pw", ""); !errors.Is(err, recovery.ErrInvalidToken) {
+		if _, err := f.svc.ResetPassword(ctx, bad, "pw pw pw pw", ""); !errors.Is(err, recovery.ErrInvalidToken) {
 			t.Errorf("ResetPassword(%q) = %v, want ErrInvalidToken", bad, err)
 		}
 	}

@@ -83,7 +83,7 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, pw := r.PathValue("token"), r.PostForm.Get("new_password")
-	err := s.recovery.ResetPassword(r.Context(), token, pw, s.clientIP(r))
+	u, err := s.recovery.ResetPassword(r.Context(), token, pw, s.clientIP(r))
 	if err != nil {
 		if autherr.KindOf(err) == autherr.Invalid && !errors.Is(err, recovery.ErrInvalidToken) {
 			u, cerr := s.recovery.CheckReset(r.Context(), token)
@@ -97,6 +97,13 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		s.fail(w, r, linkErr(err))
 		return
+	}
+	if cu := login.CurrentUser(r.Context()); cu != nil && cu.ID == u.ID {
+		// The reset ended this browser's session too: log it out, so
+		// the message below has a session to wait in.
+		if err := s.login.Logout(w, r); err != nil {
+			s.log.WarnContext(r.Context(), "web: cannot log out after a reset", "err", err)
+		}
 	}
 	s.flash(r, "success", "Your password has been reset, and every session of your account has been logged out. Please log in with your new password.")
 	redirect(w, r, "/login")
@@ -243,7 +250,7 @@ func (s *Server) apiReset(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recovery.ResetPassword(r.Context(), req.Token, req.NewPassword, s.clientIP(r)); err != nil {
+	if _, err := s.recovery.ResetPassword(r.Context(), req.Token, req.NewPassword, s.clientIP(r)); err != nil {
 		s.fail(w, r, linkErr(err))
 		return
 	}

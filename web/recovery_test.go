@@ -252,19 +252,26 @@ func TestForgotPasswordLimits(t *testing.T) {
 			t.Fatalf("forgot: %d", r.code)
 		}
 	}
+	// Requests are handled one at a time, in order: once bob's link is
+	// here, every request for ada has been decided (their mail may still
+	// be on its way).
 	e.browser().post("/password/forgot", url.Values{"email": {"bob@example.com"}})
 	e.mail.Wait(t, "bob@example.com", 0)
-	if n := e.mail.Count("ada@example.com"); n != 3 {
-		t.Errorf("%d reset messages to one address after 5 requests, want 3 (the per-address limit)", n)
-	}
-	throttled := 0
+	sent, throttled := 0, 0
 	for _, rec := range e.logLines("password.reset.request") {
-		if rec["reason"] == "throttled" {
+		switch rec["reason"] {
+		case "throttled":
 			throttled++
+		case nil:
+			sent++
 		}
 	}
-	if throttled != 2 {
-		t.Errorf("%d throttled request events, want 2", throttled)
+	if sent != 4 || throttled != 2 {
+		t.Errorf("request events: %d sent (ada and bob), %d throttled; want 4 and 2 (3 a hour to one address)", sent, throttled)
+	}
+	e.mail.Wait(t, "ada@example.com", 2)
+	if n := e.mail.Count("ada@example.com"); n != 3 {
+		t.Errorf("%d reset messages to one address after 5 requests, want 3 (the per-address limit)", n)
 	}
 	// Malformed addresses are the form's problem, not an account's.
 	if r := e.browser().post("/password/forgot", url.Values{"email": {"not an address"}}); r.code != http.StatusUnprocessableEntity {
@@ -526,5 +533,24 @@ func TestMailServerDown(t *testing.T) {
 	}
 	if n := len(e.logLines("mail.failed")); n != 2 {
 		t.Errorf("%d mail.failed events, want 2 (verification and reset)", n)
+	}
+}
+
+// A browser still logged in as the user who resets the password is logged
+// out like every other session, and still gets the message.
+func TestResetWhileLoggedIn(t *testing.T) {
+	e := newMailEnv(t)
+	e.addUser("ada")
+	b := e.loggedIn("ada")
+	b.post("/password/forgot", url.Values{"email": {"ada@example.com"}})
+	path := e.pathOf(e.mail.Wait(t, "ada@example.com", 0).Link(t, "/password/reset/"))
+	if r := b.post(path, url.Values{"new_password": {"a brand new passphrase"}}); r.code != http.StatusSeeOther || r.location() != "/login" {
+		t.Fatalf("reset: %d to %q", r.code, r.location())
+	}
+	if got := b.flashes(); !strings.Contains(got, "Your password has been reset") {
+		t.Errorf("flash = %q, want the reset's message", got)
+	}
+	if r := b.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("still logged in after the reset: dashboard %d", r.code)
 	}
 }
