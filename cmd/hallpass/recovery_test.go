@@ -123,3 +123,63 @@ func TestServeSaysWhereMailGoes(t *testing.T) {
 		t.Errorf("start-up with SMTP does not name the server:\n%s", p.logs)
 	}
 }
+
+// The reset limits are counted in the shared throttle Counter: two
+// processes behind a load balancer send no more links to one address than
+// one would.
+func TestMultiProcessResetLimits(t *testing.T) {
+	redisURL, pgURL := sharedStores(t)
+	smtp := mailtest.Start(t, mailtest.Options{})
+	env := []string{"HALLPASS_SESSION_STORE=" + redisURL, "HALLPASS_DATABASE_URL=" + pgURL, "HALLPASS_SMTP_URL=" + smtp.URL()}
+	procs := []*proc{startProcess(t, env...), startProcess(t, env...)}
+	for _, name := range []string{"ada", "bob"} {
+		if r := newBrowser(t).form(procs[0].URL, "/register", "/register", url.Values{"username": {name}, "email": {name + "@example.com"}, "password": {"correct horse battery"}}); r.Code != http.StatusSeeOther {
+			t.Fatalf("register %s: %d", name, r.Code)
+		}
+	}
+	forgot := func(p *proc, email string) {
+		t.Helper()
+		if r := newBrowser(t).form(p.URL, "/password/forgot", "/password/forgot", url.Values{"email": {email}}); r.Code != http.StatusSeeOther {
+			t.Fatalf("forgot on %s: %d", p.URL, r.Code)
+		}
+	}
+	for i := range 5 {
+		forgot(procs[i%2], "ada@example.com")
+	}
+	// Each process handles its requests in order: once its link to bob is
+	// out, its requests for ada have been decided.
+	for i, p := range procs {
+		forgot(p, "bob@example.com")
+		for skip := 0; ; skip++ {
+			if strings.Contains(smtp.Wait(t, "bob@example.com", skip).Text, "/password/reset/") {
+				if skip >= i+1 { // bob's verification, then one reset per process
+					break
+				}
+			}
+		}
+	}
+	throttled := 0
+	for _, p := range procs {
+		for _, line := range strings.Split(p.logs.String(), "\n") {
+			if strings.Contains(line, "msg=password.reset.request") && strings.Contains(line, "reason=throttled") {
+				throttled++
+			}
+		}
+	}
+	if throttled != 2 {
+		t.Errorf("%d reset requests for one address throttled across both processes, want 2 (3 links an hour)\n%s\n%s", throttled, procs[0].logs, procs[1].logs)
+	}
+	resets := func() int {
+		n := 0
+		for _, m := range smtp.Messages() {
+			if m.To[0] == "ada@example.com" && strings.Contains(m.Text, "/password/reset/") {
+				n++
+			}
+		}
+		return n
+	}
+	smtp.Wait(t, "ada@example.com", 3) // the verification and three links
+	if n := resets(); n != 3 {
+		t.Errorf("%d reset links to one address from two processes, want 3", n)
+	}
+}
