@@ -197,14 +197,25 @@ func (s *Service) ResetPassword(ctx context.Context, secret, newPassword, ip str
 	return u, nil
 }
 
-// SendVerification sends a link that proves u's address, as registration
-// and the account page's "send again" do. Each user may ask for
+// SendVerification sends a link that proves u's address again, as the
+// account page's "send the link again" does. Each user may ask for
 // Limits.PerUser links (verification and change) per Limits.Window;
 // beyond, the error is of kind autherr.Throttled with a message to show.
 func (s *Service) SendVerification(ctx context.Context, u *account.User, ip string) error {
 	if ok, retry := s.allow(ctx, "user:"+u.ID, s.cfg.Limits.PerUser); !ok {
 		return tooMany(retry)
 	}
+	return s.sendVerification(ctx, u, ip)
+}
+
+// SendFirstVerification sends the verification link of a new account, as
+// registration does. It does not count against Limits.PerUser: a sign-up
+// form has a limit of its own (throttle.Config.RegisterPerIP).
+func (s *Service) SendFirstVerification(ctx context.Context, u *account.User, ip string) error {
+	return s.sendVerification(ctx, u, ip)
+}
+
+func (s *Service) sendVerification(ctx context.Context, u *account.User, ip string) error {
 	secret, err := s.issue(ctx, Verify, u.ID, u.Email, s.cfg.VerifyFor)
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if s.recovery != nil {
 		// The account exists: a link that fails to go out is logged, and
 		// can be sent again from the account page.
-		if err := s.recovery.SendVerification(r.Context(), u, s.clientIP(r)); err != nil {
+		if err := s.recovery.SendFirstVerification(r.Context(), u, s.clientIP(r)); err != nil {
 			s.log.ErrorContext(r.Context(), "web: verification link not sent at registration", "user_id", u.ID, "err", err)
 		} else {
 			s.flash(r, "info", "We have sent a link to "+u.Email+" to confirm your address.")
