@@ -31,6 +31,20 @@ const (
 	UserCreate     = "user.create" // by an administrator (the CLI's users add)
 	UserImport     = "user.import" // Count users imported by an administrator
 	UserDelete     = "user.delete"
+
+	// Account recovery by email (package recovery). Reason says why a
+	// request sent nothing ("unknown_address", "disabled", "throttled")
+	// or how a link failed.
+	ResetRequest   = "password.reset.request" // someone asked for a reset link
+	ResetSent      = "password.reset.sent"    // the mail server took the link
+	ResetUsed      = "password.reset.used"    // a link set a new password
+	ResetExpired   = "password.reset.expired" // an expired or voided link was followed
+	VerifySent     = "email.verify.sent"      // the mail server took a verification link
+	EmailVerified  = "email.verified"         // a verification link was followed
+	VerifyExpired  = "email.verify.expired"   // an expired verification link was followed
+	EmailChangeReq = "email.change.request"   // a change of address was asked for
+	EmailChange    = "email.change"           // the new address was proved and set
+	MailFailed     = "mail.failed"            // a message was given up (see the mail log)
 )
 
 // Event is one security event.
@@ -66,7 +80,7 @@ func (a *Logger) Record(ctx context.Context, e Event) {
 	}
 	level := slog.LevelInfo
 	switch e.Name {
-	case LoginFailure, Lockout, RememberTheft:
+	case LoginFailure, Lockout, RememberTheft, MailFailed:
 		level = slog.LevelWarn
 	}
 	attrs := make([]slog.Attr, 0, 8)

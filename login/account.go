@@ -14,6 +14,44 @@ import (
 	"github.com/hallpass/hallpass/throttle"
 )
 
+// CheckPassword checks the current user's password, as a form that
+// changes something sensitive (the email address) asks for it, and returns
+// the user as stored. A wrong password counts toward the login throttle
+// and returns ErrWrongPassword; a request authenticated by an API token
+// gets ErrUnauthenticated.
+func (m *Manager) CheckPassword(r *http.Request, current string) (*account.User, error) {
+	ctx := r.Context()
+	cu := CurrentUser(ctx)
+	if cu == nil || HowAuthenticated(ctx) == ByBearer {
+		return nil, ErrUnauthenticated
+	}
+	u, err := m.users.UserByID(ctx, cu.ID)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, m.storeFailure(ctx, "load user", err)
+	}
+	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
+	if err != nil {
+		return nil, err
+	}
+	ok, err := m.cfg.Passwords.Verify(ctx, current, u.PasswordHash)
+	if errors.Is(err, password.ErrBusy) {
+		res.cancel(ctx)
+		return nil, err
+	}
+	if !ok {
+		res.fail(ctx)
+		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "wrong_current_password"})
+		return nil, ErrWrongPassword
+	}
+	// The right current password takes its count back without clearing
+	// the account's failures: those may be someone else's guesses.
+	res.cancel(ctx)
+	return u, nil
+}
+
 // ChangePassword changes the current user's password after checking the
 // current one (a wrong one counts toward the login throttle and returns
 // ErrWrongPassword). Every other session, every remember-me token and every
@@ -23,37 +61,13 @@ import (
 // the password in its table and calls RevokeUser.
 func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current, newPassword string) error {
 	ctx := r.Context()
-	cu := CurrentUser(ctx)
-	if cu == nil || HowAuthenticated(ctx) == ByBearer {
-		return ErrUnauthenticated
-	}
 	if _, ok := m.users.s.(passwordSetter); !ok {
 		return fmt.Errorf("login: change password: %w", unsupported(m.users.s, "SetPassword"))
 	}
-	u, err := m.users.UserByID(ctx, cu.ID)
-	if errors.Is(err, account.ErrNotFound) {
-		return ErrUnauthenticated
-	}
-	if err != nil {
-		return m.storeFailure(ctx, "load user", err)
-	}
-	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
+	u, err := m.CheckPassword(r, current)
 	if err != nil {
 		return err
 	}
-	ok, err := m.cfg.Passwords.Verify(ctx, current, u.PasswordHash)
-	if errors.Is(err, password.ErrBusy) {
-		res.cancel(ctx)
-		return err
-	}
-	if !ok {
-		res.fail(ctx)
-		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "wrong_current_password"})
-		return ErrWrongPassword
-	}
-	// The right current password takes its count back without clearing
-	// the account's failures: those may be someone else's guesses.
-	res.cancel(ctx)
 	if err := m.checkPolicy(newPassword, u.Username); err != nil {
 		return err
 	}
@@ -79,6 +93,20 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return err
 	}
 	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: n})
+	return nil
+}
+
+// RefreshUser updates the copy of the user kept in every one of their
+// sessions from the account store, so that a change made around the
+// Manager (a new email address) shows on their next request.
+func (m *Manager) RefreshUser(ctx context.Context, userID string) error {
+	u, err := m.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := m.sessions.PutByUser(ctx, userID, userKey, snapshotOf(u)); err != nil && !errors.Is(err, session.ErrNotSupported) {
+		return err
+	}
 	return nil
 }
 

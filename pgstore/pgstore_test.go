@@ -180,7 +180,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}
-	next := len(pgstore.Migrations()) + 1
+	next := slices.Max(pgstore.Migrations()) + 1
 	_, err = db.Pool().Exec(t.Context(), `INSERT INTO hallpass_schema_migrations (version, applied_at) VALUES ($1, now())`, next)
 	db.Close()
 	if err != nil {

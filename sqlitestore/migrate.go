@@ -15,8 +15,9 @@ import (
 )
 
 // The schema is the sequence of SQL files in migrations/, named
-// NNNN_description.sql with versions numbered from 0001 without gaps.
-// Open and New apply, in order, each one the database has not recorded in
+// NNNN_description.sql with increasing versions from 0001 (gaps allowed,
+// so that features developed side by side can reserve ranges). Open and
+// New apply, in order, each one the database has not recorded in
 // hallpass_schema_migrations, each in its own transaction. To change the
 // schema, add the next file and bring migrations/baseline up to date
 // (TestBaselineMatchesMigrations checks it); never edit or renumber a
@@ -116,14 +117,19 @@ func (m migrator) migrate(ctx context.Context, ms []migrations.Migration, baseli
 	if err != nil {
 		return fmt.Errorf("sqlitestore: read schema version: %w", err)
 	}
-	if v > len(ms) {
-		return fmt.Errorf("sqlitestore: database schema version %d is newer than this program's (%d); upgrade hallpass", v, len(ms))
+	latest := migrations.Latest(ms)
+	if v > latest {
+		return fmt.Errorf("sqlitestore: database schema version %d is newer than this program's (%d); upgrade hallpass", v, latest)
 	}
-	if v == 0 && baseline != nil && baseline.Version == len(ms) {
-		return m.apply(ctx, *baseline, 1)
+	if v == 0 && baseline != nil && baseline.Version == latest {
+		versions := make([]int, len(ms))
+		for i, mig := range ms {
+			versions[i] = mig.Version
+		}
+		return m.apply(ctx, *baseline, versions)
 	}
-	for _, mig := range ms[v:] {
-		if err := m.apply(ctx, mig, mig.Version); err != nil {
+	for _, mig := range ms {
+		if err := m.apply(ctx, mig, []int{mig.Version}); err != nil {
 			return err
 		}
 	}
@@ -161,27 +167,28 @@ func (m migrator) adoptLegacyVersions(ctx context.Context) error {
 	return nil
 }
 
-// apply runs mig in one write transaction, recording the versions from
-// from to mig.Version (more than one for the baseline), unless another
-// process applied it first.
-func (m migrator) apply(ctx context.Context, mig migrations.Migration, from int) error {
+// apply runs mig in one write transaction and records versions (mig's
+// own, or every version the baseline stands for), unless another process
+// applied it first: the last of versions is recorded already.
+func (m migrator) apply(ctx context.Context, mig migrations.Migration, versions []int) error {
 	tx, err := m.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: migration %s: %w", mig.Name, err)
 	}
 	defer tx.Rollback()
-	v, err := schemaVersion(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: migration %s: %w", mig.Name, err)
+	var done bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM hallpass_schema_migrations WHERE version = ?)`,
+		versions[len(versions)-1]).Scan(&done); err != nil {
+		return fmt.Errorf("sqlitestore: migration %s: read schema version: %w", mig.Name, err)
 	}
-	if v >= from {
+	if done {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, mig.SQL); err != nil {
 		return fmt.Errorf("sqlitestore: migration %s: %w", mig.Name, err)
 	}
 	at := m.now().UnixMilli()
-	for version := from; version <= mig.Version; version++ {
+	for _, version := range versions {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO hallpass_schema_migrations (version, applied_at) VALUES (?, ?)`,
 			version, at); err != nil {
 			return fmt.Errorf("sqlitestore: migration %s: record version: %w", mig.Name, err)

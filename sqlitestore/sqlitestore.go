@@ -208,7 +208,8 @@ func (d *DB) start(ctx context.Context, opts Options) error {
 		d.stopSweep = sweep.Start(interval, d.log, "sqlitestore",
 			sweep.Job{Table: "hallpass_sessions", Run: d.sessions.Sweep},
 			sweep.Job{Table: "hallpass_remember_tokens", Run: d.accounts.sweepRemember},
-			sweep.Job{Table: "hallpass_api_tokens", Run: d.accounts.sweepTokens})
+			sweep.Job{Table: "hallpass_api_tokens", Run: d.accounts.sweepTokens},
+			sweep.Job{Table: "hallpass_email_tokens", Run: d.Recovery().sweep})
 	}
 	return nil
 }

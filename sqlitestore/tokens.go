@@ -113,15 +113,7 @@ func (s *AccountStore) deleteByUser(ctx context.Context, op, query, userID strin
 	if userID == "" {
 		return 0, nil
 	}
-	res, err := s.db.write.ExecContext(ctx, query, userID)
-	if err != nil {
-		return 0, wrap(ctx, op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, wrap(ctx, op, err)
-	}
-	return int(n), nil
+	return execCount(ctx, s.db.write, op, query, userID)
 }
 
 // CreateToken stores t, assigning t.ID. A digest already in use is an

@@ -34,6 +34,10 @@ type accountPage struct {
 	ScopeOptions        []scopeOption
 	Error               string            // a message for the whole page
 	Errors              map[string]string // per field
+
+	Recovery      bool   // the server sends email: show verification and the change-email form
+	EmailVerified bool   // the profile's address is verified
+	NewEmail      string // the change-email form, shown again after an error
 }
 
 // sessionRow is one of the user's sessions as the account page lists it.
@@ -63,6 +67,13 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	}
 	profile.PasswordHash = ""
 	d.Profile = profile
+	if s.recovery != nil {
+		d.Recovery = true
+		if d.EmailVerified, err = s.recovery.Verified(ctx, profile); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	infos, err := s.sessions.ListByUser(ctx, me.ID)
 	switch {
 	case errors.Is(err, session.ErrNotSupported):
@@ -123,26 +134,33 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, http.StatusUnprocessableEntity, d)
 		return
 	}
-	err := s.login.ChangePassword(w, r, current, next)
-	if err != nil {
-		status, msg, ok := s.formProblem(w, r, err, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests)
-		if !ok {
-			s.fail(w, r, err)
-			return
-		}
-		switch status {
-		case http.StatusForbidden:
-			d.Errors = map[string]string{"current_password": msg}
-		case http.StatusUnprocessableEntity:
-			d.Errors = map[string]string{"new_password": msg}
-		default:
-			d.Error = msg
-		}
-		s.renderAccount(w, r, status, d)
+	if err := s.login.ChangePassword(w, r, current, next); err != nil {
+		s.accountFormFailed(w, r, err, d, "current_password", "new_password")
 		return
 	}
 	s.flash(r, "success", "Your password has been changed. Every other session has been logged out.")
 	redirect(w, r, "/account")
+}
+
+// accountFormFailed shows the account page again after err refused a
+// form that asks for the current password (its field currentField) and a
+// new value (newField): a wrong password is shown under the first, a
+// refused value under the second, a limit on top of the page.
+func (s *Server) accountFormFailed(w http.ResponseWriter, r *http.Request, err error, d *accountPage, currentField, newField string) {
+	status, msg, ok := s.formProblem(w, r, err, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests)
+	if !ok {
+		s.fail(w, r, err)
+		return
+	}
+	switch status {
+	case http.StatusForbidden:
+		d.Errors = map[string]string{currentField: msg}
+	case http.StatusUnprocessableEntity:
+		d.Errors = map[string]string{newField: msg}
+	default:
+		d.Error = msg
+	}
+	s.renderAccount(w, r, status, d)
 }
 
 // revokeSessionByID ends the current user's session id. Ending the

@@ -7,6 +7,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/recovery"
 )
 
 // The auth resource: register, log in and out, as pages and as the JSON
@@ -32,7 +33,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	username, email, pw := r.PostForm.Get("username"), r.PostForm.Get("email"), r.PostForm.Get("password")
 	// Any "role" field is ignored: a new account has no roles.
-	_, err := s.login.SignUp(r, username, email, pw)
+	u, err := s.login.SignUp(r, username, email, pw)
 	if err != nil {
 		status, msg, ok := s.formProblem(w, r, storeErr(err), http.StatusConflict, http.StatusUnprocessableEntity)
 		if !ok {
@@ -50,6 +51,15 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(r, "success", "Account created. Please log in.")
+	if s.recovery != nil {
+		// The account exists: a link that fails to go out is logged, and
+		// can be sent again from the account page.
+		if err := s.recovery.SendFirstVerification(r.Context(), u, s.clientIP(r)); err != nil {
+			s.log.ErrorContext(r.Context(), "web: verification link not sent at registration", "user_id", u.ID, "err", err)
+		} else {
+			s.flash(r, "info", "We have sent a link to "+u.Email+" to confirm your address.")
+		}
+	}
 	redirect(w, r, "/login")
 }
 
@@ -61,10 +71,11 @@ type loginPage struct {
 	Next     string // where to go after logging in; a local path or ""
 	Error    string // the form's message
 	Errors   map[string]string
+	Forgot   bool // offer "Forgot your password?"
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	d := &loginPage{base: base{Title: "Log in", needCSRF: true}, Next: login.SafeNext(r.URL.Query().Get("next"))}
+	d := &loginPage{base: base{Title: "Log in", needCSRF: true}, Next: login.SafeNext(r.URL.Query().Get("next")), Forgot: s.recovery != nil}
 	if u := login.CurrentUser(r.Context()); u != nil {
 		d.Username = u.Username
 	}
@@ -79,7 +90,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	username, pw := f.Get("username"), f.Get("password")
 	d := &loginPage{base: base{Title: "Log in", needCSRF: true},
-		Username: redisplay(username), Remember: f.Get("remember") != "", Next: login.SafeNext(f.Get("next"))}
+		Username: redisplay(username), Remember: f.Get("remember") != "", Next: login.SafeNext(f.Get("next")), Forgot: s.recovery != nil}
 	errs := map[string]string{}
 	switch {
 	case username == "":
@@ -99,6 +110,13 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.login.Authenticate(r, username, pw)
+	if err == nil {
+		var ok bool
+		if ok, err = s.verifiedOK(r, u); err == nil && !ok {
+			s.refuseUnverified(w, r, u)
+			return
+		}
+	}
 	if err == nil {
 		err = s.login.Login(w, r, u, d.Remember)
 	}
@@ -165,6 +183,12 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.login.Authenticate(r, req.Username, req.Password)
+	if err == nil {
+		var ok bool
+		if ok, err = s.verifiedOK(r, u); err == nil && !ok {
+			err = recovery.ErrUnverified
+		}
+	}
 	if err == nil {
 		err = s.login.Login(w, r, u, req.Remember)
 	}

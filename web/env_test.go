@@ -20,8 +20,10 @@ import (
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/mail/mailtest"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/session/sessiontest"
 	"github.com/hallpass/hallpass/web"
@@ -118,9 +120,13 @@ type env struct {
 	logs     *syncBuf
 	health   atomic.Value // error
 	hasher   *testHasher
+	rec      *recovery.Service // with withMail
+	mail     *mailtest.Server  // with withMail: where the server's mail goes
+	recStore *memstore.RecoveryStore
 }
 
-type envOption func(*web.Config)
+// envOption changes the server's configuration before it is built.
+type envOption func(*server.Config)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -148,14 +154,25 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		},
 	}
 	for _, o := range opts {
-		o(&cfg.Web)
+		o(&cfg)
+	}
+	// The listener comes first, so that emailed links can name its URL.
+	ts := httptest.NewUnstartedServer(nil)
+	if cfg.Mailer != nil && cfg.Web.BaseURL == "" {
+		cfg.Web.BaseURL = "http://" + ts.Listener.Addr().String()
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
+		ts.Close()
 		t.Fatal(err)
 	}
-	e.sessions, e.lm, e.tokens, e.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
-	e.srv = httptest.NewServer(e.web.Handler())
+	e.sessions, e.lm, e.tokens, e.web, e.rec = srv.Sessions, srv.Login, srv.Tokens, srv.Web, srv.Recovery
+	if e.rec != nil {
+		t.Cleanup(func() { e.rec.Close(context.Background()) })
+	}
+	ts.Config.Handler = e.web.Handler()
+	ts.Start()
+	e.srv = ts
 	t.Cleanup(e.srv.Close)
 	return e
 }

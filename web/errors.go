@@ -150,6 +150,12 @@ func writeError(logger *slog.Logger, w http.ResponseWriter, r *http.Request, err
 		return
 	}
 	d := &errorPage{Heading: p.title, Message: p.message, Status: p.status, RequestID: RequestID(r.Context())}
+	if p.code == "invalid_token" {
+		d.Link, d.LinkText = "/password/forgot", "Ask for a new link"
+		if strings.HasPrefix(r.URL.Path, "/verify/") {
+			d.Link, d.LinkText = "/account", "Send a new link from your account page"
+		}
+	}
 	// A page for a failure on our side does not touch the session again.
 	renderPage(w, r, p.status, "error", d, p.status < 500, logger)
 }
@@ -177,7 +183,16 @@ func logError(logger *slog.Logger, r *http.Request, p problem, err error) {
 	case p.code == "csrf_failed" || p.status == http.StatusRequestEntityTooLarge:
 		level = slog.LevelInfo
 	}
-	logger.Log(r.Context(), level, "web: request failed", "method", r.Method, "path", r.URL.Path, "status", p.status, "err", err)
+	logger.Log(r.Context(), level, "web: request failed", "method", r.Method, "path", logPath(r), "status", p.status, "err", err)
+}
+
+// logPath returns r's path as log lines show it: the route pattern where
+// the path holds a secret (an emailed link's token), else the path.
+func logPath(r *http.Request) string {
+	if ri := infoOf(r); ri != nil && strings.Contains(ri.route, "{token}") {
+		return ri.route
+	}
+	return r.URL.Path
 }
 
 // writeJSON writes v as the JSON body of a response with status.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -30,7 +31,7 @@ func (e *env) logLines(msg string) []map[string]any {
 }
 
 func trust(ok bool) envOption {
-	return func(c *web.Config) { c.TrustRequestID = func(*http.Request) bool { return ok } }
+	return func(c *server.Config) { c.Web.TrustRequestID = func(*http.Request) bool { return ok } }
 }
 
 func TestRequestID(t *testing.T) {
@@ -103,7 +104,7 @@ func TestRequestIDInEveryLayer(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	e := newEnv(t, func(c *web.Config) { c.AccessLog = true })
+	e := newEnv(t, func(c *server.Config) { c.Web.AccessLog = true })
 	e.addUser("ada")
 	b := e.loggedIn("ada")
 	r := b.get("/login?next=%2Fdashboard&token=hp_secretvalue")
@@ -146,8 +147,8 @@ func TestAccessLog(t *testing.T) {
 func TestObserve(t *testing.T) {
 	var mu sync.Mutex
 	var got []web.Request
-	e := newEnv(t, func(c *web.Config) {
-		c.Observe = func(q web.Request) {
+	e := newEnv(t, func(c *server.Config) {
+		c.Web.Observe = func(q web.Request) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, q)
@@ -211,8 +212,8 @@ func TestProbes(t *testing.T) {
 	}
 
 	// Config.Ready, when set, is used instead of Health.
-	e = newEnv(t, func(c *web.Config) {
-		c.Ready = func(context.Context) error { return errors.New("postgres: timeout") }
+	e = newEnv(t, func(c *server.Config) {
+		c.Web.Ready = func(context.Context) error { return errors.New("postgres: timeout") }
 	})
 	b = e.browser()
 	check("/readyz", 503, "unavailable")

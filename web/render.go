@@ -102,6 +102,8 @@ type errorPage struct {
 	Message   string
 	Status    int
 	RequestID string // quoted to support, to find the request's log lines
+	Link      string // a way on, such as asking for a new link; "" for none
+	LinkText  string
 }
 
 // flashCategories are the categories the stylesheet knows.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hallpass/hallpass/web"
+	"github.com/hallpass/hallpass/internal/server"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -30,7 +30,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"https", "https://auth.example.com", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(c *web.Config) { c.BaseURL = tc.baseURL })
+			e := newEnv(t, func(c *server.Config) { c.Web.BaseURL = tc.baseURL })
 			e.addUser("ada")
 			b := e.loggedIn("ada")
 			for _, path := range []string{"/", "/login", "/dashboard", "/account", "/nope", "/healthz", "/api/me", "/static/style.css"} {

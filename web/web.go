@@ -33,6 +33,7 @@ import (
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 )
 
@@ -104,6 +105,19 @@ type Config struct {
 	// means ready (200 "ok"), an error 503 "unavailable". A nil Ready
 	// uses Health.
 	Ready func(ctx context.Context) error
+
+	// Recovery serves account recovery by email: "Forgot your
+	// password?" (/password/forgot, /password/reset/{token}), email
+	// verification (/verify/{token}, sent at registration) and changes
+	// of address (POST /account/email), with their JSON API. Build it
+	// with BaseURL's paths (recovery's defaults). Nil: none of these
+	// routes exist.
+	Recovery *recovery.Service
+
+	// RequireVerifiedEmail refuses logins of accounts whose address is
+	// not verified, with a page that offers to send the link again (JSON:
+	// 403 email_unverified). It needs Recovery.
+	RequireVerifiedEmail bool
 }
 
 // Server serves hallpass's pages and JSON API. Create one with New; it is
@@ -126,6 +140,10 @@ type Server struct {
 	accessLog      bool
 	observe        func(Request)
 	ready          func(context.Context) error
+
+	recovery        *recovery.Service
+	requireVerified bool
+	clientIP        func(*http.Request) string
 }
 
 // New returns a Server for cfg, or an error naming the invalid setting.
@@ -152,6 +170,9 @@ func New(cfg Config) (*Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("web: the login manager's Users (%T) is not an account.Store", lc.Users)
 	}
+	if cfg.RequireVerifiedEmail && cfg.Recovery == nil {
+		return nil, errors.New("web: Config.RequireVerifiedEmail needs Config.Recovery")
+	}
 	s := &Server{
 		sessions: lc.Sessions,
 		login:    cfg.Login,
@@ -167,6 +188,10 @@ func New(cfg Config) (*Server, error) {
 		accessLog:      cfg.AccessLog,
 		observe:        cfg.Observe,
 		ready:          cfg.Ready,
+
+		recovery:        cfg.Recovery,
+		requireVerified: cfg.RequireVerifiedEmail,
+		clientIP:        lc.ClientIP,
 	}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
@@ -238,6 +263,19 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /api/tokens", needLogin(h(s.apiCreateToken)))
 	mux.Handle("GET /api/tokens", needLogin(h(s.apiTokens)))
 	mux.Handle("DELETE /api/tokens/{id}", needLogin(h(s.apiRevokeToken)))
+
+	if s.recovery != nil {
+		mux.Handle("GET /password/forgot", h(s.forgotForm))
+		mux.Handle("POST /password/forgot", h(s.forgotSubmit))
+		mux.Handle("GET /password/reset/{token}", h(s.resetForm))
+		mux.Handle("POST /password/reset/{token}", h(s.resetSubmit))
+		mux.Handle("GET /verify/{token}", h(s.verifyEmail))
+		mux.Handle("POST /verify/resend", h(s.resendVerification))
+		mux.Handle("POST /account/email", needLogin(h(s.changeEmail)))
+		mux.Handle("POST /api/password/forgot", h(s.apiForgot))
+		mux.Handle("POST /api/password/reset", h(s.apiReset))
+		mux.Handle("POST /api/email/verify", h(s.apiVerify))
+	}
 	return mux
 }
 
@@ -292,11 +330,12 @@ func (c *capture) Write(b []byte) (int, error) {
 // dispatch, which answers 404 or 405 with Allow: it can change nothing, so
 // a wrong method is not reported as a forgery (403).
 //
-// The JSON login has no token to check (an anonymous JavaScript
-// client holds neither a session nor the pre-session cookie); it is
-// protected instead by the origin check and by requiring a JSON body,
-// which a cross-site form cannot send and a cross-site fetch cannot send
-// without a CORS preflight that this server never approves.
+// The JSON login and the anonymous JSON recovery endpoints
+// (anonymousJSON) have no token to check (an anonymous JavaScript client
+// holds neither a session nor the pre-session cookie); they are protected
+// instead by the origin check and by requiring a JSON body, which a
+// cross-site form cannot send and a cross-site fetch cannot send without a
+// CORS preflight that this server never approves.
 func (s *Server) csrf(next http.Handler) http.Handler {
 	checked := s.login.CSRF(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -304,7 +343,7 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Method != http.MethodPost || r.URL.Path != "/api/session" {
+		if r.Method != http.MethodPost || !anonymousJSON[r.URL.Path] {
 			checked.ServeHTTP(w, r)
 			return
 		}
@@ -318,6 +357,16 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// anonymousJSON are the paths of the JSON API whose POST an anonymous
+// client sends, so the csrf layer checks their origin and content type
+// instead of a token.
+var anonymousJSON = map[string]bool{
+	"/api/session":         true,
+	"/api/password/forgot": true,
+	"/api/password/reset":  true,
+	"/api/email/verify":    true,
 }
 
 // isJSON reports whether r's body is declared as application/json.
@@ -378,7 +427,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.ErrorContext(r.Context(), "web: panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", stack())
+			s.log.ErrorContext(r.Context(), "web: panic serving a request", "method", r.Method, "path", logPath(r), "panic", v, "stack", stack())
 			if rw.wroteHeader {
 				// Too late for an error page: cut the response short, so
 				// the client cannot take it for a complete one.

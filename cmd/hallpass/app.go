@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,9 +21,11 @@ import (
 	"github.com/hallpass/hallpass/internal/metrics"
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/pgstore"
+	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
 	"github.com/hallpass/hallpass/web"
@@ -55,6 +58,9 @@ type app struct {
 	storeLog     []any // which stores are used, for the start-up line
 
 	metrics *metrics.Metrics // nil unless HALLPASS_METRICS_ADDR is set
+
+	recovery *recovery.Service // reset, verification and change-of-address links
+	mailer   mail.Mailer       // SMTP or the development mailer, without the queue (for the CLI)
 }
 
 // close releases the stores in reverse order of opening.
@@ -208,6 +214,20 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		a.storeLog = append(a.storeLog, "sessions", redactURL(cfg.SessionStore))
 	}
 
+	// Emailed links live beside the accounts.
+	var recStore recovery.Store
+	if sqlite != nil && cfg.DatabaseURL == "" {
+		recStore = sqlite.Recovery()
+	} else {
+		recStore = a.pg.Recovery()
+	}
+	users, _ := a.accounts.(recovery.Users)
+	emails, _ := a.accounts.(recovery.EmailSetter)
+	queue, err := a.openMailer(cfg)
+	if err != nil {
+		return nil, err
+	}
+
 	// Throttling counters.
 	counter, where, err := openCounter(ctx, a, cfg)
 	if err != nil {
@@ -225,21 +245,27 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	a.hasher = &password.Hasher{MaxConcurrent: cfg.HashConcurrency}
 	a.metrics.Hasher(a.hasher)
 	srv, err := server.New(server.Config{
-		SessionStore:    store,
-		Accounts:        a.accounts,
-		Counter:         counter,
-		Keys:            keys,
-		Secure:          cfg.Secure(),
-		TrustedProxies:  cfg.TrustedProxies,
-		IdleTimeout:     cfg.IdleTimeout,
-		AbsoluteTimeout: cfg.AbsoluteTimeout,
-		RememberFor:     cfg.RememberFor,
-		PasswordMin:     cfg.PasswordMin,
-		StoreTimeout:    cfg.StoreTimeout,
-		Passwords:       a.hasher,
-		Logger:          logger,
-		SessionHooks:    a.metrics.SessionHooks(),
-		LoginHooks:      a.metrics.LoginHooks(),
+		SessionStore:         store,
+		Accounts:             a.accounts,
+		Counter:              counter,
+		Keys:                 keys,
+		Secure:               cfg.Secure(),
+		TrustedProxies:       cfg.TrustedProxies,
+		IdleTimeout:          cfg.IdleTimeout,
+		AbsoluteTimeout:      cfg.AbsoluteTimeout,
+		RememberFor:          cfg.RememberFor,
+		PasswordMin:          cfg.PasswordMin,
+		StoreTimeout:         cfg.StoreTimeout,
+		Passwords:            a.hasher,
+		Logger:               logger,
+		Mailer:               queue,
+		Recovery:             recStore,
+		Users:                users,
+		Emails:               emails,
+		ResetFor:             cfg.ResetFor,
+		RequireVerifiedEmail: cfg.RequireVerified,
+		SessionHooks:         a.metrics.SessionHooks(),
+		LoginHooks:           a.metrics.LoginHooks(),
 		Web: web.Config{
 			BaseURL:   cfg.BaseURL.String(),
 			Health:    a.health,
@@ -253,10 +279,46 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		return nil, err
 	}
 	a.sessions, a.login, a.tokens, a.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
+	a.recovery = srv.Recovery
+	a.closers = append(a.closers, func() error {
+		// Hand over the links already asked for before the stores close.
+		ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)
+		defer cancel()
+		a.recovery.Close(ctx)
+		return queue.Close(ctx)
+	})
 	if err := a.checkStartup(ctx); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// mailDrainTimeout bounds how long a stopping process waits for queued
+// mail to be handed to the mail server.
+const mailDrainTimeout = 10 * time.Second
+
+// openMailer returns the server's Mailer, a queue in front of the SMTP
+// server of HALLPASS_SMTP_URL or, without one, of the development mailer
+// (the log); a.mailer is the same without the queue.
+func (a *app) openMailer(cfg *config) (*mail.Queue, error) {
+	if cfg.SMTPURL == "" {
+		a.mailer = &mail.Log{Logger: a.log}
+	} else {
+		m, err := mail.NewSMTP(cfg.SMTPURL, cfg.From(), mail.SMTPOptions{Hello: cfg.BaseURL.Hostname()})
+		if err != nil {
+			return nil, fmt.Errorf("HALLPASS_SMTP_URL: %w", err)
+		}
+		a.mailer = m
+	}
+	return mail.NewQueue(a.mailer, mail.QueueOptions{Logger: a.log}), nil
+}
+
+// mailSummary describes where mail goes, for the start-up log.
+func (a *app) mailSummary() (msg string, args []any) {
+	if m, ok := a.mailer.(*mail.SMTP); ok {
+		return "hallpass mail", []any{"smtp", m.String(), "from", a.cfg.From()}
+	}
+	return "hallpass mail: DEVELOPMENT MAILER, email is written to this log and not sent (set HALLPASS_SMTP_URL to send it)", nil
 }
 
 // secretKeys returns the configured keys, or the key kept in the data

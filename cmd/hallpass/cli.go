@@ -21,6 +21,8 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 )
 
@@ -141,6 +143,7 @@ var subcommands = map[string][]command{
 		{"users enable", "enable a user", " NAME", "Enables a disabled user."},
 		{"users set-role", "replace a user's roles", " NAME [ROLE...]", "Replaces a user's roles (no ROLE: none); their sessions see the change on their next request."},
 		{"users set-password", "set a user's password and end their sessions and tokens", " NAME [--password-stdin]", "Sets a user's password, as a reset does: every session, remember-me and API token of the user ends."},
+		{"users send-reset", "email a user a password reset link", " NAME", "Emails the user a link to choose a new password (valid HALLPASS_RESET_FOR), through HALLPASS_SMTP_URL, or to the log with the development mailer. Nothing changes until the link is used."},
 		{"users delete", "delete a user, their sessions and tokens", " NAME", "Deletes a user for good, ending their sessions, remember-me and API tokens first. The username becomes free."},
 		{"users import", "import users from CSV or JSON Lines", " FILE [--skip-invalid]", importAbout},
 	},
@@ -205,6 +208,7 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		"enable":       usersSetDisabled,
 		"set-role":     usersSetRoles,
 		"set-password": usersSetPassword,
+		"send-reset":   usersSendReset,
 		"delete":       usersDelete,
 		"import":       usersImport,
 	})
@@ -336,6 +340,7 @@ type userJSON struct {
 	Disabled          bool      `json:"disabled"`
 	CreatedAt         time.Time `json:"created_at"`
 	PasswordChangedAt time.Time `json:"password_changed_at"`
+	EmailVerified     bool      `json:"email_verified"`
 	Sessions          *int      `json:"sessions,omitempty"`   // users show only; absent when the store cannot count
 	APITokens         *int      `json:"api_tokens,omitempty"` // users show only
 }
@@ -438,7 +443,11 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		arr := &jsonArray{w: env.stdout}
 		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
 			for _, u := range page {
-				if err := arr.add(toJSON(u)); err != nil {
+				j := toJSON(u)
+				if j.EmailVerified, err = a.recovery.Verified(ctx, u); err != nil {
+					return err
+				}
+				if err := arr.add(j); err != nil {
 					return err
 				}
 			}
@@ -452,14 +461,18 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		}
 	} else {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tCREATED")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\tCREATED")
 		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
 			for _, u := range page {
 				roles := strings.Join(u.Roles, ",")
 				if roles == "" {
 					roles = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
+				verified, err := a.recovery.Verified(ctx, u)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
 			}
 			return tw.Flush() // a page at a time: memory stays flat for any number of users
 		})
@@ -474,6 +487,13 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		fmt.Fprintf(env.stderr, "more users follow: hallpass users list --after %s --limit %d\n", last, limit)
 	}
 	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func state(u *account.User) string {
@@ -527,6 +547,9 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 	}
 	n := len(tokens)
 	j.APITokens = &n
+	if j.EmailVerified, err = a.recovery.Verified(ctx, u); err != nil {
+		return err
+	}
 	if format == "json" {
 		b, err := json.MarshalIndent(j, "", "  ")
 		if err != nil {
@@ -544,6 +567,7 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		{"id", u.ID},
 		{"username", escapeText(u.Username)},
 		{"email", escapeText(u.Email)},
+		{"email verified", yesNo(j.EmailVerified)},
 		{"roles", orNone(u.Roles)},
 		{"state", state(u)},
 		{"created", u.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -627,6 +651,32 @@ func usersSetPassword(ctx context.Context, cmd command, args []string, env cliEn
 		return describe(err)
 	}
 	fmt.Fprintf(env.stdout, "set the password of %s; their sessions, remember-me and API tokens have ended\n", u.Username)
+	return nil
+}
+
+func usersSendReset(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, u, err := openForUser(ctx, cmd, args, env, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	// Deliver now, without the server's queue, so a failure is this
+	// command's error.
+	cfg := a.recovery.Config()
+	cfg.Mailer = a.mailer
+	svc, err := recovery.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close(context.Background())
+	if err := svc.SendReset(ctx, u.ID, cliActor); err != nil {
+		return describe(err)
+	}
+	if _, ok := a.mailer.(*mail.Log); ok {
+		fmt.Fprintf(env.stdout, "the development mailer wrote a password reset link for %s to the log (set HALLPASS_SMTP_URL to send email)\n", u.Username)
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "sent a password reset link to %s (%s), valid %v\n", escapeText(u.Email), u.Username, cfg.ResetFor)
 	return nil
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/redisstore"
 	"github.com/hallpass/hallpass/throttle"
 )
@@ -37,7 +39,19 @@ type config struct {
 	MetricsAddr     string // "": no metrics listener
 	LogFormat       string // "text" or "json"
 	AccessLog       bool
-	Pprof           bool // net/http/pprof on the metrics listener
+	Pprof           bool          // net/http/pprof on the metrics listener
+	SMTPURL         string        // "": the development mailer (the log)
+	MailFrom        string        // "": hallpass <noreply@HOST of the base URL>
+	ResetFor        time.Duration // lifetime of a password reset link
+	RequireVerified bool          // refuse logins of unverified addresses
+}
+
+// From returns the sender of the server's email.
+func (c *config) From() string {
+	if c.MailFrom != "" {
+		return c.MailFrom
+	}
+	return "hallpass <noreply@" + c.BaseURL.Hostname() + ">"
 }
 
 // Secure reports whether the app is served over https.
@@ -52,7 +66,7 @@ type setting struct {
 
 // secretSettings may hold keys or passwords (in URLs): their values are
 // never repeated in error messages.
-var secretSettings = map[string]bool{"secret-keys": true, "session-store": true, "database-url": true, "redis-url": true}
+var secretSettings = map[string]bool{"secret-keys": true, "session-store": true, "database-url": true, "redis-url": true, "smtp-url": true}
 
 var settings = []setting{
 	{"addr", "HALLPASS_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", func(c *config, v string) error {
@@ -190,6 +204,26 @@ var settings = []setting{
 	}},
 	{"access-log", "HALLPASS_ACCESS_LOG", "true", "log one line per request (method, route, status, duration, bytes, request ID); false turns it off", boolSetting(func(c *config) *bool { return &c.AccessLog })},
 	{"pprof", "HALLPASS_PPROF", "false", "also serve Go's profiler (net/http/pprof) at /debug/pprof/ on the metrics listener", boolSetting(func(c *config) *bool { return &c.Pprof })},
+	{"smtp-url", "HALLPASS_SMTP_URL", "", "mail server for reset and verification links: smtp://[user:password@]host:port (STARTTLS when offered, required with a password) or smtps://... (TLS); empty: the development mailer writes messages to the log", func(c *config, v string) error {
+		if v != "" {
+			if _, err := mail.NewSMTP(v, "check@example.com", mail.SMTPOptions{}); err != nil {
+				return errors.New(strings.TrimPrefix(err.Error(), "mail: "))
+			}
+		}
+		c.SMTPURL = v
+		return nil
+	}},
+	{"mail-from", "HALLPASS_MAIL_FROM", "", "sender of the server's email, like 'Example <login@example.com>' (default: hallpass <noreply@HOST of the base URL>)", func(c *config, v string) error {
+		if v != "" {
+			if _, err := netmail.ParseAddress(v); err != nil {
+				return fmt.Errorf("want an email address, like 'Example <login@example.com>'")
+			}
+		}
+		c.MailFrom = v
+		return nil
+	}},
+	{"reset-for", "HALLPASS_RESET_FOR", "1h", "lifetime of a password reset link", durationSetting(func(c *config) *time.Duration { return &c.ResetFor })},
+	{"require-verified-email", "HALLPASS_REQUIRE_VERIFIED_EMAIL", "false", "refuse logins of accounts whose email address is not verified, with a page that offers to send the link again", boolSetting(func(c *config) *bool { return &c.RequireVerified })},
 }
 
 func durationSetting(field func(*config) *time.Duration) func(*config, string) error {

@@ -376,6 +376,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("hallpass stores", a.storeLog...)
+	if msg, args := a.mailSummary(); args == nil {
+		logger.Warn(msg)
+	} else {
+		logger.Info(msg, args...)
+	}
 	logger.Info("hallpass is running", "open", openURL(cfg, ln.Addr()), "listen", ln.Addr().String(), "version", versionString())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

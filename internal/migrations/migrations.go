@@ -1,7 +1,8 @@
 // Package migrations reads the schema migrations that the SQL stores
-// embed: files named migrations/NNNN_description.sql, numbered from 0001
-// without gaps. Each store applies them its own way; this package only
-// reads and checks them.
+// embed: files named migrations/NNNN_description.sql, with increasing
+// numbers from 0001 (gaps allowed, so that features developed side by side
+// can reserve ranges). Each store applies them its own way, each one the
+// database has not recorded; this package only reads and checks them.
 package migrations
 
 import (
@@ -23,7 +24,7 @@ type Migration struct {
 // version order. Other files in migrations/ are ignored. It returns an
 // error, starting with pkg (such as "pgstore: migration ..."), when a
 // file's name is not NNNN_description.sql with NNNN at least 1, or when
-// the versions do not run from 1 without gaps or repeats.
+// two files share a version.
 func Parse(fsys fs.FS, pkg string) ([]Migration, error) {
 	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
@@ -37,8 +38,8 @@ func Parse(fsys fs.FS, pkg string) ([]Migration, error) {
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("%s: migration %s: name must be NNNN_description.sql", pkg, base)
 		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("%s: migration %s: version %d, want %d (versions run from 1 without gaps)", pkg, base, v, len(ms)+1)
+		if len(ms) > 0 && v <= ms[len(ms)-1].Version {
+			return nil, fmt.Errorf("%s: migration %s: version %d repeats %s", pkg, base, v, ms[len(ms)-1].Name)
 		}
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
@@ -57,4 +58,13 @@ func MustParse(fsys fs.FS, pkg string) []Migration {
 		panic(err)
 	}
 	return ms
+}
+
+// Latest returns the highest version of ms (sorted, as Parse returns
+// them), or 0 for none.
+func Latest(ms []Migration) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
 }

@@ -19,12 +19,11 @@ func TestParse(t *testing.T) {
 		{name: "none", files: fstest.MapFS{}, want: []int{}},
 		{name: "ordered", files: fstest.MapFS{"migrations/0002_b.sql": sql, "migrations/0001_a.sql": sql, "migrations/README": sql}, want: []int{1, 2}},
 		{name: "other folder", files: fstest.MapFS{"migrations/0001_a.sql": sql, "0002_b.sql": sql, "old/0002_b.sql": sql}, want: []int{1}},
-		{name: "gap", files: fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0003_c.sql": sql},
-			wantErr: "store: migration 0003_c.sql: version 3, want 2"},
+		{name: "gap", files: fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0010_c.sql": sql}, want: []int{1, 10}},
 		{name: "repeat", files: fstest.MapFS{"migrations/0001_a.sql": sql, "migrations/0001_b.sql": sql},
-			wantErr: "store: migration 0001_b.sql: version 1, want 2"},
-		{name: "first missing", files: fstest.MapFS{"migrations/0002_b.sql": sql},
-			wantErr: "store: migration 0002_b.sql: version 2, want 1"},
+			wantErr: "store: migration 0001_b.sql: version 1 repeats 0001_a.sql"},
+		{name: "repeat unpadded", files: fstest.MapFS{"migrations/0002_a.sql": sql, "migrations/2_b.sql": sql},
+			wantErr: "version 2 repeats"},
 		{name: "zero", files: fstest.MapFS{"migrations/0000_a.sql": sql},
 			wantErr: "store: migration 0000_a.sql: name must be NNNN_description.sql"},
 		{name: "negative", files: fstest.MapFS{"migrations/-1_a.sql": sql},
@@ -78,8 +77,8 @@ func TestParseKeepsNameAndSQL(t *testing.T) {
 func TestMustParsePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
-			t.Error("MustParse of a gap did not panic")
+			t.Error("MustParse of a repeated version did not panic")
 		}
 	}()
-	MustParse(fstest.MapFS{"migrations/0002_b.sql": {}}, "store")
+	MustParse(fstest.MapFS{"migrations/0002_a.sql": {}, "migrations/0002_b.sql": {}}, "store")
 }

@@ -7,6 +7,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +21,9 @@ import (
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/password"
+	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
 	"github.com/hallpass/hallpass/web"
@@ -85,6 +88,25 @@ type Config struct {
 	SessionHooks session.Hooks
 	LoginHooks   login.Hooks
 
+	// Mailer sends account recovery email (reset, verification and
+	// change-of-address links); nil turns those flows off. Give it a
+	// mail.Queue, so no request waits for the mail server.
+	Mailer mail.Mailer
+	// Recovery keeps the emailed links and verified addresses; required
+	// with Mailer.
+	Recovery recovery.Store
+	// Users finds accounts by address and Emails changes it, for the
+	// recovery flows. Default: Accounts, when it has these methods (the
+	// stores of memstore, sqlitestore and pgstore do).
+	Users  recovery.Users
+	Emails recovery.EmailSetter
+	// ResetFor and VerifyFor are the lifetimes of reset and verification
+	// links; zero takes recovery's defaults (1 hour, 24 hours).
+	ResetFor, VerifyFor time.Duration
+	// RequireVerifiedEmail refuses logins of unverified addresses (see
+	// web.Config.RequireVerifiedEmail).
+	RequireVerifiedEmail bool
+
 	// Web holds the web server's own settings (BaseURL, Version, Health,
 	// Ready, AccessLog, Observe, TrustRequestID, FreshFor). New sets its
 	// Login and Logger; a nil TrustRequestID trusts TrustedProxies. The
@@ -97,6 +119,7 @@ type Server struct {
 	Sessions *session.Manager  // on Config.SessionStore
 	Login    *login.Manager    // on Sessions, Config.Accounts and Tokens
 	Tokens   *apitoken.Service // on Config.Accounts, auditing to Config.Logger
+	Recovery *recovery.Service // on Config.Recovery and Mailer; nil without a Mailer. Close it at shutdown.
 	Web      *web.Server       // on Login; Handler() serves the site
 }
 
@@ -184,9 +207,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rec *recovery.Service
+	if cfg.Mailer != nil {
+		if rec, err = newRecovery(cfg, lm, auditLog); err != nil {
+			return nil, err
+		}
+	}
 	wc := cfg.Web
 	wc.Login = lm
 	wc.Logger = logger
+	wc.Recovery = rec
+	wc.RequireVerifiedEmail = cfg.RequireVerifiedEmail
 	if wc.TrustRequestID == nil && len(trusted) > 0 {
 		wc.TrustRequestID = func(r *http.Request) bool { return throttle.FromTrustedProxy(r, trusted) }
 	}
@@ -194,5 +225,46 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Web: w}, nil
+	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, Web: w}, nil
+}
+
+// newRecovery builds the recovery Service on cfg's stores and Mailer, with
+// lm setting passwords (and ending sessions) and the login throttle's
+// Counter counting its limits.
+func newRecovery(cfg Config, lm *login.Manager, auditLog *audit.Logger) (*recovery.Service, error) {
+	if cfg.Recovery == nil {
+		return nil, errors.New("server: Config.Mailer needs Config.Recovery")
+	}
+	users, emails := cfg.Users, cfg.Emails
+	if users == nil {
+		users, _ = cfg.Accounts.(recovery.Users)
+	}
+	if emails == nil {
+		emails, _ = cfg.Accounts.(recovery.EmailSetter)
+	}
+	if users == nil {
+		return nil, errors.New("server: Config.Mailer needs Config.Users (Accounts cannot find users by email)")
+	}
+	if cfg.Web.BaseURL == "" {
+		return nil, errors.New("server: Config.Mailer needs Config.Web.BaseURL, the start of the emailed links")
+	}
+	counter := cfg.Counter
+	if counter == nil {
+		counter = throttle.NewMemoryCounter(throttle.MemoryOptions{Now: cfg.Now})
+	}
+	return recovery.New(recovery.Config{
+		Tokens:      cfg.Recovery,
+		Users:       users,
+		SetEmail:    emails,
+		Mailer:      cfg.Mailer,
+		SetPassword: func(ctx context.Context, id, pw string) error { return lm.SetPassword(ctx, "", id, pw) },
+		Policy:      password.Policy{MinLength: cfg.PasswordMin},
+		BaseURL:     cfg.Web.BaseURL,
+		ResetFor:    cfg.ResetFor,
+		VerifyFor:   cfg.VerifyFor,
+		Counter:     counter,
+		Audit:       auditLog,
+		Logger:      cfg.Logger,
+		Now:         cfg.Now,
+	})
 }

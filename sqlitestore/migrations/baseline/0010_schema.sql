@@ -1,4 +1,4 @@
--- The schema that migrations 0001 to 0005 build, created at once in a new
+-- The schema that migrations 0001 to 0010 build, created at once in a new
 -- database, so that hallpass never creates an unprefixed table (users,
 -- sessions) that an app's own table may already be called. migrate_test.go
 -- checks that it equals the result of the migrations, table by table.
@@ -73,3 +73,26 @@ CREATE TABLE hallpass_api_tokens (
 CREATE INDEX hallpass_api_tokens_user_id ON hallpass_api_tokens (user_id, created_at);
 
 CREATE INDEX hallpass_api_tokens_expires_at ON hallpass_api_tokens (expires_at) WHERE expires_at > 0;
+
+-- 0010: emailed links and verified addresses.
+CREATE TABLE hallpass_email_tokens (
+	hash       BLOB    NOT NULL PRIMARY KEY,
+	purpose    TEXT    NOT NULL,  -- 'reset' or 'verify'
+	user_id    TEXT    NOT NULL,
+	email      TEXT    NOT NULL,  -- the address the link went to
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX hallpass_email_tokens_user_id ON hallpass_email_tokens (user_id, purpose);
+
+CREATE INDEX hallpass_email_tokens_expires_at ON hallpass_email_tokens (expires_at);
+
+CREATE TABLE hallpass_verified_emails (
+	user_id     TEXT    NOT NULL PRIMARY KEY,
+	email       TEXT    NOT NULL,
+	verified_at INTEGER NOT NULL
+) STRICT;
+
+-- Finding an account by its address (forgot password).
+CREATE INDEX hallpass_users_email ON hallpass_users (email COLLATE NOCASE);
