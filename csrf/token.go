@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"strings"
 )
 
 // SecretSize is the length in bytes of a synchronizer secret from
@@ -51,7 +52,9 @@ func Unmask(token string) ([]byte, error) {
 	if token == "" {
 		return nil, ErrMissingToken
 	}
-	if len(token) > maxTokenLen {
+	// base64 decoders skip CR and LF; a token has none, so one with line
+	// breaks is a second spelling and refused.
+	if len(token) > maxTokenLen || strings.ContainsAny(token, "\r\n") {
 		return nil, ErrInvalidToken
 	}
 	buf, err := tokenEncoding.DecodeString(token)

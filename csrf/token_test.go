@@ -100,7 +100,16 @@ func FuzzValid(f *testing.F) {
 	f.Add("")
 	f.Add("AAAA")
 	f.Add("-_-_")
+	f.Add("AA\nAA")
 	f.Fuzz(func(t *testing.T, token string) {
+		if buf, err := Unmask(token); err == nil {
+			// Unmask accepts only the spelling Mask writes: the bytes it
+			// decoded re-encode to token.
+			masked := make([]byte, 2*len(buf))
+			if _, err := tokenEncoding.Decode(masked, []byte(token)); err != nil || tokenEncoding.EncodeToString(masked) != token {
+				t.Errorf("Unmask accepted %q, which is not the one spelling of its bytes", token)
+			}
+		}
 		if Valid(secret, token) {
 			got, err := Unmask(token)
 			if err != nil || !bytes.Equal(got, secret) {

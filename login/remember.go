@@ -42,11 +42,13 @@ func parseRemember(v string) (selector string, validator []byte, ok bool) {
 	if !found || len(sel) != partLen || len(val) != partLen {
 		return "", nil, false
 	}
-	if _, err := rememberEncoding.DecodeString(sel); err != nil {
+	// base64 decoders skip CR and LF, so a spelling with line breaks in it
+	// decodes to fewer bytes: the decoded lengths must be checked too.
+	if s, err := rememberEncoding.DecodeString(sel); err != nil || len(s) != 32 {
 		return "", nil, false
 	}
 	b, err := rememberEncoding.DecodeString(val)
-	if err != nil {
+	if err != nil || len(b) != 32 {
 		return "", nil, false
 	}
 	return sel, b, true

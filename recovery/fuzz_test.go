@@ -12,7 +12,8 @@ import (
 // another error or a panic.
 func FuzzLinkToken(f *testing.F) {
 	for _, s := range []string{"", "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "nuOxNQUwJEtckIUQLAc1-TYCfVr_pDjxN494iJDHaFg",
-		"nuOxNQUwJEtckIUQLAc1+TYCfVr/pDjxN494iJDHaFg", "nuOxNQUwJEtckIUQLAc1-TYCfVr_pDjxN494iJDHaF=", "\x00\xff"} {
+		"nuOxNQUwJEtckIUQLAc1+TYCfVr/pDjxN494iJDHaFg", "nuOxNQUwJEtckIUQLAc1-TYCfVr_pDjxN494iJDHaF=", "\x00\xff",
+		"nuOxNQUwJEtckIUQLAc1-TYCfVr_pDjxN494iJDH\n\n\n"} {
 		f.Add(s)
 	}
 	fx := newFixture(f)

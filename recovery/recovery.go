@@ -221,7 +221,9 @@ func digest(secret string) ([]byte, bool) {
 	if len(secret) != 43 {
 		return nil, false
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
+	// The decoded length is checked as well as the text's: base64 decoders
+	// skip CR and LF, so "...\n..." of 43 characters would decode to less.
+	if b, err := base64.RawURLEncoding.Strict().DecodeString(secret); err != nil || len(b) != 32 {
 		return nil, false
 	}
 	sum := sha256.Sum256([]byte(secret))
