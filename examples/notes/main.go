@@ -10,7 +10,9 @@
 // notes table, a database of its own, so the app's schema and hallpass's
 // never meet), and secret.key (the key that signs cookies, made on the
 // first start). The user registered under the -admin name gets the admin
-// role.
+// role. "Forgot your password?" mails a reset link through the SMTP server
+// given with -smtp and -mail-from; without them the link is written to the
+// log (the development mailer).
 package main
 
 import (
@@ -26,6 +28,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/hallpass/hallpass/mail"
 )
 
 func main() {
@@ -46,6 +50,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	data := fl.String("data", "./notes-data", "directory of the databases and the secret key")
 	baseURL := fl.String("base-url", "", "the app's public URL (default http://ADDR); https turns on Secure cookies")
 	admin := fl.String("admin", "", "the user registered under this name gets the admin role")
+	smtpURL := fl.String("smtp", "", "smtp://[user:pass@]host:port (STARTTLS) or smtps://... for the password reset mail (default: written to the log)")
+	from := fl.String("mail-from", "", `the mail's From, such as "Notes <notes@example.com>" (required with -smtp)`)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +64,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		*baseURL = "http://" + ln.Addr().String()
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	a, err := open(ctx, options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger})
+	var mailer mail.Mailer // nil: the development mailer, which logs
+	if *smtpURL != "" {
+		if mailer, err = mail.NewSMTP(*smtpURL, *from, mail.SMTPOptions{}); err != nil {
+			return err
+		}
+	} else {
+		logger.Warn("notes: no -smtp: password reset mail goes to this log (the development mailer)")
+	}
+	a, err := open(ctx, options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger, Mailer: mailer})
 	if err != nil {
 		return err
 	}
