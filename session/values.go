@@ -34,6 +34,19 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 	return true, nil
 }
 
+// Raw returns the encoded (JSON) value of key and whether it is present,
+// without decoding it: for a caller that keeps its own decoded copies
+// keyed by the encoding. The bytes are shared; do not modify them.
+func (s *Session) Raw(key string) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	b, ok := s.get(key)
+	s.mu.Unlock()
+	return b, ok
+}
+
 // Put sets key to value, encoded as JSON. It fails only when value cannot
 // be encoded or the session could not be loaded.
 func (s *Session) Put(key string, value any) error {
@@ -171,8 +184,13 @@ func (s *Session) GetBool(key string) bool {
 // GetTime returns the time value of key, or the zero time when it is
 // missing or not a time.
 func (s *Session) GetTime(key string) time.Time {
+	// A time is kept as its JSON, a quoted RFC 3339 string: parse that
+	// directly, without a JSON decoder, as it is read on every request.
 	var v time.Time
-	s.Get(key, &v)
+	b, ok := s.Raw(key)
+	if !ok || len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || v.UnmarshalText(b[1:len(b)-1]) != nil {
+		return time.Time{}
+	}
 	return v
 }
 
