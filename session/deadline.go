@@ -12,7 +12,9 @@ const DefaultStoreTimeout = 3 * time.Second
 // InProcessStore is implemented by stores whose calls never wait for a
 // network, a disk or another process (memstore's). The Manager calls them
 // without the per-call deadline of Config.StoreTimeout, which would cost a
-// timer on every request and could never fire.
+// timer on every request and could never fire. A wrapper around a store
+// (for metrics or tracing) that has a method Unwrap() Store is seen
+// through.
 type InProcessStore interface {
 	Store
 	// InProcess is a marker; it does nothing.
@@ -29,8 +31,23 @@ type deadlineStore struct {
 }
 
 func newDeadlineStore(s Store, d time.Duration) deadlineStore {
-	_, none := s.(InProcessStore)
-	return deadlineStore{s: s, d: d, none: none}
+	return deadlineStore{s: s, d: d, none: inProcess(s)}
+}
+
+// inProcess reports whether s, or the store it wraps, is an
+// InProcessStore.
+func inProcess(s Store) bool {
+	for s != nil {
+		if _, ok := s.(InProcessStore); ok {
+			return true
+		}
+		w, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return false
+		}
+		s = w.Unwrap()
+	}
+	return false
 }
 
 // with returns ctx with the call's deadline, and its cancel function.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,11 +192,12 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 	writePage(w, status, buf.Bytes())
 }
 
-// writePage writes a rendered page with status.
+// writePage writes a rendered page with status, in one piece with its
+// length (not chunked).
 func writePage(w http.ResponseWriter, status int, page []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Del("Content-Length")
+	h.Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(status)
 	w.Write(page)
 }
