@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -129,6 +130,30 @@ func (s *Session) Keys() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// GetBytes returns the []byte value of key (kept, as Put keeps a []byte,
+// as a base64 JSON string), or nil when it is missing or not one. It
+// decodes without a JSON decoder, for values read on every request such
+// as the login manager's CSRF secret.
+func (s *Session) GetBytes(key string) []byte {
+	b, ok := s.Raw(key)
+	if !ok || len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil
+	}
+	b = b[1 : len(b)-1]
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	n, err := base64.StdEncoding.Decode(out, b)
+	if err != nil {
+		// Not the plain base64 Put writes (escapes, say): decode it as
+		// JSON, to the same result Get would give.
+		var v []byte
+		if _, err := s.Get(key, &v); err != nil {
+			return nil
+		}
+		return v
+	}
+	return out[:n]
 }
 
 // GetString returns the string value of key, or "" when it is missing or
