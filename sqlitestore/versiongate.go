@@ -32,11 +32,15 @@ type versionRound struct {
 func (g *versionGate) read(ctx context.Context, query func(context.Context) (int64, error)) (int64, error) {
 	g.mu.Lock()
 	if g.running == nil {
-		r := &versionRound{done: make(chan struct{})}
-		g.running = r
+		// Nothing runs: read now, for this caller alone (no one waits on
+		// a round that runs at once), with its own context.
+		g.running = &alone
 		g.mu.Unlock()
-		g.run(ctx, r, query)
-		return r.v, r.err
+		v, err := query(ctx)
+		g.mu.Lock()
+		g.promote()
+		g.mu.Unlock()
+		return v, err
 	}
 	r := g.next
 	leader := r == nil
@@ -61,7 +65,8 @@ func (g *versionGate) read(ctx context.Context, query func(context.Context) (int
 	}
 }
 
-// run reads the version for round r, then lets the next round start. The
+// run reads the version for round r, which callers share, then lets the
+// next round start. The
 // read keeps ctx's deadline but not its cancellation, which belongs to one
 // request of the several that share the read.
 func (g *versionGate) run(ctx context.Context, r *versionRound, query func(context.Context) (int64, error)) {
@@ -74,9 +79,18 @@ func (g *versionGate) run(ctx context.Context, r *versionRound, query func(conte
 	r.v, r.err = query(qctx)
 	g.mu.Lock()
 	close(r.done)
+	g.promote()
+	g.mu.Unlock()
+}
+
+// promote lets the next round, if any, start: the running one has ended.
+// g.mu is held.
+func (g *versionGate) promote() {
 	g.running, g.next = g.next, nil
 	if g.running != nil {
 		close(g.running.start)
 	}
-	g.mu.Unlock()
 }
+
+// alone marks a read that runs at once for one caller.
+var alone versionRound
