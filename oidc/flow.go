@@ -271,7 +271,37 @@ func (s *Service) verify(r *http.Request, p *provider) (pending, *gooidc.IDToken
 	if id.Subject == "" {
 		return ps, nil, nil, refuse(ErrFailed, "no_subject")
 	}
+	if c.Email == "" && c.PreferredUsername == "" && c.Name == "" {
+		// Some providers put the profile in the UserInfo response only.
+		if err := s.userInfo(ctx, p, tok, id.Subject, &c); err != nil {
+			return ps, nil, nil, err
+		}
+	}
 	return ps, id, &c, nil
+}
+
+// userInfo fills c from the provider's UserInfo endpoint, when it has
+// one. A response about another subject is refused; an endpoint that
+// fails only leaves c as it was (the ID token alone signs in).
+func (s *Service) userInfo(ctx context.Context, p *provider, tok *oauth2.Token, subject string, c *claims) error {
+	op := p.discovered()
+	if op == nil || op.UserInfoEndpoint() == "" {
+		return nil
+	}
+	ui, err := op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		s.cfg.Logger.InfoContext(ctx, "oidc: UserInfo request failed; signing in with the ID token's claims", "provider", p.ID, "err", err)
+		return nil
+	}
+	if ui.Subject != subject {
+		return refuse(ErrFailed, "userinfo_subject")
+	}
+	var more claims
+	if err := ui.Claims(&more); err != nil {
+		return refuse(ErrFailed, "bad_claims")
+	}
+	c.Email, c.EmailVerified, c.PreferredUsername, c.Name = more.Email, more.EmailVerified, more.PreferredUsername, more.Name
+	return nil
 }
 
 // errorCode returns a provider's error code for the audit log: the

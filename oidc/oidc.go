@@ -204,6 +204,7 @@ type provider struct {
 	mu       sync.RWMutex
 	oauth    *oauth2.Config
 	verifier *gooidc.IDTokenVerifier
+	op       *gooidc.Provider
 	origins  []string // of the issuer and the authorization endpoint
 }
 
@@ -211,6 +212,12 @@ func (p *provider) ready() (*oauth2.Config, *gooidc.IDTokenVerifier) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.oauth, p.verifier
+}
+
+func (p *provider) discovered() *gooidc.Provider {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.op
 }
 
 // New checks cfg and returns a Service. Discovery runs in the background
@@ -359,6 +366,7 @@ func (s *Service) discover(ctx context.Context, p *provider) error {
 	p.oauth = &oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: ep,
 		RedirectURL: p.redirect, Scopes: p.Scopes}
 	p.verifier = v
+	p.op = op
 	p.origins = origins
 	p.mu.Unlock()
 	s.cfg.Logger.Info("oidc: provider ready", "provider", p.ID, "issuer", p.Issuer)
