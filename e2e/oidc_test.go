@@ -732,3 +732,28 @@ func TestE2EOIDCMissingSetting(t *testing.T) {
 		t.Error("serve without a client secret did not stop")
 	}
 }
+
+// A person clicks "Sign in with Test OP" in Chromium, logs in on the
+// provider's own page and lands on the dashboard with a new account.
+func TestE2EBrowserOIDCSignIn(t *testing.T) {
+	chromiumPath(t) // skip early, before the servers start
+	srv := startOIDC(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := startChromium(t, ctx, srv.URL)
+
+	b.wantPage("open the login page", b.open("/login"), "/login")
+	resp := b.clickAndWait(button("//main", "Sign in with Test OP"))
+	if u, _ := url.Parse(resp.URL); resp.Status != http.StatusOK || !strings.HasPrefix(resp.URL, srv.op.URL) || u.Path != "/login/username" {
+		b.fatalf("the button led to %d %s, want the provider's login page", resp.Status, resp.URL)
+	}
+	b.fill("Username:", "alice")
+	b.fill("Password:", opPassword)
+	b.wantPage("log in at the provider", b.clickAndWait(button("//form", "Login")), "/dashboard")
+	if got, want := b.text("main h1 + p"), "Welcome alice! This is your dashboard."; got != want {
+		b.fatalf("dashboard says %q, want %q", got, want)
+	}
+	if jar := b.cookies(); jar["hallpass_session"] == nil || jar["hallpass_remember"] != nil {
+		b.fatalf("cookies after the sign-in %v, want hallpass_session and no remember-me", cookieNames(jar))
+	}
+}
