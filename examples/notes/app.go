@@ -21,6 +21,7 @@ import (
 	"github.com/hallpass/hallpass"
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/sqlitestore"
 )
 
@@ -37,6 +38,9 @@ type options struct {
 	// Configure, if set, changes the hallpass configuration before New
 	// (the tests use cheap password hashing).
 	Configure func(*hallpass.Config)
+
+	// OIDC, if set, offers "Sign in with OIDC.Label" (package oidc).
+	OIDC *oidc.Provider
 }
 
 // app is the notes app: hallpass for the users, its own table for the
@@ -48,6 +52,7 @@ type app struct {
 	notes *sql.DB         // the app's own
 	admin string
 	log   *slog.Logger
+	sso   *oidc.Service // nil without -oidc-issuer
 }
 
 // open opens the databases in o.Dir and builds the app.
@@ -93,12 +98,53 @@ func open(ctx context.Context, o options) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	return &app{auth: auth, pages: pages, db: db, notes: notes, admin: o.Admin, log: o.Logger}, nil
+	a := &app{auth: auth, pages: pages, db: db, notes: notes, admin: o.Admin, log: o.Logger}
+	if o.OIDC != nil {
+		// "Sign in with …": identities live in hallpass's database, and a
+		// first sign-in creates an account as the register form does.
+		a.sso, err = oidc.New(oidc.Config{
+			Providers:    []oidc.Provider{*o.OIDC},
+			BaseURL:      o.BaseURL,
+			Login:        auth.LoginManager(),
+			Identities:   db.Identities(),
+			AfterLogin:   "/notes",
+			AccountPath:  "/notes",
+			ErrorHandler: a.ssoError,
+			Logger:       o.Logger,
+		})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
-// Close closes the databases.
+// Close stops the provider discovery and closes the databases.
 func (a *app) Close() error {
+	if a.sso != nil {
+		a.sso.Close()
+	}
 	return errors.Join(a.notes.Close(), a.db.Close())
+}
+
+// ssoError shows the login page with the message of a refused sign-in
+// (401, 403), or the error page for the rest.
+func (a *app) ssoError(w http.ResponseWriter, r *http.Request, err error) {
+	switch autherr.KindOf(err) {
+	case autherr.Unauthenticated, autherr.Forbidden, autherr.Throttled:
+		a.formError(w, r, "login.html", form{Providers: a.providers()}, err)
+	default:
+		a.auth.Error(w, r, err)
+	}
+}
+
+// providers returns the "Sign in with …" buttons.
+func (a *app) providers() []oidc.Button {
+	if a.sso == nil {
+		return nil
+	}
+	return a.sso.Buttons()
 }
 
 // Handler returns the app's routes behind auth.Handler.
@@ -116,6 +162,9 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /notes", auth.RequireLogin(http.HandlerFunc(a.listNotes)))
 	mux.Handle("POST /notes", auth.RequireLogin(http.HandlerFunc(a.addNote)))
 	mux.Handle("GET /admin", auth.RequireRole("admin")(http.HandlerFunc(a.adminPage)))
+	if a.sso != nil {
+		a.sso.Register(mux)
+	}
 	return auth.Handler(mux)
 }
 
@@ -124,6 +173,7 @@ type form struct {
 	Username, Email, Next string
 	Error                 string            // a message for the whole form
 	Fields                map[string]string // a message per field
+	Providers             []oidc.Button     // "Sign in with …" on the login page
 }
 
 // formError shows the form again with err's message, with the status of
@@ -165,11 +215,11 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
-	a.pages.Render(w, r, http.StatusOK, "login.html", form{Next: login.SafeNext(r.FormValue("next"))})
+	a.pages.Render(w, r, http.StatusOK, "login.html", form{Next: login.SafeNext(r.FormValue("next")), Providers: a.providers()})
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	f := form{Username: r.PostFormValue("username"), Next: login.SafeNext(r.PostFormValue("next"))}
+	f := form{Username: r.PostFormValue("username"), Next: login.SafeNext(r.PostFormValue("next")), Providers: a.providers()}
 	user, err := a.auth.Authenticate(r, f.Username, r.PostFormValue("password"))
 	if err == nil {
 		err = a.auth.Login(w, r, user, r.PostFormValue("remember") == "on")

@@ -11,6 +11,11 @@
 // never meet), and secret.key (the key that signs cookies, made on the
 // first start). The user registered under the -admin name gets the admin
 // role.
+//
+// With -oidc-issuer, -oidc-client-id and -oidc-client-secret, the login
+// page also offers "Sign in with -oidc-label" through that OpenID Connect
+// provider; register BASE-URL/login/oidc/sso/callback as the redirect URI
+// there.
 package main
 
 import (
@@ -26,6 +31,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/hallpass/hallpass/oidc"
 )
 
 func main() {
@@ -46,6 +53,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	data := fl.String("data", "./notes-data", "directory of the databases and the secret key")
 	baseURL := fl.String("base-url", "", "the app's public URL (default http://ADDR); https turns on Secure cookies")
 	admin := fl.String("admin", "", "the user registered under this name gets the admin role")
+	oidcIssuer := fl.String("oidc-issuer", "", "issuer URL of an OpenID Connect provider to offer \"Sign in with …\" (optional)")
+	oidcClientID := fl.String("oidc-client-id", "", "the client ID the provider issued")
+	oidcClientSecret := fl.String("oidc-client-secret", "", "the client secret the provider issued (default $NOTES_OIDC_CLIENT_SECRET)")
+	oidcLabel := fl.String("oidc-label", "SSO", "the provider's name on the button")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +69,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		*baseURL = "http://" + ln.Addr().String()
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	a, err := open(ctx, options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger})
+	o := options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger}
+	if *oidcIssuer != "" {
+		secret := *oidcClientSecret
+		if secret == "" {
+			secret = os.Getenv("NOTES_OIDC_CLIENT_SECRET")
+		}
+		if *oidcClientID == "" {
+			return errors.New("-oidc-issuer needs -oidc-client-id")
+		}
+		o.OIDC = &oidc.Provider{ID: "sso", Label: *oidcLabel, Issuer: *oidcIssuer, ClientID: *oidcClientID, ClientSecret: secret}
+	}
+	a, err := open(ctx, o)
 	if err != nil {
 		return err
 	}
