@@ -133,7 +133,7 @@ func (a *app) Close() error {
 func (a *app) ssoError(w http.ResponseWriter, r *http.Request, err error) {
 	switch autherr.KindOf(err) {
 	case autherr.Unauthenticated, autherr.Forbidden, autherr.Throttled:
-		a.formError(w, r, "login.html", form{Providers: a.providers()}, err)
+		a.formError(w, r, "login.html", form{}, err)
 	default:
 		a.auth.Error(w, r, err)
 	}
@@ -188,6 +188,9 @@ func (a *app) formError(w http.ResponseWriter, r *http.Request, page string, f f
 		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
 	f.Error, f.Fields = autherr.MessageOf(err), autherr.FieldsOf(err)
+	if page == "login.html" {
+		f.Providers = a.providers()
+	}
 	if f.Fields != nil {
 		f.Error = "Please correct the fields below."
 	}
@@ -219,7 +222,7 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	f := form{Username: r.PostFormValue("username"), Next: login.SafeNext(r.PostFormValue("next")), Providers: a.providers()}
+	f := form{Username: r.PostFormValue("username"), Next: login.SafeNext(r.PostFormValue("next"))}
 	user, err := a.auth.Authenticate(r, f.Username, r.PostFormValue("password"))
 	if err == nil {
 		err = a.auth.Login(w, r, user, r.PostFormValue("remember") == "on")
