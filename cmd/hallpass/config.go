@@ -324,6 +324,10 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 	}
 }
 
+// oidcVariables are the settings of each OpenID Connect provider, after
+// HALLPASS_OIDC_<ID>_.
+var oidcVariables = []string{"ISSUER", "CLIENT_ID", "CLIENT_SECRET", "LABEL", "SCOPES", "SIGNUP"}
+
 // oidcProviders reads the OpenID Connect providers: HALLPASS_OIDC_PROVIDERS
 // lists their IDs, and each ID (upper-cased, '-' as '_') has its
 // HALLPASS_OIDC_<ID>_ISSUER, _CLIENT_ID and _CLIENT_SECRET (required),
