@@ -618,8 +618,12 @@ func TestE2EOIDCNoLinkByEmail(t *testing.T) {
 	resp, body = passwordLogin(t, srv, v, "victim", "victim-password-123")
 	wantStatus(t, "the victim's password login", resp, body, http.StatusSeeOther)
 	resp, body = v.get(srv.URL + "/account")
-	if strings.Contains(body, "Disconnect") {
+	wantStatus(t, "the victim's account page", resp, body, http.StatusOK)
+	if strings.Contains(body, "Disconnect") || !strings.Contains(body, "No provider is connected.") {
 		t.Errorf("the victim's account page lists a connected provider")
+	}
+	if got := v.me(srv); got != "victim" {
+		t.Errorf("the victim's own login reached %q", got)
 	}
 }
 
