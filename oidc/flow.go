@@ -396,6 +396,12 @@ func (s *Service) signUp(r *http.Request, p *provider, id *gooidc.IDToken, c *cl
 		if err == nil {
 			break
 		}
+		if errors.Is(err, account.ErrNotSupported) {
+			// An app's own user Source that cannot create users: only
+			// identities connected from an account sign in.
+			s.record(r, audit.Event{Name: audit.OIDCFailure, Provider: p.ID, Reason: "signup_unsupported"})
+			return nil, ErrSignupClosed
+		}
 		if !errors.Is(err, account.ErrUsernameTaken) || i == maxNameTries-1 {
 			return nil, storeErr(err)
 		}

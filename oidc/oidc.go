@@ -66,7 +66,8 @@ var (
 		Err:     errors.New("oidc: the provider answered with an error")}
 
 	// ErrSignupClosed reports a first sign-in through a provider that
-	// does not create accounts. Kind autherr.Forbidden, code
+	// does not create accounts (Provider.NoSignup, or an app's own user
+	// Source without CreateUser). Kind autherr.Forbidden, code
 	// "oidc_signup_closed".
 	ErrSignupClosed error = &autherr.Error{Kind: autherr.Forbidden, Code: "oidc_signup_closed",
 		Message: "No account here is connected to that account at the provider. Log in another way and connect it from your account page.",
