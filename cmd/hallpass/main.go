@@ -261,6 +261,11 @@ func printHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
 		fmt.Fprintf(tw, "  --%s %s\t%s\t%s%s\n", s.flag, settingMeta(s), s.env, s.usage, def)
 	}
 	tw.Flush()
+	fmt.Fprint(w, "\nSign in with OpenID Connect (variables only): HALLPASS_OIDC_PROVIDERS lists\n"+
+		"provider IDs (google,corp); for each, with the ID upper-cased and - as _:\n"+
+		"HALLPASS_OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET (required), _LABEL,\n"+
+		"_SCOPES (default \"openid email profile\"), _SIGNUP (default true). The\n"+
+		"redirect URI is HALLPASS_BASE_URL/login/oidc/<ID>/callback.\n")
 }
 
 // flagName spells a flag as the README does: --name, or -o for one letter.
