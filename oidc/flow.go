@@ -219,6 +219,9 @@ func (s *Service) verify(r *http.Request, p *provider) (pending, *gooidc.IDToken
 		return ps, nil, nil, refuse(ErrFailed, "bad_state")
 	case !s.cfg.Now().Before(ps.Expires):
 		return ps, nil, nil, refuse(ErrFailed, "expired_state")
+	case q.Has("iss") && q.Get("iss") != p.Issuer:
+		// RFC 9207: the answer names another issuer (a mix-up attack).
+		return ps, nil, nil, refuse(ErrFailed, "bad_iss")
 	case q.Get("error") != "":
 		return ps, nil, nil, refuse(ErrDenied, "provider_error:"+errorCode(q.Get("error")))
 	case q.Get("code") == "":
@@ -360,7 +363,9 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, p *provider, ps
 	}
 	if err := s.cfg.Login.Login(w, r, u, false); err != nil {
 		if errors.Is(err, login.ErrInvalidCredentials) {
+			// A disabled account, or one changed under the sign-in.
 			s.record(r, audit.Event{Name: audit.OIDCFailure, Provider: p.ID, UserID: u.ID, Reason: "account_refused"})
+			err = ErrFailed
 		}
 		s.fail(w, r, err)
 		return

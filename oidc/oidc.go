@@ -17,6 +17,7 @@
 //	open redirect through next               next kept only when it is a path on this site
 //	session fixation                         a new session token at sign-in
 //	guessing at the callback                 callbacks count per client address like logins
+//	issuer mix-up                            state bound to its provider; iss (RFC 9207) checked when sent
 //
 // Identities (issuer + subject) are linked to users in an identity.Store;
 // users come from the login Manager's account store or source, so an app

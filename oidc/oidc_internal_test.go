@@ -151,10 +151,15 @@ func TestCallbackStateChecks(t *testing.T) {
 			t.Errorf("callback %d (%s): %d, want 401", i, q, rec.Code)
 		}
 	}
+	state = start(t, h, jar)
+	rec := run(h, httptest.NewRequest(http.MethodGet, "/login/oidc/corp/callback?code=abc&iss=https%3A%2F%2Fevil.example&state="+state, nil), jar)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(logs.String(), "reason=bad_iss") {
+		t.Errorf("callback naming another issuer (RFC 9207): %d, want 401 audited bad_iss", rec.Code)
+	}
 	if n := strings.Count(logs.String(), "reason=bad_state"); n != 3 {
 		t.Errorf("%d bad_state refusals audited, want 3:\n%s", n, logs)
 	}
-	rec := run(h, httptest.NewRequest(http.MethodGet, "/login/oidc/other/callback?code=abc&state=x", nil), jar)
+	rec = run(h, httptest.NewRequest(http.MethodGet, "/login/oidc/other/callback?code=abc&state=x", nil), jar)
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("callback of an unknown provider: %d, want 404", rec.Code)
 	}
