@@ -53,11 +53,6 @@ func (s *Service) Start(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ErrUnknownProvider)
 		return
 	}
-	oc, _ := p.ready()
-	if oc == nil {
-		s.fail(w, r, ErrProviderUnavailable)
-		return
-	}
 	if err := r.ParseForm(); err != nil {
 		s.fail(w, r, autherr.Wrap(err, autherr.Invalid, "The form could not be read."))
 		return
@@ -75,6 +70,11 @@ func (s *Service) Start(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ps.UserID, ps.Next = u.ID, ""
+	}
+	oc, _ := p.ready()
+	if oc == nil {
+		s.fail(w, r, ErrProviderUnavailable)
+		return
 	}
 	sess := session.FromRequest(r)
 	var list []pending

@@ -63,6 +63,18 @@ func TestOIDCPages(t *testing.T) {
 	a := e.loggedIn("ada")
 	r = a.get("/account")
 	mustContain(t, "account page", r.body, "Sign-in providers", "Corp SSO", "ada@corp.example", ">Disconnect</button>", "Connect Corp SSO")
+	// Connecting needs a fresh login: a stale session is sent to log in
+	// again, and comes back to the account page.
+	if r := a.post("/login/oidc/corp", url.Values{"connect": {"1"}}); r.code != http.StatusServiceUnavailable {
+		t.Errorf("connect right after login, provider down: %d, want 503", r.code)
+	}
+	e.clock.Advance(11 * time.Minute)
+	if r := a.post("/login/oidc/corp", url.Values{"connect": {"1"}}); r.code != http.StatusSeeOther || r.location() != "/login?next=%2Faccount" {
+		t.Errorf("connect 11 minutes after login: %d %q, want 303 /login?next=%%2Faccount", r.code, r.location())
+	}
+	if r := e.browser().post("/login/oidc/corp", url.Values{"connect": {"1"}}); r.code != http.StatusUnauthorized {
+		t.Errorf("connect without a login: %d, want 401", r.code)
+	}
 	// ada has a password: she may disconnect; then there is nothing left.
 	if r := a.post("/login/oidc/corp/disconnect", nil); r.code != http.StatusSeeOther || r.location() != "/account" {
 		t.Errorf("disconnect: %d %q, want 303 /account", r.code, r.location())
