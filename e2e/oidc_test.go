@@ -179,7 +179,16 @@ func startOP(t *testing.T, redirects ...string) *testOP {
 // oidcServer is hallpass configured with the test provider as "testop".
 type oidcServer struct {
 	*server
-	op *testOP
+	op       *testOP
+	provider string // the provider's ID on the server; "" is "testop"
+}
+
+// startPath is where the server's "Sign in with …" form posts.
+func (s *oidcServer) startPath() string {
+	if s.provider == "" {
+		return "/login/oidc/testop"
+	}
+	return "/login/oidc/" + s.provider
 }
 
 // startOIDC starts a provider and a hallpass server that offers it, with
@@ -278,9 +287,9 @@ func (b *browser) start(srv *oidcServer, next string, connect bool) *url.URL {
 	if next != "" {
 		form.Set("next", next)
 	}
-	resp, body := b.do(http.MethodPost, srv.URL+"/login/oidc/testop", form)
+	resp, body := b.do(http.MethodPost, srv.URL+srv.startPath(), form)
 	if resp.StatusCode != http.StatusSeeOther {
-		b.t.Fatalf("POST /login/oidc/testop: %d, want 303\n%s", resp.StatusCode, body)
+		b.t.Fatalf("POST %s: %d, want 303\n%s", srv.startPath(), resp.StatusCode, body)
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || !strings.HasPrefix(loc.String(), srv.op.URL) {
