@@ -135,6 +135,7 @@ type Auth struct {
 	protector *csrf.Protector // nil only with DangerouslyDisableCSRF
 	limiter   *throttle.Limiter
 	secure    bool
+	clientIP  func(*http.Request) string
 	errorH    func(http.ResponseWriter, *http.Request, error)
 	log       *slog.Logger
 	handler   func(http.Handler) http.Handler
@@ -250,7 +251,7 @@ func New(cfg Config) (*Auth, error) {
 		return nil, fmt.Errorf("hallpass: %w", err)
 	}
 	a := &Auth{sessions: sessions, login: lm, protector: protector, limiter: limiter,
-		secure: secure, errorH: cfg.ErrorHandler, log: log}
+		secure: secure, clientIP: clientIP, errorH: cfg.ErrorHandler, log: log}
 	// Outermost first: the session, then the current user (which needs
 	// the session), then the CSRF check (which needs both: the session's
 	// secret, and whether a bearer token authenticated the request).
@@ -437,6 +438,12 @@ func (a *Auth) Session(r *http.Request) *session.Session {
 	}
 	return session.FromRequest(r)
 }
+
+// ClientIP returns the address of the client that sent r: the connection's
+// peer, or the address a trusted proxy (Config.TrustedProxies) names. It
+// is the address the login throttle counts, for an app's own limits and
+// audit lines (recovery.Service.RequestReset takes one).
+func (a *Auth) ClientIP(r *http.Request) string { return a.clientIP(r) }
 
 // Secure reports whether the app is served over https (Config.BaseURL):
 // its cookies are then Secure and __Host- prefixed.

@@ -10,11 +10,10 @@ import (
 // session, or nil when the request has no logged-in session (the
 // pre-session cookie then protects the login and register forms).
 func CSRFSecret(r *http.Request) []byte {
-	var secret []byte
 	if s := session.FromRequest(r); s != nil && !s.IsNew() {
-		s.Get(csrfKey, &secret)
+		return s.GetBytes(csrfKey)
 	}
-	return secret
+	return nil
 }
 
 // CSRFToken returns the masked CSRF token for the page being rendered.

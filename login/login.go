@@ -50,6 +50,7 @@ package login
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -256,6 +257,7 @@ type Manager struct {
 	deleter  account.Deleter // cfg.Users as given, when it can delete users
 	outage   *outage.Log     // failures of the stores besides the session store
 	wiring   sync.Once       // the missing middleware is logged once
+	snaps    snapshotCache   // decoded user snapshots, by their encoding
 }
 
 // New returns a Manager for cfg.
@@ -368,8 +370,46 @@ func (s snapshot) sameUser(o snapshot) bool {
 		slices.Equal(s.Roles, o.Roles) && s.PwAt.Equal(o.PwAt)
 }
 
+// user returns the user s copies; its Roles are its own (a snapshot may
+// be shared through the snapshotCache).
 func (s snapshot) user() *account.User {
-	return &account.User{ID: s.ID, Username: s.Username, Email: s.Email, Roles: s.Roles, PasswordChangedAt: s.PwAt}
+	return &account.User{ID: s.ID, Username: s.Username, Email: s.Email, Roles: slices.Clone(s.Roles), PasswordChangedAt: s.PwAt}
+}
+
+// maxCachedSnapshots bounds the snapshotCache: about a megabyte or two.
+const maxCachedSnapshots = 10000
+
+// snapshotCache keeps decoded user snapshots by their exact encoding, so
+// a request whose session holds the same snapshot as an earlier request
+// costs a map lookup instead of a JSON decode (the largest cost of a
+// logged-in request otherwise). Sessions of one user share an encoding
+// until the user changes, and any change is a new encoding, so an entry
+// is never stale. Full, it starts over. The zero value is ready to use.
+type snapshotCache struct {
+	mu sync.RWMutex
+	m  map[string]snapshot
+}
+
+// decode sets *dst to the snapshot encoded in b.
+func (c *snapshotCache) decode(b []byte, dst *snapshot) error {
+	c.mu.RLock()
+	snap, ok := c.m[string(b)] // no allocation for the key
+	c.mu.RUnlock()
+	if ok {
+		*dst = snap
+		return nil
+	}
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return fmt.Errorf("login: decode the user snapshot: %w", err)
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedSnapshots {
+		c.m = make(map[string]snapshot)
+	}
+	c.m[string(b)] = snap
+	c.mu.Unlock()
+	*dst = snap
+	return nil
 }
 
 // public returns a copy of u without its password hash, for CurrentUser;
@@ -561,7 +601,11 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 	}
 	if !s.IsNew() {
 		var snap snapshot
-		if ok, _ := s.Get(userKey, &snap); ok && snap.ID != "" && snap.ID == s.UserID() {
+		raw, ok := s.Raw(userKey)
+		if ok {
+			ok = m.snaps.decode(raw, &snap) == nil
+		}
+		if ok && snap.ID != "" && snap.ID == s.UserID() {
 			var user *account.User
 			if m.reload {
 				// Without a session index, or with an app's own users,

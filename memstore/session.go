@@ -15,9 +15,10 @@ import (
 )
 
 var (
-	_ session.Store     = (*SessionStore)(nil)
-	_ session.UserIndex = (*SessionStore)(nil)
-	_ session.Sweeper   = (*SessionStore)(nil)
+	_ session.Store          = (*SessionStore)(nil)
+	_ session.UserIndex      = (*SessionStore)(nil)
+	_ session.Sweeper        = (*SessionStore)(nil)
+	_ session.InProcessStore = (*SessionStore)(nil)
 )
 
 // shardCount is the number of independently locked parts of a
@@ -142,6 +143,10 @@ func (s *SessionStore) userShard(userID string) *userShard {
 func live(r *session.Record, now time.Time) bool {
 	return r != nil && r.Expiry.After(now)
 }
+
+// InProcess marks the store as a session.InProcessStore: its calls never
+// wait, so the session Manager gives them no per-call deadline.
+func (s *SessionStore) InProcess() {}
 
 // Load returns the record stored under id, or session.ErrNotFound when
 // there is none or it has expired. The record is shared: the caller must

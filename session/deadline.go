@@ -9,34 +9,75 @@ import (
 // when Config.StoreTimeout is zero.
 const DefaultStoreTimeout = 3 * time.Second
 
+// InProcessStore is implemented by stores whose calls never wait for a
+// network, a disk or another process (memstore's). The Manager calls them
+// without the per-call deadline of Config.StoreTimeout, which would cost a
+// timer on every request and could never fire. A wrapper around a store
+// (for metrics or tracing) that has a method Unwrap() Store is seen
+// through.
+type InProcessStore interface {
+	Store
+	// InProcess is a marker; it does nothing.
+	InProcess()
+}
+
 // deadlineStore calls a Store with a deadline on each call, so a store
 // whose network has gone silent fails the call instead of hanging the
-// request.
+// request. An InProcessStore is called as it is.
 type deadlineStore struct {
-	s Store
-	d time.Duration
+	s    Store
+	d    time.Duration
+	none bool // s is an InProcessStore
+}
+
+func newDeadlineStore(s Store, d time.Duration) deadlineStore {
+	return deadlineStore{s: s, d: d, none: inProcess(s)}
+}
+
+// inProcess reports whether s, or the store it wraps, is an
+// InProcessStore.
+func inProcess(s Store) bool {
+	for s != nil {
+		if _, ok := s.(InProcessStore); ok {
+			return true
+		}
+		w, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return false
+		}
+		s = w.Unwrap()
+	}
+	return false
+}
+
+// with returns ctx with the call's deadline, and its cancel function.
+func (b deadlineStore) with(ctx context.Context) (context.Context, context.CancelFunc) {
+	if b.none {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, b.d)
 }
 
 func (b deadlineStore) Load(ctx context.Context, id string) (*Record, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.d)
+	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return b.s.Load(ctx, id)
 }
 
 func (b deadlineStore) Create(ctx context.Context, id string, rec *Record) error {
-	ctx, cancel := context.WithTimeout(ctx, b.d)
+	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return b.s.Create(ctx, id, rec)
 }
 
 func (b deadlineStore) Update(ctx context.Context, id string, u *Update) error {
-	ctx, cancel := context.WithTimeout(ctx, b.d)
+	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return b.s.Update(ctx, id, u)
 }
 
 func (b deadlineStore) Delete(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.d)
+	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return b.s.Delete(ctx, id)
 }
@@ -44,13 +85,13 @@ func (b deadlineStore) Delete(ctx context.Context, id string) error {
 // listByUser and deleteByUser are UserIndex calls; ix is the Manager's
 // store, already asserted to be one.
 func (b deadlineStore) listByUser(ctx context.Context, ix UserIndex, userID string) ([]Info, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.d)
+	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return ix.ListByUser(ctx, userID)
 }
 
 func (b deadlineStore) deleteByUser(ctx context.Context, ix UserIndex, userID string, except ...string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.d)
+	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return ix.DeleteByUser(ctx, userID, except...)
 }

@@ -190,7 +190,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.StoreTimeout == 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
 	}
-	return &Manager{cfg: cfg, store: cfg.Store, calls: deadlineStore{cfg.Store, cfg.StoreTimeout}, keys: kr, log: cfg.Logger,
+	return &Manager{cfg: cfg, store: cfg.Store, calls: newDeadlineStore(cfg.Store, cfg.StoreTimeout), keys: kr, log: cfg.Logger,
 		outage: &outage.Log{Name: "session store", Logger: cfg.Logger, Now: cfg.Now}}, nil
 }
 

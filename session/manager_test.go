@@ -873,3 +873,49 @@ func TestCookieKeepsStricterCacheControl(t *testing.T) {
 		t.Errorf("Cache-Control = %q, want the handler's no-store kept", got)
 	}
 }
+
+// TestTypedGetters checks that GetBytes and GetTime, which read the
+// encoding directly, give what Get gives for the values Put writes, and
+// the zero value for anything else.
+func TestTypedGetters(t *testing.T) {
+	when := time.Date(2026, 11, 29, 2, 30, 0, 123456789, time.FixedZone("x", 3600))
+	f := newFixture(t)
+	values := map[string]any{"bytes": []byte{0, 1, 2, 0xfb, 0xff}, "empty": []byte{}, "time": when,
+		"string": "not base64!", "number": 42, "null": nil}
+	resp := f.do("", func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+		for k, v := range values {
+			if err := s.Put(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	cookie := f.sessionCookie(resp).Value
+	f.do(cookie, func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+		tests := []struct {
+			key       string
+			wantBytes []byte
+			wantTime  time.Time
+		}{
+			{"bytes", []byte{0, 1, 2, 0xfb, 0xff}, time.Time{}},
+			{"empty", []byte{}, time.Time{}},
+			{"time", nil, when},
+			{"string", nil, time.Time{}},
+			{"number", nil, time.Time{}},
+			{"null", nil, time.Time{}},
+			{"missing", nil, time.Time{}},
+		}
+		for _, tt := range tests {
+			got := s.GetBytes(tt.key)
+			if !bytes.Equal(got, tt.wantBytes) || (got == nil) != (tt.wantBytes == nil) {
+				t.Errorf("GetBytes(%q) = %#v, want %#v", tt.key, got, tt.wantBytes)
+			}
+			var viaGet []byte
+			if ok, err := s.Get(tt.key, &viaGet); ok && err == nil && !bytes.Equal(viaGet, got) {
+				t.Errorf("GetBytes(%q) = %x, Get = %x", tt.key, got, viaGet)
+			}
+			if got := s.GetTime(tt.key); !got.Equal(tt.wantTime) {
+				t.Errorf("GetTime(%q) = %v, want %v", tt.key, got, tt.wantTime)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -32,6 +33,19 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 		return true, fmt.Errorf("session: decode %q: %w", key, err)
 	}
 	return true, nil
+}
+
+// Raw returns the encoded (JSON) value of key and whether it is present,
+// without decoding it: for a caller that keeps its own decoded copies
+// keyed by the encoding. The bytes are shared; do not modify them.
+func (s *Session) Raw(key string) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	b, ok := s.get(key)
+	s.mu.Unlock()
+	return b, ok
 }
 
 // Put sets key to value, encoded as JSON. It fails only when value cannot
@@ -118,6 +132,30 @@ func (s *Session) Keys() []string {
 	return keys
 }
 
+// GetBytes returns the []byte value of key (kept, as Put keeps a []byte,
+// as a base64 JSON string), or nil when it is missing or not one. It
+// decodes without a JSON decoder, for values read on every request such
+// as the login manager's CSRF secret.
+func (s *Session) GetBytes(key string) []byte {
+	b, ok := s.Raw(key)
+	if !ok || len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil
+	}
+	b = b[1 : len(b)-1]
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	n, err := base64.StdEncoding.Decode(out, b)
+	if err != nil {
+		// Not the plain base64 Put writes (escapes, say): decode it as
+		// JSON, to the same result Get would give.
+		var v []byte
+		if _, err := s.Get(key, &v); err != nil {
+			return nil
+		}
+		return v
+	}
+	return out[:n]
+}
+
 // GetString returns the string value of key, or "" when it is missing or
 // not a string.
 func (s *Session) GetString(key string) string {
@@ -171,8 +209,13 @@ func (s *Session) GetBool(key string) bool {
 // GetTime returns the time value of key, or the zero time when it is
 // missing or not a time.
 func (s *Session) GetTime(key string) time.Time {
+	// A time is kept as its JSON, a quoted RFC 3339 string: parse that
+	// directly, without a JSON decoder, as it is read on every request.
 	var v time.Time
-	s.Get(key, &v)
+	b, ok := s.Raw(key)
+	if !ok || len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || v.UnmarshalText(b[1:len(b)-1]) != nil {
+		return time.Time{}
+	}
 	return v
 }
 

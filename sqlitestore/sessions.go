@@ -45,6 +45,7 @@ const sweepBatch = 500
 type SessionStore struct {
 	db    *DB
 	cache sessionCache
+	gate  versionGate // shares data_version reads between concurrent Loads
 
 	// Prepared statements, one per frequent query. Those on the writer
 	// pool are bound to transactions with Tx.StmtContext.
@@ -127,8 +128,8 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	if s.version == nil { // an app's handle (New): no connection to watch
 		return s.query(ctx, id, s.db.now())
 	}
-	var version int64
-	if err := s.version.QueryRowContext(ctx).Scan(&version); err != nil {
+	version, err := s.gate.read(ctx, s.dataVersion)
+	if err != nil {
 		return nil, wrap(ctx, "load session", err)
 	}
 	now := s.db.now()
@@ -141,6 +142,13 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	}
 	s.cache.put(version, id, r)
 	return r, nil
+}
+
+// dataVersion asks the watch connection for PRAGMA data_version.
+func (s *SessionStore) dataVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.version.QueryRowContext(ctx).Scan(&v)
+	return v, err
 }
 
 // query reads the record stored under id from the database.

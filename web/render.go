@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,6 +153,33 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 	}
 	var buf bytes.Buffer
 	t := pages[name]
+	if _, plain := d.(plainPage); plain && t != nil && len(b.Flashes) == 0 {
+		k := keyOf(name, b)
+		parts, ok := plainPages.get(k)
+		if !ok {
+			token := b.CSRF
+			if token != "" {
+				b.CSRF = tokenMark
+			}
+			err := t.ExecuteTemplate(&buf, "layout", d)
+			b.CSRF = token
+			if err == nil {
+				parts, ok = plainPages.put(k, buf.Bytes()), true
+			}
+			buf.Reset()
+		}
+		if ok {
+			buf.Grow(len(parts[0]) * 2)
+			for i, p := range parts {
+				if i > 0 {
+					buf.WriteString(b.CSRF)
+				}
+				buf.Write(p)
+			}
+			writePage(w, status, buf.Bytes())
+			return
+		}
+	}
 	if t == nil {
 		logger.Error("web: no such template", "template", name)
 		status = http.StatusInternalServerError
@@ -161,11 +189,17 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 		buf.Reset()
 		buf.WriteString("<!doctype html><title>Error</title><p>" + autherr.DefaultMessage(autherr.Internal) + "</p>\n")
 	}
+	writePage(w, status, buf.Bytes())
+}
+
+// writePage writes a rendered page with status, in one piece with its
+// length (not chunked).
+func writePage(w http.ResponseWriter, status int, page []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Del("Content-Length")
+	h.Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(page)
 }
 
 // serveStatic serves the embedded stylesheet and icon. Their URLs carry a

@@ -19,9 +19,12 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver of the notes database
 
 	"github.com/hallpass/hallpass"
+	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/oidc"
+	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/sqlitestore"
 )
 
@@ -34,6 +37,9 @@ type options struct {
 	BaseURL string       // the app's public URL
 	Admin   string       // the username that gets the admin role at registration
 	Logger  *slog.Logger // default slog.Default()
+	// Mailer sends the password reset links: a *mail.SMTP in production;
+	// default the development mailer, which writes them to Logger.
+	Mailer mail.Mailer
 
 	// Configure, if set, changes the hallpass configuration before New
 	// (the tests use cheap password hashing).
@@ -47,6 +53,8 @@ type options struct {
 // notes.
 type app struct {
 	auth  *hallpass.Auth
+	reset *recovery.Service // "forgot password"
+	mail  *mail.Queue       // its mail, sent in the background
 	pages *hallpass.Templates
 	db    *sqlitestore.DB // hallpass's data
 	notes *sql.DB         // the app's own
@@ -93,12 +101,26 @@ func open(ctx context.Context, o options) (*app, error) {
 		db.Close()
 		return nil, err
 	}
+	if o.Mailer == nil {
+		o.Mailer = &mail.Log{Logger: o.Logger}
+	}
+	queue := mail.NewQueue(o.Mailer, mail.QueueOptions{Logger: o.Logger})
+	lm := auth.LoginManager()
+	reset, err := recovery.New(recovery.Config{
+		Tokens: db.Recovery(), Users: db.Accounts(), Mailer: queue, BaseURL: o.BaseURL,
+		SetPassword: func(ctx context.Context, id, pw string) error { return lm.SetPassword(ctx, "", id, pw) },
+		Policy:      lm.Config().Policy, SiteName: "Notes", Logger: o.Logger,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	notes, err := openNotes(ctx, filepath.Join(o.Dir, "notes.db"))
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	a := &app{auth: auth, pages: pages, db: db, notes: notes, admin: o.Admin, log: o.Logger}
+	a := &app{auth: auth, reset: reset, mail: queue, pages: pages, db: db, notes: notes, admin: o.Admin, log: o.Logger}
 	if o.OIDC != nil {
 		// "Sign in with …": identities live in hallpass's database, and a
 		// first sign-in creates an account as the register form does.
@@ -120,12 +142,15 @@ func open(ctx context.Context, o options) (*app, error) {
 	return a, nil
 }
 
-// Close stops the provider discovery and closes the databases.
+// Close stops the provider discovery, waits (up to 10 s) for the mail
+// still queued, and closes the databases.
 func (a *app) Close() error {
 	if a.sso != nil {
 		a.sso.Close()
 	}
-	return errors.Join(a.notes.Close(), a.db.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(a.reset.Close(ctx), a.mail.Close(ctx), a.notes.Close(), a.db.Close())
 }
 
 // ssoError shows the login page with the message of a refused sign-in
@@ -159,6 +184,10 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("GET /password/forgot", a.forgotPage)
+	mux.HandleFunc("POST /password/forgot", a.forgot)
+	mux.HandleFunc("GET /password/reset/{token}", a.resetPage)
+	mux.HandleFunc("POST /password/reset/{token}", a.resetPassword)
 	mux.Handle("GET /notes", auth.RequireLogin(http.HandlerFunc(a.listNotes)))
 	mux.Handle("POST /notes", auth.RequireLogin(http.HandlerFunc(a.addNote)))
 	mux.Handle("GET /admin", auth.RequireRole("admin")(http.HandlerFunc(a.adminPage)))
@@ -243,6 +272,73 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auth.Flash(w, r, "info", "You are logged out.", "/login")
+}
+
+func (a *app) forgotPage(w http.ResponseWriter, r *http.Request) {
+	a.pages.Render(w, r, http.StatusOK, "forgot.html", form{})
+}
+
+func (a *app) forgot(w http.ResponseWriter, r *http.Request) {
+	f := form{Email: r.PostFormValue("email")}
+	// The same answer, at once, whether or not an account uses the
+	// address: the lookup and the mail happen in the background.
+	if err := a.reset.RequestReset(r.Context(), f.Email, a.auth.ClientIP(r)); err != nil {
+		a.formError(w, r, "forgot.html", f, err) // not an email address: 422
+		return
+	}
+	a.auth.Flash(w, r, "info", recovery.MsgResetSent, "/login")
+}
+
+// resetForm is what the page behind a reset link shows.
+type resetForm struct {
+	Username string
+	Error    string
+}
+
+func (a *app) resetPage(w http.ResponseWriter, r *http.Request) {
+	user, err := a.reset.CheckReset(r.Context(), r.PathValue("token"))
+	if err != nil {
+		a.badLink(w, r, err)
+		return
+	}
+	a.pages.Render(w, r, http.StatusOK, "reset.html", resetForm{Username: user.Username})
+}
+
+func (a *app) resetPassword(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	user, err := a.reset.ResetPassword(r.Context(), token, r.PostFormValue("new_password"), a.auth.ClientIP(r))
+	var policy *account.FieldError
+	if errors.As(err, &policy) {
+		// The password policy refused it; the link still works.
+		if user, cerr := a.reset.CheckReset(r.Context(), token); cerr == nil {
+			a.pages.Render(w, r, http.StatusUnprocessableEntity, "reset.html", resetForm{Username: user.Username, Error: policy.Message})
+			return
+		}
+	}
+	if err != nil {
+		a.badLink(w, r, err)
+		return
+	}
+	// Every session of the user has ended. A browser that was logged in
+	// as them is logged out, so the message has a session to wait in.
+	if cu := a.auth.CurrentUser(r); cu != nil && cu.ID == user.ID {
+		if err := a.auth.Logout(w, r); err != nil {
+			a.auth.Error(w, r, err)
+			return
+		}
+	}
+	a.auth.Flash(w, r, "success", "Your password has been reset. Please log in with it.", "/login")
+}
+
+// badLink answers a reset link that does not work (400, "This link is
+// invalid or has expired.", with the way to ask for another), or a store
+// that is down (503).
+func (a *app) badLink(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, recovery.ErrInvalidToken) {
+		a.auth.Error(w, r, err)
+		return
+	}
+	a.pages.Render(w, r, http.StatusBadRequest, "badlink.html", recovery.MsgInvalidLink)
 }
 
 // note is one row of the app's notes table.

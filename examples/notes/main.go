@@ -10,7 +10,9 @@
 // notes table, a database of its own, so the app's schema and hallpass's
 // never meet), and secret.key (the key that signs cookies, made on the
 // first start). The user registered under the -admin name gets the admin
-// role.
+// role. "Forgot your password?" mails a reset link through the SMTP server
+// given with -smtp and -mail-from; without them the link is written to the
+// log (the development mailer).
 //
 // With -oidc-issuer, -oidc-client-id and -oidc-client-secret, the login
 // page also offers "Sign in with -oidc-label" through that OpenID Connect
@@ -32,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/oidc"
 )
 
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	data := fl.String("data", "./notes-data", "directory of the databases and the secret key")
 	baseURL := fl.String("base-url", "", "the app's public URL (default http://ADDR); https turns on Secure cookies")
 	admin := fl.String("admin", "", "the user registered under this name gets the admin role")
+	smtpURL := fl.String("smtp", "", "smtp://[user:pass@]host:port (STARTTLS) or smtps://... for the password reset mail (default: written to the log)")
+	from := fl.String("mail-from", "", `the mail's From, such as "Notes <notes@example.com>" (required with -smtp)`)
 	oidcIssuer := fl.String("oidc-issuer", "", "issuer URL of an OpenID Connect provider to offer \"Sign in with …\" (optional)")
 	oidcClientID := fl.String("oidc-client-id", "", "the client ID the provider issued")
 	oidcClientSecret := fl.String("oidc-client-secret", "", "the client secret the provider issued (default $NOTES_OIDC_CLIENT_SECRET)")
@@ -69,7 +74,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		*baseURL = "http://" + ln.Addr().String()
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	o := options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger}
+	var mailer mail.Mailer // nil: the development mailer, which logs
+	if *smtpURL != "" {
+		if mailer, err = mail.NewSMTP(*smtpURL, *from, mail.SMTPOptions{}); err != nil {
+			return err
+		}
+	} else {
+		logger.Warn("notes: no -smtp: password reset mail goes to this log (the development mailer)")
+	}
+	o := options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger, Mailer: mailer}
 	if *oidcIssuer != "" {
 		secret := *oidcClientSecret
 		if secret == "" {

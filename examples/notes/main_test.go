@@ -376,7 +376,12 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after the context ended")
 	}
-	if err := run(context.Background(), []string{"-nope"}, io.Discard); err == nil {
-		t.Error("run accepted an unknown flag")
+	if !strings.Contains(logs.String(), "development mailer") {
+		t.Errorf("without -smtp the app does not say where the mail goes:\n%s", logs)
+	}
+	for _, args := range [][]string{{"-nope"}, {"-smtp", "ftp://mail.example.com"}, {"-smtp", "smtp://mail.example.com:587", "-mail-from", "not an address"}} {
+		if err := run(context.Background(), append(args, "-addr", "127.0.0.1:0", "-data", t.TempDir()), io.Discard); err == nil {
+			t.Errorf("run %q = nil, want an error", args)
+		}
 	}
 }

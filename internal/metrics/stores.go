@@ -92,6 +92,10 @@ type sessionStore struct {
 	m *Metrics
 }
 
+// Unwrap returns the store w times, so the session Manager sees through it
+// (session.InProcessStore).
+func (w *sessionStore) Unwrap() session.Store { return w.s }
+
 func (w *sessionStore) Load(ctx context.Context, id string) (*session.Record, error) {
 	start := time.Now()
 	v, err := w.s.Load(ctx, id)
