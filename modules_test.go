@@ -19,9 +19,9 @@ func TestModuleGraphIsLean(t *testing.T) {
 		t.Fatalf("go list -m all listed %d words, want the module graph:\n%s", len(mods), out)
 	}
 	for _, m := range mods {
-		for _, banned := range []string{"github.com/chromedp/", "github.com/gobwas/ws"} {
+		for _, banned := range []string{"github.com/chromedp/", "github.com/gobwas/ws", "github.com/zitadel/"} {
 			if strings.HasPrefix(m, banned) {
-				t.Errorf("hallpass's module graph holds %s: browser-test dependencies belong in e2e/go.mod", m)
+				t.Errorf("hallpass's module graph holds %s: browser-test and test-provider dependencies belong in e2e/go.mod", m)
 			}
 		}
 	}

@@ -45,6 +45,15 @@ const (
 	EmailChangeReq = "email.change.request"   // a change of address was asked for
 	EmailChange    = "email.change"           // the new address was proved and set
 	MailFailed     = "mail.failed"            // a message was given up (see the mail log)
+
+	// Sign-in with an OpenID Connect provider (package oidc); Provider
+	// names the provider's configured ID.
+	OIDCStart   = "oidc.start"   // a browser was sent to the provider
+	OIDCSuccess = "oidc.success" // a linked identity signed in
+	OIDCSignup  = "oidc.signup"  // a first sign-in created an account
+	OIDCLink    = "oidc.link"    // a logged-in user connected an identity
+	OIDCUnlink  = "oidc.unlink"  // an identity was disconnected
+	OIDCFailure = "oidc.failure" // a callback was refused; Reason says why
 )
 
 // Event is one security event.
@@ -57,6 +66,7 @@ type Event struct {
 	Session  string // session.ShortID of the session concerned, if any
 	Actor    string // user ID of an administrator acting on UserID, if any
 	Count    int    // how many sessions or tokens an event ended, if any
+	Provider string // the OpenID Connect provider's ID, for oidc.* events
 }
 
 // Logger writes events. The zero value and a nil *Logger discard them.
@@ -80,7 +90,7 @@ func (a *Logger) Record(ctx context.Context, e Event) {
 	}
 	level := slog.LevelInfo
 	switch e.Name {
-	case LoginFailure, Lockout, RememberTheft, MailFailed:
+	case LoginFailure, Lockout, RememberTheft, MailFailed, OIDCFailure:
 		level = slog.LevelWarn
 	}
 	attrs := make([]slog.Attr, 0, 8)
@@ -95,6 +105,7 @@ func (a *Logger) Record(ctx context.Context, e Event) {
 	add("reason", e.Reason)
 	add("session", e.Session)
 	add("actor", e.Actor)
+	add("provider", e.Provider)
 	if e.Count != 0 {
 		attrs = append(attrs, slog.Int("count", e.Count))
 	}

@@ -732,13 +732,19 @@ func (m *Manager) Authenticate(r *http.Request, username, pw string) (_ *account
 		}
 	}
 	reason, rehash := "", false
-	if u == nil {
+	if u == nil || u.PasswordHash == "" {
+		// An account without a password (signed up through an OpenID
+		// Connect provider) is refused as an unknown user is, at the
+		// same cost.
 		err := m.cfg.Passwords.DummyVerify(ctx, pw)
 		if errors.Is(err, password.ErrBusy) {
 			res.cancel(ctx)
 			return nil, err
 		}
 		reason = "unknown_user"
+		if u != nil {
+			reason = "no_password"
+		}
 	} else {
 		var ok bool
 		ok, rehash, err = m.cfg.Passwords.VerifyRehash(ctx, pw, u.PasswordHash)

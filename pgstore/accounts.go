@@ -363,7 +363,8 @@ func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return account.ErrNotFound
 		}
-		for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = $1`, `DELETE FROM hallpass_api_tokens WHERE user_id = $1`} {
+		for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = $1`, `DELETE FROM hallpass_api_tokens WHERE user_id = $1`,
+			`DELETE FROM hallpass_identities WHERE user_id = $1`} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return err
 			}

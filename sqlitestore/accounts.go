@@ -389,7 +389,8 @@ func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
 	} else if k == 0 {
 		return account.ErrNotFound
 	}
-	for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = ?`, `DELETE FROM hallpass_api_tokens WHERE user_id = ?`} {
+	for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = ?`, `DELETE FROM hallpass_api_tokens WHERE user_id = ?`,
+		`DELETE FROM hallpass_identities WHERE user_id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return wrap(ctx, op, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/session"
 )
 
@@ -38,6 +39,9 @@ type accountPage struct {
 	Recovery      bool   // the server sends email: show verification and the change-email form
 	EmailVerified bool   // the profile's address is verified
 	NewEmail      string // the change-email form, shown again after an error
+
+	Identities []oidc.Linked // connected OpenID Connect identities
+	Providers  []oidc.Button // the providers one can connect; nil without OIDC
 }
 
 // sessionRow is one of the user's sessions as the account page lists it.
@@ -73,6 +77,10 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 			s.fail(w, r, err)
 			return
 		}
+	}
+	if err := s.fillIdentities(r, me.ID, d); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	infos, err := s.sessions.ListByUser(ctx, me.ID)
 	switch {

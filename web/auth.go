@@ -7,6 +7,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/recovery"
 )
 
@@ -72,10 +73,19 @@ type loginPage struct {
 	Error    string // the form's message
 	Errors   map[string]string
 	Forgot   bool // offer "Forgot your password?"
+	// Providers are the "Sign in with …" buttons (package oidc).
+	Providers []oidc.Button
+}
+
+// newLoginPage returns the login page's data with next (kept only when it
+// is a local path) and the site's options.
+func (s *Server) newLoginPage(r *http.Request, next string) *loginPage {
+	return &loginPage{base: base{Title: "Log in", needCSRF: true}, Next: login.SafeNext(next), Forgot: s.recovery != nil,
+		Providers: s.providerButtons()}
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	d := &loginPage{base: base{Title: "Log in", needCSRF: true}, Next: login.SafeNext(r.URL.Query().Get("next")), Forgot: s.recovery != nil}
+	d := s.newLoginPage(r, r.URL.Query().Get("next"))
 	if u := login.CurrentUser(r.Context()); u != nil {
 		d.Username = u.Username
 	}
@@ -89,8 +99,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	username, pw := f.Get("username"), f.Get("password")
-	d := &loginPage{base: base{Title: "Log in", needCSRF: true},
-		Username: redisplay(username), Remember: f.Get("remember") != "", Next: login.SafeNext(f.Get("next")), Forgot: s.recovery != nil}
+	d := s.newLoginPage(r, f.Get("next"))
+	d.Username, d.Remember = redisplay(username), f.Get("remember") != ""
 	errs := map[string]string{}
 	switch {
 	case username == "":

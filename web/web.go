@@ -33,6 +33,7 @@ import (
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 )
@@ -118,6 +119,13 @@ type Config struct {
 	// not verified, with a page that offers to send the link again (JSON:
 	// 403 email_unverified). It needs Recovery.
 	RequireVerifiedEmail bool
+
+	// OIDC, when it has Providers, offers "Sign in with …" on the login
+	// page and "Connect" on the account page (package oidc). New builds
+	// the oidc.Service from it, filling in Login, BaseURL (required
+	// here), ErrorHandler and Flash; get it with Server.OIDC and Close it
+	// at shutdown.
+	OIDC *oidc.Config
 }
 
 // Server serves hallpass's pages and JSON API. Create one with New; it is
@@ -144,6 +152,8 @@ type Server struct {
 	recovery        *recovery.Service
 	requireVerified bool
 	clientIP        func(*http.Request) string
+
+	oidc *oidc.Service // nil without providers
 }
 
 // New returns a Server for cfg, or an error naming the invalid setting.
@@ -203,6 +213,19 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("web: Config.BaseURL: %w", err)
 		}
 	}
+	if cfg.OIDC != nil && len(cfg.OIDC.Providers) > 0 {
+		oc := *cfg.OIDC
+		oc.Login, oc.BaseURL, oc.ErrorHandler = cfg.Login, cfg.BaseURL, s.oidcError
+		oc.Flash = func(r *http.Request, msg string) { s.flash(r, "success", msg) }
+		if oc.Logger == nil {
+			oc.Logger = cfg.Logger
+		}
+		svc, err := oidc.New(oc)
+		if err != nil {
+			return nil, fmt.Errorf("web: Config.OIDC: %w", err)
+		}
+		s.oidc = svc
+	}
 	s.mux = s.routes()
 	h := http.Handler(http.HandlerFunc(s.dispatch))
 	h = s.csrf(h)
@@ -213,6 +236,10 @@ func New(cfg Config) (*Server, error) {
 	s.handler = s.outer(h)
 	return s, nil
 }
+
+// OIDC returns the Server's OpenID Connect service, or nil when
+// Config.OIDC had no providers.
+func (s *Server) OIDC() *oidc.Service { return s.oidc }
 
 // Handler returns the Server's complete handler: security headers, panic
 // recovery, body limit, sessions, login, CSRF and routes.
@@ -264,6 +291,11 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /api/tokens", needLogin(h(s.apiTokens)))
 	mux.Handle("DELETE /api/tokens/{id}", needLogin(h(s.apiRevokeToken)))
 
+	if s.oidc != nil {
+		// Start and callback are anonymous; connect and disconnect check
+		// the user themselves.
+		s.oidc.Register(mux)
+	}
 	if s.recovery != nil {
 		mux.Handle("GET /password/forgot", h(s.forgotForm))
 		mux.Handle("POST /password/forgot", h(s.forgotSubmit))
@@ -414,6 +446,10 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		for _, kv := range securityHeaders {
 			h[kv.key] = kv.value
 		}
+		if s.oidc != nil {
+			// Forms may go on to the ready providers (see formAction).
+			h.Set("Content-Security-Policy", s.contentSecurityPolicy())
+		}
 		if s.hsts {
 			h["Strict-Transport-Security"] = hstsHeader
 		}
@@ -455,8 +491,23 @@ func (s *Server) outer(next http.Handler) http.Handler {
 }
 
 // contentSecurityPolicy allows the site's own stylesheet and images and
-// nothing else: no scripts, no inline styles, no framing.
+// nothing else: no scripts, no inline styles, no framing. Forms go to the
+// site itself and, through the 303 of a "Sign in with …" form, to the
+// OpenID Connect providers (formAction).
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// contentSecurityPolicy returns the policy of every response: the
+// constant, with the ready providers' origins added to form-action.
+func (s *Server) contentSecurityPolicy() string {
+	if s.oidc == nil {
+		return contentSecurityPolicy
+	}
+	origins := s.oidc.FormOrigins()
+	if len(origins) == 0 {
+		return contentSecurityPolicy
+	}
+	return strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1)
+}
 
 // done reports an answered request to the access log and Observe.
 func (s *Server) done(r *http.Request, rw *responseWriter, start time.Time) {

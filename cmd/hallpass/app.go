@@ -18,11 +18,13 @@ import (
 	"github.com/hallpass/hallpass"
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
+	"github.com/hallpass/hallpass/identity"
 	"github.com/hallpass/hallpass/internal/metrics"
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/pgstore"
 	"github.com/hallpass/hallpass/recovery"
@@ -61,6 +63,8 @@ type app struct {
 
 	recovery *recovery.Service // reset, verification and change-of-address links
 	mailer   mail.Mailer       // SMTP or the development mailer, without the queue (for the CLI)
+
+	identities identity.Store // links to OpenID Connect identities
 }
 
 // close releases the stores in reverse order of opening.
@@ -228,6 +232,17 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		return nil, err
 	}
 
+	// Links to OpenID Connect identities live beside the accounts too.
+	if sqlite != nil && cfg.DatabaseURL == "" {
+		a.identities = sqlite.Identities()
+	} else {
+		a.identities = a.pg.Identities()
+	}
+	var oidcConfig *oidc.Config
+	if len(cfg.OIDC) > 0 {
+		oidcConfig = &oidc.Config{Providers: cfg.OIDC, Identities: a.identities, VerifiedEmail: recStore.SetVerifiedEmail}
+	}
+
 	// Throttling counters.
 	counter, where, err := openCounter(ctx, a, cfg)
 	if err != nil {
@@ -273,6 +288,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 			Version:   versionString(),
 			AccessLog: cfg.AccessLog,
 			Observe:   a.metrics.RequestObserver(),
+			OIDC:      oidcConfig,
 		},
 	})
 	if err != nil {
@@ -280,6 +296,14 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	}
 	a.sessions, a.login, a.tokens, a.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
 	a.recovery = srv.Recovery
+	if svc := srv.Web.OIDC(); svc != nil {
+		a.closers = append(a.closers, func() error { svc.Close(); return nil })
+		// A provider that does not answer now is logged at start-up, and
+		// tried again in the background.
+		wait, cancel := context.WithTimeout(ctx, oidcDiscoveryWait)
+		svc.WaitDiscovery(wait)
+		cancel()
+	}
 	a.closers = append(a.closers, func() error {
 		// Hand over the links already asked for before the stores close.
 		ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)
@@ -292,6 +316,10 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	}
 	return a, nil
 }
+
+// oidcDiscoveryWait bounds how long start-up waits for the OpenID Connect
+// providers' discovery documents.
+const oidcDiscoveryWait = 15 * time.Second
 
 // mailDrainTimeout bounds how long a stopping process waits for queued
 // mail to be handed to the mail server.

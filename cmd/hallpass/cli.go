@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +22,9 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
+	"github.com/hallpass/hallpass/identity"
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 )
@@ -64,6 +67,8 @@ func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, operan
 	case operands != noOperands && operands != anyOperands && fs.NArg() != 1:
 		return nil, nil, &usageError{fmt.Sprintf("%s: want exactly %s (usage: hallpass %s%s)", cmd.name, operands, cmd.name, cmd.args)}
 	}
+	// Commands do not sign anyone in: no provider discovery.
+	cfg.OIDC = nil
 	a, err := openApp(ctx, cfg, cliLogger(env.stderr, cfg.LogLevel))
 	if err != nil {
 		return nil, nil, err
@@ -145,6 +150,7 @@ var subcommands = map[string][]command{
 		{"users set-password", "set a user's password and end their sessions and tokens", " NAME [--password-stdin]", "Sets a user's password, as a reset does: every session, remember-me and API token of the user ends."},
 		{"users send-reset", "email a user a password reset link", " NAME", "Emails the user a link to choose a new password (valid HALLPASS_RESET_FOR), through HALLPASS_SMTP_URL, or to the log with the development mailer. Nothing changes until the link is used."},
 		{"users delete", "delete a user, their sessions and tokens", " NAME", "Deletes a user for good, ending their sessions, remember-me and API tokens first. The username becomes free."},
+		{"users unlink", "disconnect a user's identity at an OpenID Connect provider", " NAME PROVIDER", "Disconnects the user's identities at the provider (its ID, as in HALLPASS_OIDC_PROVIDERS), so signing in there no longer reaches this account. Unlike the account page, it does so even when the account is left without a password: the user can then get in only by a password reset."},
 		{"users import", "import users from CSV or JSON Lines", " FILE [--skip-invalid]", importAbout},
 	},
 	"sessions": {
@@ -210,6 +216,7 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		"set-password": usersSetPassword,
 		"send-reset":   usersSendReset,
 		"delete":       usersDelete,
+		"unlink":       usersUnlink,
 		"import":       usersImport,
 	})
 }
@@ -333,16 +340,53 @@ func describe(err error) error {
 
 // userJSON is a user in -o json output: never the password hash.
 type userJSON struct {
-	ID                string    `json:"id"`
-	Username          string    `json:"username"`
-	Email             string    `json:"email"`
-	Roles             []string  `json:"roles"`
-	Disabled          bool      `json:"disabled"`
-	CreatedAt         time.Time `json:"created_at"`
-	PasswordChangedAt time.Time `json:"password_changed_at"`
-	EmailVerified     bool      `json:"email_verified"`
-	Sessions          *int      `json:"sessions,omitempty"`   // users show only; absent when the store cannot count
-	APITokens         *int      `json:"api_tokens,omitempty"` // users show only
+	ID                string         `json:"id"`
+	Username          string         `json:"username"`
+	Email             string         `json:"email"`
+	Roles             []string       `json:"roles"`
+	Disabled          bool           `json:"disabled"`
+	CreatedAt         time.Time      `json:"created_at"`
+	PasswordChangedAt time.Time      `json:"password_changed_at"`
+	EmailVerified     bool           `json:"email_verified"`
+	Sessions          *int           `json:"sessions,omitempty"`   // users show only; absent when the store cannot count
+	APITokens         *int           `json:"api_tokens,omitempty"` // users show only
+	Identities        []identityJSON `json:"identities"`
+}
+
+// identityJSON is a linked OpenID Connect identity as the CLI prints it.
+type identityJSON struct {
+	Provider string    `json:"provider"`
+	Issuer   string    `json:"issuer"`
+	Email    string    `json:"email"`
+	Since    time.Time `json:"since"`
+	LastUsed time.Time `json:"last_used"`
+}
+
+// identitiesOf returns the user's linked identities.
+func identitiesOf(ctx context.Context, a *app, userID string) ([]identityJSON, error) {
+	list, err := a.identities.IdentitiesByUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := []identityJSON{}
+	for _, l := range list {
+		out = append(out, identityJSON{Provider: l.Provider, Issuer: l.Issuer, Email: l.Email, Since: l.CreatedAt.UTC(), LastUsed: l.LastUsedAt.UTC()})
+	}
+	return out, nil
+}
+
+// providerList returns the providers of ids, comma-separated, or "-".
+func providerList(ids []identityJSON) string {
+	var names []string
+	for _, id := range ids {
+		if !slices.Contains(names, id.Provider) {
+			names = append(names, id.Provider)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return escapeText(strings.Join(names, ","))
 }
 
 func toJSON(u *account.User) userJSON {
@@ -447,6 +491,9 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 				if j.EmailVerified, err = a.recovery.Verified(ctx, u); err != nil {
 					return err
 				}
+				if j.Identities, err = identitiesOf(ctx, a, u.ID); err != nil {
+					return err
+				}
 				if err := arr.add(j); err != nil {
 					return err
 				}
@@ -461,7 +508,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		}
 	} else {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\tCREATED")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\tIDENTITIES\tCREATED")
 		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
 			for _, u := range page {
 				roles := strings.Join(u.Roles, ",")
@@ -472,7 +519,11 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
+				ids, err := identitiesOf(ctx, a, u.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), providerList(ids), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
 			}
 			return tw.Flush() // a page at a time: memory stays flat for any number of users
 		})
@@ -550,6 +601,9 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 	if j.EmailVerified, err = a.recovery.Verified(ctx, u); err != nil {
 		return err
 	}
+	if j.Identities, err = identitiesOf(ctx, a, u.ID); err != nil {
+		return err
+	}
 	if format == "json" {
 		b, err := json.MarshalIndent(j, "", "  ")
 		if err != nil {
@@ -576,6 +630,13 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		{"API tokens", strconv.Itoa(n)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	if len(j.Identities) == 0 {
+		fmt.Fprintf(tw, "identities:\tnone\n")
+	}
+	for _, id := range j.Identities {
+		fmt.Fprintf(tw, "identity:\t%s (%s), since %s, last used %s\n", escapeText(id.Provider), escapeText(id.Email),
+			id.Since.Format("2006-01-02 15:04"), id.LastUsed.Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
 }
@@ -693,6 +754,37 @@ func usersDelete(ctx context.Context, cmd command, args []string, env cliEnv) er
 		return describe(err)
 	}
 	fmt.Fprintf(env.stdout, "deleted %s; their sessions, remember-me and API tokens have ended\n", u.Username)
+	return nil
+}
+
+func usersUnlink(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, fs, err := openCLI(ctx, cmd, args, env, anyOperands, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if fs.NArg() != 2 {
+		return &usageError{"users unlink: want a username and a provider ID, like: hallpass users unlink alice google"}
+	}
+	u, err := userNamed(ctx, a, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	provider := fs.Arg(1)
+	n, err := oidc.Unlink(ctx, a.identities, a.accounts, u, provider, false)
+	if errors.Is(err, identity.ErrNotFound) {
+		return fmt.Errorf("%s has no identity at %q", u.Username, escapeText(provider))
+	}
+	if err != nil {
+		return describe(err)
+	}
+	auditLog(ctx, a, audit.Event{Name: audit.OIDCUnlink, UserID: u.ID, Provider: provider, Count: n, Actor: cliActor})
+	fmt.Fprintf(env.stdout, "disconnected %s from %s (%s)\n", u.Username, escapeText(provider), plural(n, "identity", "identities"))
+	if u.PasswordHash == "" {
+		if left, err := a.identities.IdentitiesByUser(ctx, u.ID); err == nil && len(left) == 0 {
+			fmt.Fprintf(env.stdout, "note: %s has no password and no other identity; they can get in only by a password reset\n", u.Username)
+		}
+	}
 	return nil
 }
 

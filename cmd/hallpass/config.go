@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/redisstore"
 	"github.com/hallpass/hallpass/throttle"
 )
@@ -39,11 +40,12 @@ type config struct {
 	MetricsAddr     string // "": no metrics listener
 	LogFormat       string // "text" or "json"
 	AccessLog       bool
-	Pprof           bool          // net/http/pprof on the metrics listener
-	SMTPURL         string        // "": the development mailer (the log)
-	MailFrom        string        // "": hallpass <noreply@HOST of the base URL>
-	ResetFor        time.Duration // lifetime of a password reset link
-	RequireVerified bool          // refuse logins of unverified addresses
+	Pprof           bool            // net/http/pprof on the metrics listener
+	SMTPURL         string          // "": the development mailer (the log)
+	MailFrom        string          // "": hallpass <noreply@HOST of the base URL>
+	ResetFor        time.Duration   // lifetime of a password reset link
+	RequireVerified bool            // refuse logins of unverified addresses
+	OIDC            []oidc.Provider // from HALLPASS_OIDC_PROVIDERS and HALLPASS_OIDC_<ID>_*
 }
 
 // From returns the sender of the server's email.
@@ -307,6 +309,11 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 				return nil, fmt.Errorf("%s: invalid value %q: %v", source, v, err)
 			}
 		}
+		providers, err := oidcProviders(getenv)
+		if err != nil {
+			return nil, err
+		}
+		c.OIDC = providers
 		if c.Pprof && c.MetricsAddr == "" {
 			return nil, errors.New("HALLPASS_PPROF needs HALLPASS_METRICS_ADDR: the profiler is served only on the metrics listener")
 		}
@@ -315,6 +322,59 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config
 		}
 		return c, nil
 	}
+}
+
+// oidcVariables are the settings of each OpenID Connect provider, after
+// HALLPASS_OIDC_<ID>_.
+var oidcVariables = []string{"ISSUER", "CLIENT_ID", "CLIENT_SECRET", "LABEL", "SCOPES", "SIGNUP"}
+
+// oidcProviders reads the OpenID Connect providers: HALLPASS_OIDC_PROVIDERS
+// lists their IDs, and each ID (upper-cased, '-' as '_') has its
+// HALLPASS_OIDC_<ID>_ISSUER, _CLIENT_ID and _CLIENT_SECRET (required),
+// _LABEL, _SCOPES and _SIGNUP. A missing or bad setting is an error naming
+// its variable; a secret is never repeated.
+func oidcProviders(getenv func(string) string) ([]oidc.Provider, error) {
+	list := strings.TrimSpace(getenv("HALLPASS_OIDC_PROVIDERS"))
+	if list == "" {
+		return nil, nil
+	}
+	var out []oidc.Provider
+	seen := map[string]bool{}
+	for _, id := range strings.Split(list, ",") {
+		id = strings.TrimSpace(id)
+		if !oidc.ValidID(id) {
+			return nil, fmt.Errorf("HALLPASS_OIDC_PROVIDERS: invalid provider ID %q: want lowercase letters, digits and '-', like google or corp-sso", id)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("HALLPASS_OIDC_PROVIDERS: provider %q is listed twice", id)
+		}
+		seen[id] = true
+		prefix := "HALLPASS_OIDC_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_")) + "_"
+		p := oidc.Provider{ID: id, Label: strings.TrimSpace(getenv(prefix + "LABEL"))}
+		for _, req := range []struct {
+			name string
+			dst  *string
+		}{{"ISSUER", &p.Issuer}, {"CLIENT_ID", &p.ClientID}, {"CLIENT_SECRET", &p.ClientSecret}} {
+			if *req.dst = strings.TrimSpace(getenv(prefix + req.name)); *req.dst == "" {
+				return nil, fmt.Errorf("%s%s is not set (needed for the OpenID Connect provider %q)", prefix, req.name, id)
+			}
+		}
+		if u, err := url.Parse(p.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("%sISSUER: invalid value %q: want the provider's issuer URL, like https://accounts.google.com", prefix, p.Issuer)
+		}
+		if v := getenv(prefix + "SCOPES"); strings.TrimSpace(v) != "" {
+			p.Scopes = strings.Fields(strings.ReplaceAll(v, ",", " "))
+		}
+		if v := strings.TrimSpace(getenv(prefix + "SIGNUP")); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("%sSIGNUP: invalid value %q: want true or false", prefix, v)
+			}
+			p.NoSignup = !b
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // redacted replaces a secret in what redactURL and redactError return.

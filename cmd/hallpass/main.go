@@ -186,12 +186,24 @@ func parseCommand(cmd command, args []string, getenv func(string) string, stdout
 
 // unknownVariables returns the names of the HALLPASS_* variables in
 // environ (as os.Environ gives it) that no setting reads. HALLPASS_TEST_*
-// belong to the test suite.
+// belong to the test suite; HALLPASS_OIDC_<ID>_* belong to the
+// OpenID Connect providers that HALLPASS_OIDC_PROVIDERS lists.
 func unknownVariables(environ []string) []string {
+	known := map[string]bool{"HALLPASS_OIDC_PROVIDERS": true}
+	for _, kv := range environ {
+		if list, ok := strings.CutPrefix(kv, "HALLPASS_OIDC_PROVIDERS="); ok {
+			for _, id := range strings.Split(list, ",") {
+				prefix := "HALLPASS_OIDC_" + strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(id), "-", "_")) + "_"
+				for _, v := range oidcVariables {
+					known[prefix+v] = true
+				}
+			}
+		}
+	}
 	var unknown []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "HALLPASS_") || strings.HasPrefix(name, "HALLPASS_TEST_") {
+		if !strings.HasPrefix(name, "HALLPASS_") || strings.HasPrefix(name, "HALLPASS_TEST_") || known[name] {
 			continue
 		}
 		if !slices.ContainsFunc(settings, func(s setting) bool { return s.env == name }) {
@@ -249,6 +261,11 @@ func printHelp(w io.Writer, cmd command, fs *flag.FlagSet) {
 		fmt.Fprintf(tw, "  --%s %s\t%s\t%s%s\n", s.flag, settingMeta(s), s.env, s.usage, def)
 	}
 	tw.Flush()
+	fmt.Fprint(w, "\nSign in with OpenID Connect (variables only): HALLPASS_OIDC_PROVIDERS lists\n"+
+		"provider IDs (google,corp); for each, with the ID upper-cased and - as _:\n"+
+		"HALLPASS_OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET (required), _LABEL,\n"+
+		"_SCOPES (default \"openid email profile\"), _SIGNUP (default true). The\n"+
+		"redirect URI is HALLPASS_BASE_URL/login/oidc/<ID>/callback.\n")
 }
 
 // flagName spells a flag as the README does: --name, or -o for one letter.

@@ -23,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/sqlitestore"
 )
@@ -43,6 +44,9 @@ type options struct {
 	// Configure, if set, changes the hallpass configuration before New
 	// (the tests use cheap password hashing).
 	Configure func(*hallpass.Config)
+
+	// OIDC, if set, offers "Sign in with OIDC.Label" (package oidc).
+	OIDC *oidc.Provider
 }
 
 // app is the notes app: hallpass for the users, its own table for the
@@ -56,6 +60,7 @@ type app struct {
 	notes *sql.DB         // the app's own
 	admin string
 	log   *slog.Logger
+	sso   *oidc.Service // nil without -oidc-issuer
 }
 
 // open opens the databases in o.Dir and builds the app.
@@ -115,15 +120,56 @@ func open(ctx context.Context, o options) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	return &app{auth: auth, reset: reset, mail: queue, pages: pages, db: db, notes: notes, admin: o.Admin, log: o.Logger}, nil
+	a := &app{auth: auth, reset: reset, mail: queue, pages: pages, db: db, notes: notes, admin: o.Admin, log: o.Logger}
+	if o.OIDC != nil {
+		// "Sign in with …": identities live in hallpass's database, and a
+		// first sign-in creates an account as the register form does.
+		a.sso, err = oidc.New(oidc.Config{
+			Providers:    []oidc.Provider{*o.OIDC},
+			BaseURL:      o.BaseURL,
+			Login:        auth.LoginManager(),
+			Identities:   db.Identities(),
+			AfterLogin:   "/notes",
+			AccountPath:  "/notes",
+			ErrorHandler: a.ssoError,
+			Logger:       o.Logger,
+		})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
-// Close waits (up to 10 s) for the mail still queued, and closes the
-// databases.
+// Close stops the provider discovery, waits (up to 10 s) for the mail
+// still queued, and closes the databases.
 func (a *app) Close() error {
+	if a.sso != nil {
+		a.sso.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(a.reset.Close(ctx), a.mail.Close(ctx), a.notes.Close(), a.db.Close())
+}
+
+// ssoError shows the login page with the message of a refused sign-in
+// (401, 403), or the error page for the rest.
+func (a *app) ssoError(w http.ResponseWriter, r *http.Request, err error) {
+	switch autherr.KindOf(err) {
+	case autherr.Unauthenticated, autherr.Forbidden, autherr.Throttled:
+		a.formError(w, r, "login.html", form{}, err)
+	default:
+		a.auth.Error(w, r, err)
+	}
+}
+
+// providers returns the "Sign in with …" buttons.
+func (a *app) providers() []oidc.Button {
+	if a.sso == nil {
+		return nil
+	}
+	return a.sso.Buttons()
 }
 
 // Handler returns the app's routes behind auth.Handler.
@@ -145,6 +191,9 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /notes", auth.RequireLogin(http.HandlerFunc(a.listNotes)))
 	mux.Handle("POST /notes", auth.RequireLogin(http.HandlerFunc(a.addNote)))
 	mux.Handle("GET /admin", auth.RequireRole("admin")(http.HandlerFunc(a.adminPage)))
+	if a.sso != nil {
+		a.sso.Register(mux)
+	}
 	return auth.Handler(mux)
 }
 
@@ -153,6 +202,7 @@ type form struct {
 	Username, Email, Next string
 	Error                 string            // a message for the whole form
 	Fields                map[string]string // a message per field
+	Providers             []oidc.Button     // "Sign in with …" on the login page
 }
 
 // formError shows the form again with err's message, with the status of
@@ -167,6 +217,9 @@ func (a *app) formError(w http.ResponseWriter, r *http.Request, page string, f f
 		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
 	f.Error, f.Fields = autherr.MessageOf(err), autherr.FieldsOf(err)
+	if page == "login.html" {
+		f.Providers = a.providers()
+	}
 	if f.Fields != nil {
 		f.Error = "Please correct the fields below."
 	}
@@ -194,7 +247,7 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
-	a.pages.Render(w, r, http.StatusOK, "login.html", form{Next: login.SafeNext(r.FormValue("next"))})
+	a.pages.Render(w, r, http.StatusOK, "login.html", form{Next: login.SafeNext(r.FormValue("next")), Providers: a.providers()})
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,11 @@
 // role. "Forgot your password?" mails a reset link through the SMTP server
 // given with -smtp and -mail-from; without them the link is written to the
 // log (the development mailer).
+//
+// With -oidc-issuer, -oidc-client-id and -oidc-client-secret, the login
+// page also offers "Sign in with -oidc-label" through that OpenID Connect
+// provider; register BASE-URL/login/oidc/sso/callback as the redirect URI
+// there.
 package main
 
 import (
@@ -30,6 +35,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/oidc"
 )
 
 func main() {
@@ -52,6 +58,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	admin := fl.String("admin", "", "the user registered under this name gets the admin role")
 	smtpURL := fl.String("smtp", "", "smtp://[user:pass@]host:port (STARTTLS) or smtps://... for the password reset mail (default: written to the log)")
 	from := fl.String("mail-from", "", `the mail's From, such as "Notes <notes@example.com>" (required with -smtp)`)
+	oidcIssuer := fl.String("oidc-issuer", "", "issuer URL of an OpenID Connect provider to offer \"Sign in with …\" (optional)")
+	oidcClientID := fl.String("oidc-client-id", "", "the client ID the provider issued")
+	oidcClientSecret := fl.String("oidc-client-secret", "", "the client secret the provider issued (default $NOTES_OIDC_CLIENT_SECRET)")
+	oidcLabel := fl.String("oidc-label", "SSO", "the provider's name on the button")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +82,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		logger.Warn("notes: no -smtp: password reset mail goes to this log (the development mailer)")
 	}
-	a, err := open(ctx, options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger, Mailer: mailer})
+	o := options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger, Mailer: mailer}
+	if *oidcIssuer != "" {
+		secret := *oidcClientSecret
+		if secret == "" {
+			secret = os.Getenv("NOTES_OIDC_CLIENT_SECRET")
+		}
+		if *oidcClientID == "" {
+			return errors.New("-oidc-issuer needs -oidc-client-id")
+		}
+		o.OIDC = &oidc.Provider{ID: "sso", Label: *oidcLabel, Issuer: *oidcIssuer, ClientID: *oidcClientID, ClientSecret: secret}
+	}
+	a, err := open(ctx, o)
 	if err != nil {
 		return err
 	}

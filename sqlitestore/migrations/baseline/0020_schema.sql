@@ -1,4 +1,4 @@
--- The schema that migrations 0001 to 0010 build, created at once in a new
+-- The schema that migrations 0001 to 0020 build, created at once in a new
 -- database, so that hallpass never creates an unprefixed table (users,
 -- sessions) that an app's own table may already be called. migrate_test.go
 -- checks that it equals the result of the migrations, table by table.
@@ -96,3 +96,17 @@ CREATE TABLE hallpass_verified_emails (
 
 -- Finding an account by its address (forgot password).
 CREATE INDEX hallpass_users_email ON hallpass_users (email COLLATE NOCASE);
+
+-- 0020: links to identities at OpenID Connect providers.
+CREATE TABLE hallpass_identities (
+	issuer       TEXT    NOT NULL,
+	subject      TEXT    NOT NULL,
+	provider     TEXT    NOT NULL,  -- the configured provider ID, like 'google'
+	user_id      TEXT    NOT NULL,
+	email        TEXT    NOT NULL,  -- as the provider gave it at linking; display only
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER NOT NULL,
+	PRIMARY KEY (issuer, subject)
+) STRICT;
+
+CREATE INDEX hallpass_identities_user_id ON hallpass_identities (user_id, created_at);

@@ -1,0 +1,12 @@
+package memstore
+
+import (
+	"testing"
+
+	"github.com/hallpass/hallpass/identity"
+	"github.com/hallpass/hallpass/identity/identitytest"
+)
+
+func TestIdentityStore(t *testing.T) {
+	identitytest.Run(t, func(t *testing.T) identity.Store { return NewIdentityStore() })
+}
