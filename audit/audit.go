@@ -45,6 +45,14 @@ const (
 	EmailChangeReq = "email.change.request"   // a change of address was asked for
 	EmailChange    = "email.change"           // the new address was proved and set
 	MailFailed     = "mail.failed"            // a message was given up (see the mail log)
+
+	// Second factors (package twofa). Actor is set when an operator
+	// reset a user's factor.
+	SecondFactorEnable  = "2fa.enable"         // a user confirmed a TOTP secret
+	SecondFactorDisable = "2fa.disable"        // a user, or an operator (Reason "reset"), removed it
+	SecondFactorFailure = "2fa.failure"        // a wrong second-factor code at login
+	RecoveryCodesNew    = "2fa.recovery_codes" // a new set of recovery codes voided the old one
+	RecoveryCodeUsed    = "2fa.recovery_used"  // a recovery code completed a login
 )
 
 // Event is one security event.

@@ -1,4 +1,4 @@
--- The schema that migrations 0001 to 0010 build, created at once in a new
+-- The schema that migrations 0001 to 0030 build, created at once in a new
 -- database, so that hallpass never creates an unprefixed table (users,
 -- sessions) that an app's own table may already be called. migrate_test.go
 -- checks that it equals the result of the migrations, table by table.
@@ -96,3 +96,18 @@ CREATE TABLE hallpass_verified_emails (
 
 -- Finding an account by its address (forgot password).
 CREATE INDEX hallpass_users_email ON hallpass_users (email COLLATE NOCASE);
+
+-- Second factors (package twofa): the sealed TOTP secret, the last time
+-- step used, and a SHA-256 digest of each unused recovery code.
+CREATE TABLE hallpass_totp (
+	user_id    TEXT    NOT NULL PRIMARY KEY,
+	secret     BLOB    NOT NULL,
+	enabled_at INTEGER NOT NULL,
+	last_step  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE hallpass_recovery_codes (
+	user_id TEXT NOT NULL,
+	hash    BLOB NOT NULL,
+	PRIMARY KEY (user_id, hash)
+) STRICT;
