@@ -22,6 +22,7 @@ import (
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
+	"github.com/hallpass/hallpass/twofa"
 )
 
 // Config configures an Auth. Keys, Sessions, Users and BaseURL are
@@ -124,6 +125,17 @@ type Config struct {
 	// Now returns the current time. Default time.Now; tests inject a
 	// clock.
 	Now func() time.Time
+
+	// TwoFA keeps second factors (TOTP with recovery codes): sqlitestore's
+	// DB.TwoFA, pgstore's or memstore.NewTwoFAStore; user IDs are any
+	// text, so an app's own users table works too. With it, Login of a
+	// user who enrolled answers login.ErrSecondFactorRequired and keeps a
+	// pending login that CompleteSecondFactor finishes. The secrets are
+	// sealed with a key derived from Keys. Nil: passwords alone.
+	TwoFA twofa.Store
+	// TwoFAIssuer names the app in authenticator apps. Default BaseURL's
+	// host name.
+	TwoFAIssuer string
 }
 
 // Auth is an app's authentication: sessions, the login manager, CSRF
@@ -139,6 +151,7 @@ type Auth struct {
 	log       *slog.Logger
 	handler   func(http.Handler) http.Handler
 	miswired  sync.Once
+	twofa     *twofa.Service // nil without Config.TwoFA
 }
 
 // ErrNoMiddleware is returned (and answered with 500) by the methods of an
@@ -245,12 +258,24 @@ func New(cfg Config) (*Auth, error) {
 		StoreTimeout: cfg.StoreTimeout,
 		Now:          cfg.Now,
 	}
+	var tf *twofa.Service
+	if cfg.TwoFA != nil {
+		issuer := cfg.TwoFAIssuer
+		if issuer == "" {
+			u, _ := url.Parse(cfg.BaseURL)
+			issuer = u.Hostname()
+		}
+		if tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now}); err != nil {
+			return nil, fmt.Errorf("hallpass: %w", err)
+		}
+		lc.SecondFactor = tf
+	}
 	lm, err := login.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("hallpass: %w", err)
 	}
 	a := &Auth{sessions: sessions, login: lm, protector: protector, limiter: limiter,
-		secure: secure, errorH: cfg.ErrorHandler, log: log}
+		secure: secure, errorH: cfg.ErrorHandler, log: log, twofa: tf}
 	// Outermost first: the session, then the current user (which needs
 	// the session), then the CSRF check (which needs both: the session's
 	// secret, and whether a bearer token authenticated the request).
@@ -425,6 +450,31 @@ func (a *Auth) RequireRole(role string) func(http.Handler) http.Handler {
 func (a *Auth) RequireFresh(d time.Duration) func(http.Handler) http.Handler {
 	mw := a.login.RequireFresh(d)
 	return func(next http.Handler) http.Handler { return a.guard("RequireFresh", mw(next)) }
+}
+
+// RequireSecondFactor lets through only users whose login passed a second
+// factor (or who enrolled one in this session); others are sent to
+// enrolPath (303), API clients get 401 "second_factor_required". Use it
+// on the routes that need one, such as an admin area.
+func (a *Auth) RequireSecondFactor(enrolPath string) func(http.Handler) http.Handler {
+	mw := a.login.RequireSecondFactor(enrolPath)
+	return func(next http.Handler) http.Handler { return a.guard("RequireSecondFactor", mw(next)) }
+}
+
+// TwoFA returns the second-factor service (enrolment, codes, recovery
+// codes), or nil without Config.TwoFA.
+func (a *Auth) TwoFA() *twofa.Service { return a.twofa }
+
+// CompleteSecondFactor finishes a login that Login left pending
+// (login.ErrSecondFactorRequired) with a TOTP or recovery code: see
+// login.Manager.CompleteSecondFactor. A wrong code is an error of kind
+// autherr.Unauthenticated (401), an expired or missing pending login
+// login.ErrNoPendingLogin.
+func (a *Auth) CompleteSecondFactor(w http.ResponseWriter, r *http.Request, code string) (*account.User, error) {
+	if !a.inside(r, "CompleteSecondFactor") {
+		return nil, ErrNoMiddleware
+	}
+	return a.login.CompleteSecondFactor(w, r, code)
 }
 
 // Session returns the request's session, for the app's own values

@@ -38,6 +38,9 @@ type accountPage struct {
 	Recovery      bool   // the server sends email: show verification and the change-email form
 	EmailVerified bool   // the profile's address is verified
 	NewEmail      string // the change-email form, shown again after an error
+
+	TwoFA   bool // the server offers second factors
+	TwoFAOn bool // the user has one
 }
 
 // sessionRow is one of the user's sessions as the account page lists it.
@@ -73,6 +76,15 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 			s.fail(w, r, err)
 			return
 		}
+	}
+	if s.twofa != nil {
+		d.TwoFA = true
+		st, err := s.twofa.Status(ctx, me.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.TwoFAOn = st.Enabled
 	}
 	infos, err := s.sessions.ListByUser(ctx, me.ID)
 	switch {

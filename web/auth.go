@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"unicode/utf8"
 
@@ -119,6 +120,10 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = s.login.Login(w, r, u, d.Remember)
+	}
+	if errors.Is(err, login.ErrSecondFactorRequired) {
+		s.secondStep(w, r, d.Next)
+		return
 	}
 	if err != nil {
 		status, msg, ok := s.formProblem(w, r, err, http.StatusUnauthorized, http.StatusTooManyRequests)

@@ -35,6 +35,7 @@ import (
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/twofa"
 )
 
 // APIPrefix starts the path of every route of the JSON API.
@@ -118,6 +119,16 @@ type Config struct {
 	// not verified, with a page that offers to send the link again (JSON:
 	// 403 email_unverified). It needs Recovery.
 	RequireVerifiedEmail bool
+
+	// TwoFA serves second factors: enrolment and removal of TOTP on
+	// /account/2fa, the code step of a login on /login/2fa and POST
+	// /api/session/2fa. Give the same Service to the login Manager as its
+	// Config.SecondFactor. Nil: none of these routes exist.
+	TwoFA *twofa.Service
+
+	// RequireSecondFactorFor lists roles whose users must enrol a second
+	// factor at their next login before anything else. It needs TwoFA.
+	RequireSecondFactorFor []string
 }
 
 // Server serves hallpass's pages and JSON API. Create one with New; it is
@@ -143,6 +154,8 @@ type Server struct {
 
 	recovery        *recovery.Service
 	requireVerified bool
+	twofa           *twofa.Service
+	require2FA      []string
 	clientIP        func(*http.Request) string
 }
 
@@ -170,6 +183,9 @@ func New(cfg Config) (*Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("web: the login manager's Users (%T) is not an account.Store", lc.Users)
 	}
+	if len(cfg.RequireSecondFactorFor) > 0 && cfg.TwoFA == nil {
+		return nil, errors.New("web: Config.RequireSecondFactorFor needs Config.TwoFA")
+	}
 	if cfg.RequireVerifiedEmail && cfg.Recovery == nil {
 		return nil, errors.New("web: Config.RequireVerifiedEmail needs Config.Recovery")
 	}
@@ -191,6 +207,8 @@ func New(cfg Config) (*Server, error) {
 
 		recovery:        cfg.Recovery,
 		requireVerified: cfg.RequireVerifiedEmail,
+		twofa:           cfg.TwoFA,
+		require2FA:      cfg.RequireSecondFactorFor,
 		clientIP:        lc.ClientIP,
 	}
 	if cfg.BaseURL != "" {
@@ -205,6 +223,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux = s.routes()
 	h := http.Handler(http.HandlerFunc(s.dispatch))
+	h = s.enrolFirst(h)
 	h = s.csrf(h)
 	h = s.login.Middleware(h)
 	h = s.sessions.Middleware(h)
@@ -275,6 +294,9 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("POST /api/password/forgot", h(s.apiForgot))
 		mux.Handle("POST /api/password/reset", h(s.apiReset))
 		mux.Handle("POST /api/email/verify", h(s.apiVerify))
+	}
+	if s.twofa != nil {
+		s.twofaRoutes(mux, h)
 	}
 	return mux
 }
@@ -364,6 +386,7 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 // instead of a token.
 var anonymousJSON = map[string]bool{
 	"/api/session":         true,
+	"/api/session/2fa":     true, // the pending session holds no CSRF secret yet
 	"/api/password/forgot": true,
 	"/api/password/reset":  true,
 	"/api/email/verify":    true,

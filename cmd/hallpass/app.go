@@ -28,6 +28,7 @@ import (
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
+	"github.com/hallpass/hallpass/twofa"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -60,6 +61,7 @@ type app struct {
 	metrics *metrics.Metrics // nil unless HALLPASS_METRICS_ADDR is set
 
 	recovery *recovery.Service // reset, verification and change-of-address links
+	twofa    *twofa.Service    // second factors
 	mailer   mail.Mailer       // SMTP or the development mailer, without the queue (for the CLI)
 }
 
@@ -221,6 +223,12 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	} else {
 		recStore = a.pg.Recovery()
 	}
+	var twofaStore twofa.Store
+	if sqlite != nil && cfg.DatabaseURL == "" {
+		twofaStore = sqlite.TwoFA()
+	} else {
+		twofaStore = a.pg.TwoFA()
+	}
 	users, _ := a.accounts.(recovery.Users)
 	emails, _ := a.accounts.(recovery.EmailSetter)
 	queue, err := a.openMailer(cfg)
@@ -264,6 +272,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Emails:               emails,
 		ResetFor:             cfg.ResetFor,
 		RequireVerifiedEmail: cfg.RequireVerified,
+		TwoFA:                twofaStore,
 		SessionHooks:         a.metrics.SessionHooks(),
 		LoginHooks:           a.metrics.LoginHooks(),
 		Web: web.Config{
@@ -273,6 +282,8 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 			Version:   versionString(),
 			AccessLog: cfg.AccessLog,
 			Observe:   a.metrics.RequestObserver(),
+
+			RequireSecondFactorFor: cfg.Require2FAFor,
 		},
 	})
 	if err != nil {
@@ -280,6 +291,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	}
 	a.sessions, a.login, a.tokens, a.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
 	a.recovery = srv.Recovery
+	a.twofa = srv.TwoFA
 	a.closers = append(a.closers, func() error {
 		// Hand over the links already asked for before the stores close.
 		ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)

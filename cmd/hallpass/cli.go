@@ -24,6 +24,7 @@ import (
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/twofa"
 )
 
 // cliActor is the actor of the audit events of CLI commands; the
@@ -144,6 +145,7 @@ var subcommands = map[string][]command{
 		{"users set-role", "replace a user's roles", " NAME [ROLE...]", "Replaces a user's roles (no ROLE: none); their sessions see the change on their next request."},
 		{"users set-password", "set a user's password and end their sessions and tokens", " NAME [--password-stdin]", "Sets a user's password, as a reset does: every session, remember-me and API token of the user ends."},
 		{"users send-reset", "email a user a password reset link", " NAME", "Emails the user a link to choose a new password (valid HALLPASS_RESET_FOR), through HALLPASS_SMTP_URL, or to the log with the development mailer. Nothing changes until the link is used."},
+		{"users reset-2fa", "remove a user's second factor", " NAME", "Removes the user's TOTP second factor and recovery codes, for a user who lost both, and ends their sessions; they log in with the password alone until they enrol again. Audited."},
 		{"users delete", "delete a user, their sessions and tokens", " NAME", "Deletes a user for good, ending their sessions, remember-me and API tokens first. The username becomes free."},
 		{"users import", "import users from CSV or JSON Lines", " FILE [--skip-invalid]", importAbout},
 	},
@@ -209,6 +211,7 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		"set-role":     usersSetRoles,
 		"set-password": usersSetPassword,
 		"send-reset":   usersSendReset,
+		"reset-2fa":    usersReset2FA,
 		"delete":       usersDelete,
 		"import":       usersImport,
 	})
@@ -341,6 +344,7 @@ type userJSON struct {
 	CreatedAt         time.Time `json:"created_at"`
 	PasswordChangedAt time.Time `json:"password_changed_at"`
 	EmailVerified     bool      `json:"email_verified"`
+	SecondFactor      bool      `json:"second_factor"`
 	Sessions          *int      `json:"sessions,omitempty"`   // users show only; absent when the store cannot count
 	APITokens         *int      `json:"api_tokens,omitempty"` // users show only
 }
@@ -437,6 +441,10 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 	if limit < 0 {
 		return &usageError{"users list: --limit must be 0 or more"}
 	}
+	enrolled, err := a.twofa.Enrolled(ctx)
+	if err != nil {
+		return err
+	}
 	var last string
 	var more bool
 	if format == "json" {
@@ -447,6 +455,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 				if j.EmailVerified, err = a.recovery.Verified(ctx, u); err != nil {
 					return err
 				}
+				j.SecondFactor = enrolled[u.ID]
 				if err := arr.add(j); err != nil {
 					return err
 				}
@@ -461,7 +470,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		}
 	} else {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\tCREATED")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\t2FA\tCREATED")
 		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
 			for _, u := range page {
 				roles := strings.Join(u.Roles, ",")
@@ -472,7 +481,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), yesNo(enrolled[u.ID]), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
 			}
 			return tw.Flush() // a page at a time: memory stays flat for any number of users
 		})
@@ -550,6 +559,11 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 	if j.EmailVerified, err = a.recovery.Verified(ctx, u); err != nil {
 		return err
 	}
+	st, err := a.twofa.Status(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	j.SecondFactor = st.Enabled
 	if format == "json" {
 		b, err := json.MarshalIndent(j, "", "  ")
 		if err != nil {
@@ -568,6 +582,7 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		{"username", escapeText(u.Username)},
 		{"email", escapeText(u.Email)},
 		{"email verified", yesNo(j.EmailVerified)},
+		{"second factor", yesNo(j.SecondFactor)},
 		{"roles", orNone(u.Roles)},
 		{"state", state(u)},
 		{"created", u.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -677,6 +692,28 @@ func usersSendReset(ctx context.Context, cmd command, args []string, env cliEnv)
 		return nil
 	}
 	fmt.Fprintf(env.stdout, "sent a password reset link to %s (%s), valid %v\n", escapeText(u.Email), u.Username, cfg.ResetFor)
+	return nil
+}
+
+func usersReset2FA(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, u, err := openForUser(ctx, cmd, args, env, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.twofa.Reset(ctx, cliActor, u.ID); err != nil {
+		if errors.Is(err, twofa.ErrNotEnrolled) {
+			return fmt.Errorf("%s has no second factor", u.Username)
+		}
+		return describe(err)
+	}
+	// Sessions that passed the removed factor end too: the user starts
+	// again from the password.
+	n, err := a.login.RevokeUser(ctx, u.ID)
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(env.stdout, "removed the second factor of %s and ended %d sessions and tokens; they log in with the password alone until they enrol again\n", u.Username, n)
 	return nil
 }
 

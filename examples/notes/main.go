@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	data := fl.String("data", "./notes-data", "directory of the databases and the secret key")
 	baseURL := fl.String("base-url", "", "the app's public URL (default http://ADDR); https turns on Secure cookies")
 	admin := fl.String("admin", "", "the user registered under this name gets the admin role")
+	totp := fl.Bool("totp", false, "offer TOTP two-factor authentication at /2fa, and require it for /admin")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		*baseURL = "http://" + ln.Addr().String()
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	a, err := open(ctx, options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger})
+	a, err := open(ctx, options{Dir: *data, BaseURL: *baseURL, Admin: *admin, TOTP: *totp, Logger: logger})
 	if err != nil {
 		return err
 	}

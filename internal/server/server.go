@@ -26,6 +26,7 @@ import (
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
+	"github.com/hallpass/hallpass/twofa"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -107,6 +108,11 @@ type Config struct {
 	// web.Config.RequireVerifiedEmail).
 	RequireVerifiedEmail bool
 
+	// TwoFA keeps second factors; nil turns them off. The TOTP secrets
+	// are sealed with a key derived from Keys, and the web server's
+	// RequireSecondFactorFor (in Web) needs it.
+	TwoFA twofa.Store
+
 	// Web holds the web server's own settings (BaseURL, Version, Health,
 	// Ready, AccessLog, Observe, TrustRequestID, FreshFor). New sets its
 	// Login and Logger; a nil TrustRequestID trusts TrustedProxies. The
@@ -120,6 +126,7 @@ type Server struct {
 	Login    *login.Manager    // on Sessions, Config.Accounts and Tokens
 	Tokens   *apitoken.Service // on Config.Accounts, auditing to Config.Logger
 	Recovery *recovery.Service // on Config.Recovery and Mailer; nil without a Mailer. Close it at shutdown.
+	TwoFA    *twofa.Service    // on Config.TwoFA; nil without it
 	Web      *web.Server       // on Login; Handler() serves the site
 }
 
@@ -184,7 +191,21 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	tokens := &apitoken.Service{Store: cfg.Accounts, Audit: auditLog, Now: cfg.Now}
+	var tf *twofa.Service
+	var second login.SecondFactor // stays a nil interface without TwoFA
+	if cfg.TwoFA != nil {
+		issuer := "hallpass"
+		if u, err := url.Parse(cfg.Web.BaseURL); err == nil && u.Hostname() != "" {
+			issuer = u.Hostname()
+		}
+		tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+		second = tf
+	}
 	lm, err := login.New(login.Config{
+		SecondFactor: second,
 		Sessions:     sessions,
 		Users:        cfg.Accounts,
 		Passwords:    cfg.Passwords,
@@ -218,6 +239,7 @@ func New(cfg Config) (*Server, error) {
 	wc.Logger = logger
 	wc.Recovery = rec
 	wc.RequireVerifiedEmail = cfg.RequireVerifiedEmail
+	wc.TwoFA = tf
 	if wc.TrustRequestID == nil && len(trusted) > 0 {
 		wc.TrustRequestID = func(r *http.Request) bool { return throttle.FromTrustedProxy(r, trusted) }
 	}
@@ -225,7 +247,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, Web: w}, nil
+	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, TwoFA: tf, Web: w}, nil
 }
 
 // newRecovery builds the recovery Service on cfg's stores and Mailer, with
