@@ -53,6 +53,11 @@ const (
 	SecondFactorFailure = "2fa.failure"        // a wrong second-factor code at login
 	RecoveryCodesNew    = "2fa.recovery_codes" // a new set of recovery codes voided the old one
 	RecoveryCodeUsed    = "2fa.recovery_used"  // a recovery code completed a login
+
+	// Passkeys (package passkey).
+	PasskeyAdd    = "passkey.add"    // a user registered a passkey
+	PasskeyRemove = "passkey.remove" // a user removed one
+	PasskeyClone  = "passkey.clone"  // a sign counter went backwards: the assertion was refused
 )
 
 // Event is one security event.

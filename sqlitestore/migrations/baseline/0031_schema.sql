@@ -1,4 +1,4 @@
--- The schema that migrations 0001 to 0030 build, created at once in a new
+-- The schema that migrations 0001 to 0031 build, created at once in a new
 -- database, so that hallpass never creates an unprefixed table (users,
 -- sessions) that an app's own table may already be called. migrate_test.go
 -- checks that it equals the result of the migrations, table by table.
@@ -111,3 +111,17 @@ CREATE TABLE hallpass_recovery_codes (
 	hash    BLOB NOT NULL,
 	PRIMARY KEY (user_id, hash)
 ) STRICT;
+
+-- Passkeys (package passkey): one row per WebAuthn credential; data is
+-- the credential record as JSON. last_used_at 0 means never.
+CREATE TABLE hallpass_passkeys (
+	id           BLOB    NOT NULL PRIMARY KEY,
+	user_id      TEXT    NOT NULL,
+	name         TEXT    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER NOT NULL,
+	sign_count   INTEGER NOT NULL,
+	data         BLOB    NOT NULL
+) STRICT;
+
+CREATE INDEX hallpass_passkeys_user_id ON hallpass_passkeys (user_id, created_at);
