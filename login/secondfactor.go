@@ -247,3 +247,78 @@ func (m *Manager) SecondFactorChanged(w http.ResponseWriter, r *http.Request, on
 	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Reason: "second_factor", Count: n})
 	return n, nil
 }
+
+// LoginVerified logs in the user userID after a sign-in that is itself
+// multi-factor, such as a passkey checked with user verification: as
+// Login, but it passes the second-factor gate (SecondFactorDone). A
+// disabled or unknown account fails with ErrInvalidCredentials.
+func (m *Manager) LoginVerified(w http.ResponseWriter, r *http.Request, userID string, remember bool) (*account.User, error) {
+	u, err := m.users.UserByID(r.Context(), userID)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, m.storeFailure(r.Context(), "load user", err)
+	}
+	if u.Disabled {
+		m.record(r, audit.Event{Name: audit.LoginFailure, UserID: u.ID, Reason: "disabled"})
+		return nil, ErrInvalidCredentials
+	}
+	if err := m.finishLogin(w, r, u, remember, true); err != nil {
+		return nil, err
+	}
+	return public(u), nil
+}
+
+// Factors combines second factors: a user is enrolled from the earliest
+// time any of them says, and a code is checked by the first (codes are
+// TOTP's; a passkey is checked by its own ceremony, see CompleteWith).
+type Factors struct {
+	Code   SecondFactor // checks codes; nil: none
+	Others []interface {
+		EnrolledAt(ctx context.Context, userID string) (time.Time, error)
+	}
+}
+
+// EnrolledAt returns the earliest enrolment of any factor, or zero.
+func (f Factors) EnrolledAt(ctx context.Context, userID string) (time.Time, error) {
+	var first time.Time
+	all := f.Others
+	if f.Code != nil {
+		all = append([]interface {
+			EnrolledAt(ctx context.Context, userID string) (time.Time, error)
+		}{f.Code}, all...)
+	}
+	for _, e := range all {
+		at, err := e.EnrolledAt(ctx, userID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !at.IsZero() && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	return first, nil
+}
+
+// ErrWrongCode is what Factors.Verify answers for a user who has no code
+// factor (only a passkey). Kind autherr.Unauthenticated, code
+// "invalid_code".
+var ErrWrongCode error = &autherr.Error{Kind: autherr.Unauthenticated, Code: "invalid_code",
+	Message: "That code is not correct.", Err: errors.New("login: no code factor")}
+
+// Verify checks code with Code; a user who has only other factors gets
+// ErrWrongCode.
+func (f Factors) Verify(ctx context.Context, userID, code string) error {
+	if f.Code == nil {
+		return ErrWrongCode
+	}
+	at, err := f.Code.EnrolledAt(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if at.IsZero() {
+		return ErrWrongCode
+	}
+	return f.Code.Verify(ctx, userID, code)
+}

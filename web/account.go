@@ -41,6 +41,9 @@ type accountPage struct {
 
 	TwoFA   bool // the server offers second factors
 	TwoFAOn bool // the user has one
+
+	PasskeysOn bool // the server offers passkeys
+	Passkeys   []passkeyRow
 }
 
 // sessionRow is one of the user's sessions as the account page lists it.
@@ -85,6 +88,13 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 			return
 		}
 		d.TwoFAOn = st.Enabled
+	}
+	if s.passkeys != nil {
+		d.PasskeysOn, d.Script = true, s.passkeyScript()
+		if d.Passkeys, err = s.passkeyRows(r, me.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	infos, err := s.sessions.ListByUser(ctx, me.ID)
 	switch {

@@ -73,10 +73,12 @@ type loginPage struct {
 	Error    string // the form's message
 	Errors   map[string]string
 	Forgot   bool // offer "Forgot your password?"
+	Passkeys bool // offer "Sign in with a passkey"
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	d := &loginPage{base: base{Title: "Log in", needCSRF: true}, Next: login.SafeNext(r.URL.Query().Get("next")), Forgot: s.recovery != nil}
+	d := &loginPage{base: base{Title: "Log in", needCSRF: true, Script: s.passkeyScript()}, Next: login.SafeNext(r.URL.Query().Get("next")),
+		Forgot: s.recovery != nil, Passkeys: s.passkeys != nil}
 	if u := login.CurrentUser(r.Context()); u != nil {
 		d.Username = u.Username
 	}
@@ -90,8 +92,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	username, pw := f.Get("username"), f.Get("password")
-	d := &loginPage{base: base{Title: "Log in", needCSRF: true},
-		Username: redisplay(username), Remember: f.Get("remember") != "", Next: login.SafeNext(f.Get("next")), Forgot: s.recovery != nil}
+	d := &loginPage{base: base{Title: "Log in", needCSRF: true, Script: s.passkeyScript()},
+		Username: redisplay(username), Remember: f.Get("remember") != "", Next: login.SafeNext(f.Get("next")),
+		Forgot: s.recovery != nil, Passkeys: s.passkeys != nil}
 	errs := map[string]string{}
 	switch {
 	case username == "":

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/session"
@@ -38,8 +39,36 @@ type twofaPage struct {
 // login2faPage is the code step of a login.
 type login2faPage struct {
 	base
-	Username string
-	Error    string
+	Username   string
+	Error      string
+	HasTOTP    bool // ask for a code
+	HasPasskey bool // offer "Use a passkey"
+}
+
+// newLogin2faPage describes the second step for the pending user u.
+func (s *Server) newLogin2faPage(r *http.Request, u *account.User) (*login2faPage, error) {
+	d := &login2faPage{base: base{Title: "Two-factor authentication", needCSRF: true}, HasTOTP: true}
+	if u == nil {
+		return d, nil
+	}
+	d.Username = u.Username
+	if s.twofa != nil {
+		st, err := s.twofa.Status(r.Context(), u.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.HasTOTP = st.Enabled
+	}
+	if s.passkeys != nil {
+		cs, err := s.passkeys.List(r.Context(), u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if d.HasPasskey = len(cs) > 0; d.HasPasskey {
+			d.Script = s.passkeyScript()
+		}
+	}
+	return d, nil
 }
 
 func (s *Server) twofaRoutes(mux *http.ServeMux, h func(http.HandlerFunc) http.Handler) {
@@ -49,6 +78,12 @@ func (s *Server) twofaRoutes(mux *http.ServeMux, h func(http.HandlerFunc) http.H
 	mux.Handle("POST /account/2fa/totp", needLogin(h(s.twofaEnable)))
 	mux.Handle("POST /account/2fa/disable", needLogin(h(s.twofaDisable)))
 	mux.Handle("POST /account/2fa/recovery-codes", needLogin(h(s.twofaRecoveryCodes)))
+	s.secondStepRoutes(mux, h)
+}
+
+// secondStepRoutes serves the second step of a login, for TOTP or
+// passkeys.
+func (s *Server) secondStepRoutes(mux *http.ServeMux, h func(http.HandlerFunc) http.Handler) {
 	mux.Handle("GET /login/2fa", h(s.login2faForm))
 	mux.Handle("POST /login/2fa", h(s.login2faSubmit))
 	mux.Handle("POST /api/session/2fa", h(s.apiLogin2fa))
@@ -217,7 +252,12 @@ func (s *Server) login2faForm(w http.ResponseWriter, r *http.Request) {
 		s.noPending(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login2fa", &login2faPage{base: base{Title: "Two-factor authentication", needCSRF: true}, Username: u.Username})
+	d, err := s.newLogin2faPage(r, u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login2fa", d)
 }
 
 // noPending sends a browser without a pending login back to the password.
@@ -258,10 +298,13 @@ func (s *Server) login2faSubmit(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, twofa.ErrInvalidCode) {
 			msg = msgCodeWrong
 		}
-		d := &login2faPage{base: base{Title: "Two-factor authentication", needCSRF: true}, Error: msg}
-		if u, perr := s.login.PendingUser(r); perr == nil {
-			d.Username = u.Username
+		u, _ := s.login.PendingUser(r)
+		d, derr := s.newLogin2faPage(r, u)
+		if derr != nil {
+			s.fail(w, r, derr)
+			return
 		}
+		d.Error = msg
 		s.render(w, r, status, "login2fa", d)
 		return
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/twofa"
@@ -126,6 +127,12 @@ type Config struct {
 	// Config.SecondFactor. Nil: none of these routes exist.
 	TwoFA *twofa.Service
 
+	// Passkeys serves WebAuthn: registration and removal on the account
+	// page, "Sign in with a passkey" on the login page, and a passkey as
+	// the second factor on /login/2fa. Give the login Manager a
+	// login.Factors that includes it. Nil: no passkeys.
+	Passkeys *passkey.Service
+
 	// RequireSecondFactorFor lists roles whose users must enrol a second
 	// factor at their next login before anything else. It needs TwoFA.
 	RequireSecondFactorFor []string
@@ -155,6 +162,7 @@ type Server struct {
 	recovery        *recovery.Service
 	requireVerified bool
 	twofa           *twofa.Service
+	passkeys        *passkey.Service
 	require2FA      []string
 	clientIP        func(*http.Request) string
 }
@@ -208,6 +216,7 @@ func New(cfg Config) (*Server, error) {
 		recovery:        cfg.Recovery,
 		requireVerified: cfg.RequireVerifiedEmail,
 		twofa:           cfg.TwoFA,
+		passkeys:        cfg.Passkeys,
 		require2FA:      cfg.RequireSecondFactorFor,
 		clientIP:        lc.ClientIP,
 	}
@@ -298,6 +307,12 @@ func (s *Server) routes() *http.ServeMux {
 	if s.twofa != nil {
 		s.twofaRoutes(mux, h)
 	}
+	if s.passkeys != nil {
+		s.passkeyRoutes(mux, h)
+		if s.twofa == nil {
+			s.secondStepRoutes(mux, h)
+		}
+	}
 	return mux
 }
 
@@ -385,11 +400,15 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 // client sends, so the csrf layer checks their origin and content type
 // instead of a token.
 var anonymousJSON = map[string]bool{
-	"/api/session":         true,
-	"/api/session/2fa":     true, // the pending session holds no CSRF secret yet
-	"/api/password/forgot": true,
-	"/api/password/reset":  true,
-	"/api/email/verify":    true,
+	"/api/session":               true,
+	"/api/session/2fa":           true, // the pending session holds no CSRF secret yet
+	"/api/passkey/login/options": true,
+	"/api/passkey/login":         true,
+	"/api/passkey/2fa/options":   true,
+	"/api/passkey/2fa":           true,
+	"/api/password/forgot":       true,
+	"/api/password/reset":        true,
+	"/api/email/verify":          true,
 }
 
 // isJSON reports whether r's body is declared as application/json.
@@ -462,9 +481,11 @@ func (s *Server) outer(next http.Handler) http.Handler {
 	})
 }
 
-// contentSecurityPolicy allows the site's own stylesheet and images and
-// nothing else: no scripts, no inline styles, no framing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// contentSecurityPolicy allows the site's own stylesheet, images and
+// script file (static/passkey.js, for navigator.credentials) and fetches
+// to the site itself, nothing else: no inline scripts or styles, no
+// framing.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // done reports an answered request to the access log and Observe.
 func (s *Server) done(r *http.Request, rw *responseWriter, start time.Time) {

@@ -23,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/pgstore"
 	"github.com/hallpass/hallpass/recovery"
@@ -224,10 +225,11 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		recStore = a.pg.Recovery()
 	}
 	var twofaStore twofa.Store
+	var passkeyStore passkey.Store
 	if sqlite != nil && cfg.DatabaseURL == "" {
-		twofaStore = sqlite.TwoFA()
+		twofaStore, passkeyStore = sqlite.TwoFA(), sqlite.Passkeys()
 	} else {
-		twofaStore = a.pg.TwoFA()
+		twofaStore, passkeyStore = a.pg.TwoFA(), a.pg.Passkeys()
 	}
 	users, _ := a.accounts.(recovery.Users)
 	emails, _ := a.accounts.(recovery.EmailSetter)
@@ -273,6 +275,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		ResetFor:             cfg.ResetFor,
 		RequireVerifiedEmail: cfg.RequireVerified,
 		TwoFA:                twofaStore,
+		Passkeys:             passkeyStore,
 		SessionHooks:         a.metrics.SessionHooks(),
 		LoginHooks:           a.metrics.LoginHooks(),
 		Web: web.Config{

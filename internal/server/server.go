@@ -22,6 +22,7 @@ import (
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
@@ -113,6 +114,10 @@ type Config struct {
 	// RequireSecondFactorFor (in Web) needs it.
 	TwoFA twofa.Store
 
+	// Passkeys keeps WebAuthn credentials; nil turns passkeys off. The
+	// relying party ID and origin come from Web.BaseURL, which they need.
+	Passkeys passkey.Store
+
 	// Web holds the web server's own settings (BaseURL, Version, Health,
 	// Ready, AccessLog, Observe, TrustRequestID, FreshFor). New sets its
 	// Login and Logger; a nil TrustRequestID trusts TrustedProxies. The
@@ -127,6 +132,7 @@ type Server struct {
 	Tokens   *apitoken.Service // on Config.Accounts, auditing to Config.Logger
 	Recovery *recovery.Service // on Config.Recovery and Mailer; nil without a Mailer. Close it at shutdown.
 	TwoFA    *twofa.Service    // on Config.TwoFA; nil without it
+	Passkeys *passkey.Service  // on Config.Passkeys; nil without it
 	Web      *web.Server       // on Login; Handler() serves the site
 }
 
@@ -202,6 +208,27 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	var pk *passkey.Service
+	if cfg.Passkeys != nil {
+		if cfg.Web.BaseURL == "" {
+			return nil, errors.New("server: Config.Passkeys needs Config.Web.BaseURL (the relying party)")
+		}
+		pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.Web.BaseURL, Audit: auditLog, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case pk != nil:
+		f := login.Factors{Others: []interface {
+			EnrolledAt(ctx context.Context, userID string) (time.Time, error)
+		}{pk}}
+		if tf != nil {
+			f.Code = tf
+		}
+		second = f
+	case tf != nil:
 		second = tf
 	}
 	lm, err := login.New(login.Config{
@@ -240,6 +267,7 @@ func New(cfg Config) (*Server, error) {
 	wc.Recovery = rec
 	wc.RequireVerifiedEmail = cfg.RequireVerifiedEmail
 	wc.TwoFA = tf
+	wc.Passkeys = pk
 	if wc.TrustRequestID == nil && len(trusted) > 0 {
 		wc.TrustRequestID = func(r *http.Request) bool { return throttle.FromTrustedProxy(r, trusted) }
 	}
@@ -247,7 +275,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, TwoFA: tf, Web: w}, nil
+	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, TwoFA: tf, Passkeys: pk, Web: w}, nil
 }
 
 // newRecovery builds the recovery Service on cfg's stores and Mailer, with
