@@ -76,6 +76,9 @@ func startChromium(t *testing.T, ctx context.Context, base string) *tab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// localhost is the passkey test's relying party (WebAuthn takes
+		// no IP address): keep it on IPv4, where the server listens.
+		chromedp.Flag("host-resolver-rules", "MAP localhost 127.0.0.1"),
 		chromedp.CombinedOutput(out),
 	)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)

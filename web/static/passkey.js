@@ -37,7 +37,7 @@
     });
     var name = document.getElementById("passkey-name").value;
     await post("/account/passkeys?name=" + encodeURIComponent(name), cred.toJSON(), csrf);
-    window.location.assign("/account#passkeys");
+    window.location.assign("/account"); // a new load, which lists it
   }
 
   async function signIn(begin, finish, next) {
