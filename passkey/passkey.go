@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -52,6 +53,17 @@ var (
 
 // MaxName is the longest name a passkey may have, in bytes.
 const MaxName = 64
+
+// UsableBaseURL reports whether baseURL can name a relying party: an
+// http or https URL whose host is a name (WebAuthn takes no IP address).
+func UsableBaseURL(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return false
+	}
+	_, err = netip.ParseAddr(u.Hostname())
+	return err != nil
+}
 
 // Config configures a Service.
 type Config struct {

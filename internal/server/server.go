@@ -210,10 +210,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	var pk *passkey.Service
-	if cfg.Passkeys != nil {
-		if cfg.Web.BaseURL == "" {
-			return nil, errors.New("server: Config.Passkeys needs Config.Web.BaseURL (the relying party)")
-		}
+	if cfg.Passkeys != nil && !passkey.UsableBaseURL(cfg.Web.BaseURL) {
+		logger.Warn("hallpass passkeys: off, as the base URL names no host (WebAuthn takes a host name as relying party, never an IP address); set HALLPASS_BASE_URL to the site's public URL", "base_url", cfg.Web.BaseURL)
+	} else if cfg.Passkeys != nil {
 		pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.Web.BaseURL, Audit: auditLog, Now: cfg.Now})
 		if err != nil {
 			return nil, err
