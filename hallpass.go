@@ -19,6 +19,7 @@ import (
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
@@ -136,6 +137,14 @@ type Config struct {
 	// TwoFAIssuer names the app in authenticator apps. Default BaseURL's
 	// host name.
 	TwoFAIssuer string
+
+	// Passkeys keeps WebAuthn credentials (sqlitestore's DB.Passkeys,
+	// pgstore's, memstore.NewPasskeyStore); the relying party is
+	// BaseURL's host, which must then be a name, not an IP address. With
+	// it, a user's passkey is a second factor too (see Auth.Passkeys and
+	// login.Manager.CompleteWith), and a passkey sign-in logs in with
+	// login.Manager.LoginVerified. Nil: no passkeys.
+	Passkeys passkey.Store
 }
 
 // Auth is an app's authentication: sessions, the login manager, CSRF
@@ -151,7 +160,8 @@ type Auth struct {
 	log       *slog.Logger
 	handler   func(http.Handler) http.Handler
 	miswired  sync.Once
-	twofa     *twofa.Service // nil without Config.TwoFA
+	twofa     *twofa.Service   // nil without Config.TwoFA
+	passkeys  *passkey.Service // nil without Config.Passkeys
 }
 
 // ErrNoMiddleware is returned (and answered with 500) by the methods of an
@@ -270,12 +280,25 @@ func New(cfg Config) (*Auth, error) {
 		}
 		lc.SecondFactor = tf
 	}
+	var pk *passkey.Service
+	if cfg.Passkeys != nil {
+		if pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.BaseURL, Audit: auditLog, Now: cfg.Now}); err != nil {
+			return nil, fmt.Errorf("hallpass: %w", err)
+		}
+		f := login.Factors{Others: []interface {
+			EnrolledAt(ctx context.Context, userID string) (time.Time, error)
+		}{pk}}
+		if tf != nil {
+			f.Code = tf
+		}
+		lc.SecondFactor = f
+	}
 	lm, err := login.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("hallpass: %w", err)
 	}
 	a := &Auth{sessions: sessions, login: lm, protector: protector, limiter: limiter,
-		secure: secure, errorH: cfg.ErrorHandler, log: log, twofa: tf}
+		secure: secure, errorH: cfg.ErrorHandler, log: log, twofa: tf, passkeys: pk}
 	// Outermost first: the session, then the current user (which needs
 	// the session), then the CSRF check (which needs both: the session's
 	// secret, and whether a bearer token authenticated the request).
@@ -460,6 +483,10 @@ func (a *Auth) RequireSecondFactor(enrolPath string) func(http.Handler) http.Han
 	mw := a.login.RequireSecondFactor(enrolPath)
 	return func(next http.Handler) http.Handler { return a.guard("RequireSecondFactor", mw(next)) }
 }
+
+// Passkeys returns the passkey service (WebAuthn ceremonies), or nil
+// without Config.Passkeys.
+func (a *Auth) Passkeys() *passkey.Service { return a.passkeys }
 
 // TwoFA returns the second-factor service (enrolment, codes, recovery
 // codes), or nil without Config.TwoFA.

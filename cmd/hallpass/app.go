@@ -63,6 +63,7 @@ type app struct {
 
 	recovery *recovery.Service // reset, verification and change-of-address links
 	twofa    *twofa.Service    // second factors
+	passkeys *passkey.Service  // nil when the base URL names no host
 	mailer   mail.Mailer       // SMTP or the development mailer, without the queue (for the CLI)
 }
 
@@ -294,7 +295,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	}
 	a.sessions, a.login, a.tokens, a.web = srv.Sessions, srv.Login, srv.Tokens, srv.Web
 	a.recovery = srv.Recovery
-	a.twofa = srv.TwoFA
+	a.twofa, a.passkeys = srv.TwoFA, srv.Passkeys
 	a.closers = append(a.closers, func() error {
 		// Hand over the links already asked for before the stores close.
 		ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)

@@ -145,7 +145,7 @@ var subcommands = map[string][]command{
 		{"users set-role", "replace a user's roles", " NAME [ROLE...]", "Replaces a user's roles (no ROLE: none); their sessions see the change on their next request."},
 		{"users set-password", "set a user's password and end their sessions and tokens", " NAME [--password-stdin]", "Sets a user's password, as a reset does: every session, remember-me and API token of the user ends."},
 		{"users send-reset", "email a user a password reset link", " NAME", "Emails the user a link to choose a new password (valid HALLPASS_RESET_FOR), through HALLPASS_SMTP_URL, or to the log with the development mailer. Nothing changes until the link is used."},
-		{"users reset-2fa", "remove a user's second factor", " NAME", "Removes the user's TOTP second factor and recovery codes, for a user who lost both, and ends their sessions; they log in with the password alone until they enrol again. Audited."},
+		{"users reset-2fa", "remove a user's second factor", " NAME", "Removes the user's second factors (TOTP with its recovery codes, and passkeys), for a user who lost them, and ends their sessions; they log in with the password alone until they enrol again. Audited."},
 		{"users delete", "delete a user, their sessions and tokens", " NAME", "Deletes a user for good, ending their sessions, remember-me and API tokens first. The username becomes free."},
 		{"users import", "import users from CSV or JSON Lines", " FILE [--skip-invalid]", importAbout},
 	},
@@ -701,11 +701,25 @@ func usersReset2FA(ctx context.Context, cmd command, args []string, env cliEnv) 
 		return err
 	}
 	defer a.close()
-	if err := a.twofa.Reset(ctx, cliActor, u.ID); err != nil {
-		if errors.Is(err, twofa.ErrNotEnrolled) {
-			return fmt.Errorf("%s has no second factor", u.Username)
-		}
+	err = a.twofa.Reset(ctx, cliActor, u.ID)
+	if err != nil && !errors.Is(err, twofa.ErrNotEnrolled) {
 		return describe(err)
+	}
+	removed := err == nil
+	if a.passkeys != nil {
+		keys, err := a.passkeys.List(ctx, u.ID)
+		if err != nil {
+			return describe(err)
+		}
+		for _, k := range keys {
+			if err := a.passkeys.Remove(ctx, u.ID, k.ID); err != nil && !errors.Is(err, account.ErrNotFound) {
+				return describe(err)
+			}
+			removed = true
+		}
+	}
+	if !removed {
+		return fmt.Errorf("%s has no second factor", u.Username)
 	}
 	// Sessions that passed the removed factor end too: the user starts
 	// again from the password.
@@ -713,7 +727,7 @@ func usersReset2FA(ctx context.Context, cmd command, args []string, env cliEnv) 
 	if err != nil {
 		return describe(err)
 	}
-	fmt.Fprintf(env.stdout, "removed the second factor of %s and ended %d sessions and tokens; they log in with the password alone until they enrol again\n", u.Username, n)
+	fmt.Fprintf(env.stdout, "removed the second factors (TOTP, passkeys) of %s and ended %d sessions and tokens; they log in with the password alone until they enrol again\n", u.Username, n)
 	return nil
 }
 

@@ -52,7 +52,7 @@ func TestCLIReset2FA(t *testing.T) {
 	}
 
 	out, errOut, err := c.exec("", "users", "reset-2fa", "ada")
-	if err != nil || !strings.Contains(out, "removed the second factor of ada") {
+	if err != nil || !strings.Contains(out, "removed the second factors (TOTP, passkeys) of ada") {
 		t.Fatalf("reset-2fa: %v %q", err, out)
 	}
 	if !strings.Contains(errOut, "2fa.disable") || !strings.Contains(errOut, "reset") {
