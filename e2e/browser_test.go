@@ -26,7 +26,9 @@ import (
 // (see server_test.go). They skip when
 // no Chromium is installed. Set HALLPASS_TEST_CHROMIUM to the browser's path
 // to use another one, and HALLPASS_TEST_SCREENSHOTS to a directory to keep a
-// screenshot of the page when a test fails.
+// screenshot of the page when a test fails, and the pages of the two-factor
+// and passkey tests at desktop and phone widths (NAME-desktop.png,
+// NAME-phone.png) for a person to look at.
 
 // chromiumPath returns the browser to drive, or skips the test.
 func chromiumPath(t *testing.T) string {
