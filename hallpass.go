@@ -19,9 +19,11 @@ import (
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
+	"github.com/hallpass/hallpass/twofa"
 )
 
 // Config configures an Auth. Keys, Sessions, Users and BaseURL are
@@ -124,6 +126,25 @@ type Config struct {
 	// Now returns the current time. Default time.Now; tests inject a
 	// clock.
 	Now func() time.Time
+
+	// TwoFA keeps second factors (TOTP with recovery codes): sqlitestore's
+	// DB.TwoFA, pgstore's or memstore.NewTwoFAStore; user IDs are any
+	// text, so an app's own users table works too. With it, Login of a
+	// user who enrolled answers login.ErrSecondFactorRequired and keeps a
+	// pending login that CompleteSecondFactor finishes. The secrets are
+	// sealed with a key derived from Keys. Nil: passwords alone.
+	TwoFA twofa.Store
+	// TwoFAIssuer names the app in authenticator apps. Default BaseURL's
+	// host name.
+	TwoFAIssuer string
+
+	// Passkeys keeps WebAuthn credentials (sqlitestore's DB.Passkeys,
+	// pgstore's, memstore.NewPasskeyStore); the relying party is
+	// BaseURL's host, which must then be a name, not an IP address. With
+	// it, a user's passkey is a second factor too (see Auth.Passkeys and
+	// login.Manager.CompleteWith), and a passkey sign-in logs in with
+	// login.Manager.LoginVerified. Nil: no passkeys.
+	Passkeys passkey.Store
 }
 
 // Auth is an app's authentication: sessions, the login manager, CSRF
@@ -140,6 +161,8 @@ type Auth struct {
 	log       *slog.Logger
 	handler   func(http.Handler) http.Handler
 	miswired  sync.Once
+	twofa     *twofa.Service   // nil without Config.TwoFA
+	passkeys  *passkey.Service // nil without Config.Passkeys
 }
 
 // ErrNoMiddleware is returned (and answered with 500) by the methods of an
@@ -246,12 +269,37 @@ func New(cfg Config) (*Auth, error) {
 		StoreTimeout: cfg.StoreTimeout,
 		Now:          cfg.Now,
 	}
+	var tf *twofa.Service
+	if cfg.TwoFA != nil {
+		issuer := cfg.TwoFAIssuer
+		if issuer == "" {
+			u, _ := url.Parse(cfg.BaseURL)
+			issuer = u.Hostname()
+		}
+		if tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now}); err != nil {
+			return nil, fmt.Errorf("hallpass: %w", err)
+		}
+		lc.SecondFactor = tf
+	}
+	var pk *passkey.Service
+	if cfg.Passkeys != nil {
+		if pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.BaseURL, Audit: auditLog, Now: cfg.Now}); err != nil {
+			return nil, fmt.Errorf("hallpass: %w", err)
+		}
+		f := login.Factors{Others: []interface {
+			EnrolledAt(ctx context.Context, userID string) (time.Time, error)
+		}{pk}}
+		if tf != nil {
+			f.Code = tf
+		}
+		lc.SecondFactor = f
+	}
 	lm, err := login.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("hallpass: %w", err)
 	}
 	a := &Auth{sessions: sessions, login: lm, protector: protector, limiter: limiter,
-		secure: secure, clientIP: clientIP, errorH: cfg.ErrorHandler, log: log}
+		secure: secure, clientIP: clientIP, errorH: cfg.ErrorHandler, log: log, twofa: tf, passkeys: pk}
 	// Outermost first: the session, then the current user (which needs
 	// the session), then the CSRF check (which needs both: the session's
 	// secret, and whether a bearer token authenticated the request).
@@ -426,6 +474,35 @@ func (a *Auth) RequireRole(role string) func(http.Handler) http.Handler {
 func (a *Auth) RequireFresh(d time.Duration) func(http.Handler) http.Handler {
 	mw := a.login.RequireFresh(d)
 	return func(next http.Handler) http.Handler { return a.guard("RequireFresh", mw(next)) }
+}
+
+// RequireSecondFactor lets through only users whose login passed a second
+// factor (or who enrolled one in this session); others are sent to
+// enrolPath (303), API clients get 401 "second_factor_required". Use it
+// on the routes that need one, such as an admin area.
+func (a *Auth) RequireSecondFactor(enrolPath string) func(http.Handler) http.Handler {
+	mw := a.login.RequireSecondFactor(enrolPath)
+	return func(next http.Handler) http.Handler { return a.guard("RequireSecondFactor", mw(next)) }
+}
+
+// Passkeys returns the passkey service (WebAuthn ceremonies), or nil
+// without Config.Passkeys.
+func (a *Auth) Passkeys() *passkey.Service { return a.passkeys }
+
+// TwoFA returns the second-factor service (enrolment, codes, recovery
+// codes), or nil without Config.TwoFA.
+func (a *Auth) TwoFA() *twofa.Service { return a.twofa }
+
+// CompleteSecondFactor finishes a login that Login left pending
+// (login.ErrSecondFactorRequired) with a TOTP or recovery code: see
+// login.Manager.CompleteSecondFactor. A wrong code is an error of kind
+// autherr.Unauthenticated (401), an expired or missing pending login
+// login.ErrNoPendingLogin.
+func (a *Auth) CompleteSecondFactor(w http.ResponseWriter, r *http.Request, code string) (*account.User, error) {
+	if !a.inside(r, "CompleteSecondFactor") {
+		return nil, ErrNoMiddleware
+	}
+	return a.login.CompleteSecondFactor(w, r, code)
 }
 
 // Session returns the request's session, for the app's own values

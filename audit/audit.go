@@ -54,6 +54,18 @@ const (
 	OIDCLink    = "oidc.link"    // a logged-in user connected an identity
 	OIDCUnlink  = "oidc.unlink"  // an identity was disconnected
 	OIDCFailure = "oidc.failure" // a callback was refused; Reason says why
+	// Second factors (package twofa). Actor is set when an operator
+	// reset a user's factor.
+	SecondFactorEnable  = "2fa.enable"         // a user confirmed a TOTP secret
+	SecondFactorDisable = "2fa.disable"        // a user, or an operator (Reason "reset"), removed it
+	SecondFactorFailure = "2fa.failure"        // a wrong second-factor code at login
+	RecoveryCodesNew    = "2fa.recovery_codes" // a new set of recovery codes voided the old one
+	RecoveryCodeUsed    = "2fa.recovery_used"  // a recovery code completed a login
+
+	// Passkeys (package passkey).
+	PasskeyAdd    = "passkey.add"    // a user registered a passkey
+	PasskeyRemove = "passkey.remove" // a user removed one
+	PasskeyClone  = "passkey.clone"  // a sign counter went backwards: the assertion was refused
 )
 
 // Event is one security event.

@@ -26,7 +26,9 @@ import (
 // (see server_test.go). They skip when
 // no Chromium is installed. Set HALLPASS_TEST_CHROMIUM to the browser's path
 // to use another one, and HALLPASS_TEST_SCREENSHOTS to a directory to keep a
-// screenshot of the page when a test fails.
+// screenshot of the page when a test fails, and the pages of the two-factor
+// and passkey tests at desktop and phone widths (NAME-desktop.png,
+// NAME-phone.png) for a person to look at.
 
 // chromiumPath returns the browser to drive, or skips the test.
 func chromiumPath(t *testing.T) string {
@@ -76,6 +78,9 @@ func startChromium(t *testing.T, ctx context.Context, base string) *tab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// localhost is the passkey test's relying party (WebAuthn takes
+		// no IP address): keep it on IPv4, where the server listens.
+		chromedp.Flag("host-resolver-rules", "MAP localhost 127.0.0.1"),
 		chromedp.CombinedOutput(out),
 	)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)

@@ -242,6 +242,15 @@ type Config struct {
 	// Hooks are told about authentication results and remember-me uses,
 	// for metrics.
 	Hooks Hooks
+
+	// SecondFactor, when set, is asked at every Login: a user with a
+	// second factor gets a pending login (ErrSecondFactorRequired) that
+	// CompleteSecondFactor finishes, and remember-me restores only
+	// tokens issued after the factor was enabled. Nil: passwords alone.
+	SecondFactor SecondFactor
+	// PendingFor is how long a pending login waits for its second
+	// factor. Default DefaultPendingFor (5 minutes).
+	PendingFor time.Duration
 }
 
 // Manager logs users in and out and resolves the current user.
@@ -313,6 +322,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.StoreTimeout == 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	if cfg.PendingFor <= 0 {
+		cfg.PendingFor = DefaultPendingFor
 	}
 	// Optional capabilities are looked up before the deadline wrapper,
 	// which has only account.Store's methods, hides them.
@@ -446,6 +458,7 @@ type state struct {
 	method Method
 	authAt time.Time
 	token  *account.APIToken
+	second bool // the session's login passed a second factor
 }
 
 type ctxKey struct{}
@@ -645,6 +658,7 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 				st.user = snap.user()
 			}
 			st.authAt = s.GetTime(authAtKey)
+			st.second, _ = s.Get(secondKey, new(bool))
 			st.method = BySession
 			if st.authAt.IsZero() {
 				st.method = ByRemember
@@ -830,10 +844,35 @@ func truncate(s string) string {
 // from u, and u is updated to match; a disabled account or a password
 // changed since Authenticate read u fails with ErrInvalidCredentials. The
 // response must not have been written yet.
+//
+// Login is the one step every way of signing in goes through: for a user
+// with a second factor (Config.SecondFactor) it logs no one in, but keeps
+// a pending login in the session, under a new token, and returns
+// ErrSecondFactorRequired; CompleteSecondFactor finishes it.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User, remember bool) error {
+	at, err := m.enrolledAt(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	if !at.IsZero() {
+		if err := m.startPending(r, u, remember); err != nil {
+			return err
+		}
+		return ErrSecondFactorRequired
+	}
+	return m.finishLogin(w, r, u, remember, false)
+}
+
+// finishLogin logs u in; second says the login passed a second factor.
+func (m *Manager) finishLogin(w http.ResponseWriter, r *http.Request, u *account.User, remember, second bool) error {
 	fresh, err := m.startSession(w, r, u, m.now())
 	if err != nil {
 		return err
+	}
+	if second {
+		if err := session.FromRequest(r).Put(secondKey, true); err != nil {
+			return err
+		}
 	}
 	u.Username, u.Email, u.Roles = fresh.Username, fresh.Email, fresh.Roles
 	m.issueDevice(w, u.ID)
@@ -867,6 +906,10 @@ func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *accoun
 		s.Destroy()
 		return nil, err
 	}
+	// A second factor passed, or pending, for an earlier login of this
+	// session is not this login's.
+	s.Delete(pendingKey)
+	s.Delete(secondKey)
 	if err := s.Put(userKey, snapshotOf(fresh)); err != nil {
 		return nil, err
 	}

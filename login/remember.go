@@ -132,6 +132,18 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		m.clearRemember(w)
 		return st, nil
 	}
+	// A token of a user with a second factor was issued by a login that
+	// passed it only when it is younger than the factor; an older one
+	// (issued to the password alone) restores no one.
+	enrolled, err := m.enrolledAt(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !enrolled.IsZero() && enrolled.After(t.CreatedAt) {
+		m.cfg.Remember.DeleteRemember(ctx, sel)
+		m.clearRemember(w)
+		return st, nil
+	}
 	newVal := random32()
 	switch err := m.cfg.Remember.RotateRemember(ctx, sel, t.ValidatorHash, digest(newVal), now, now.Add(m.cfg.RememberFor)); {
 	case errors.Is(err, account.ErrConflict), errors.Is(err, account.ErrNotFound):
@@ -146,6 +158,11 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		}
 		return nil, err
 	}
+	if !enrolled.IsZero() {
+		if err := session.FromRequest(r).Put(secondKey, true); err != nil {
+			return nil, err
+		}
+	}
 	m.setRemember(w, sel, newVal)
 	m.record(r, audit.Event{Name: audit.RememberLogin, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
 	if f := m.cfg.Hooks.RememberUsed; f != nil {
@@ -153,6 +170,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	}
 	st.user = fresh
 	st.method = ByRemember
+	st.second = !enrolled.IsZero()
 	return st, nil
 }
 

@@ -362,6 +362,13 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, p *provider, ps
 		}
 	}
 	if err := s.cfg.Login.Login(w, r, u, false); err != nil {
+		if errors.Is(err, login.ErrSecondFactorRequired) && s.cfg.SecondFactor != nil {
+			// The provider was the first factor; the user's own second
+			// factor completes the login.
+			s.record(r, audit.Event{Name: audit.OIDCSuccess, Provider: p.ID, UserID: u.ID, Reason: "second_factor_required"})
+			s.cfg.SecondFactor(w, r, ps.Next)
+			return
+		}
 		if errors.Is(err, login.ErrInvalidCredentials) {
 			// A disabled account, or one changed under the sign-in.
 			s.record(r, audit.Event{Name: audit.OIDCFailure, Provider: p.ID, UserID: u.ID, Reason: "account_refused"})

@@ -171,6 +171,13 @@ type Config struct {
 	// package's errors (or a store's, throttle's or login's). Default the
 	// login Manager's.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// SecondFactor, when set, answers a sign-in of a user who has a
+	// second factor: the login manager's Login left a pending login
+	// (login.ErrSecondFactorRequired), and SecondFactor sends the browser
+	// to the step that completes it, such as the server's /login/2fa,
+	// remembering next. Nil: the error goes to ErrorHandler (401
+	// "second_factor_required"), for an app without such a step.
+	SecondFactor func(w http.ResponseWriter, r *http.Request, next string)
 	// Flash, when set, queues a message for the next page (success of a
 	// connect or a disconnect).
 	Flash func(r *http.Request, msg string)

@@ -333,7 +333,7 @@ func TestUpgradeFromSessionsOnly(t *testing.T) {
 		t.Fatalf("Open = %v", err)
 	}
 	// Take the schema back to version 1.
-	_, err = db.Pool().Exec(ctx, `DROP TABLE hallpass_identities, hallpass_email_tokens, hallpass_verified_emails;
+	_, err = db.Pool().Exec(ctx, `DROP TABLE hallpass_identities, hallpass_email_tokens, hallpass_verified_emails, hallpass_totp, hallpass_recovery_codes, hallpass_passkeys;
 		DROP TABLE hallpass_api_tokens, hallpass_remember_tokens, hallpass_users;
 		DELETE FROM hallpass_schema_migrations WHERE version > 1`)
 	if err != nil {
@@ -390,7 +390,7 @@ func TestUpgradeTokenScopes(t *testing.T) {
 	u := mustCreateUser(t, db.Accounts(), "Ada")
 	// Take the schema back to version 2, with a token made then.
 	_, err = db.Pool().Exec(ctx, `ALTER TABLE hallpass_api_tokens DROP COLUMN scopes;
-		DROP TABLE hallpass_identities, hallpass_email_tokens, hallpass_verified_emails; DROP INDEX hallpass_users_email;
+		DROP TABLE hallpass_identities, hallpass_email_tokens, hallpass_verified_emails, hallpass_totp, hallpass_recovery_codes, hallpass_passkeys; DROP INDEX hallpass_users_email;
 		DELETE FROM hallpass_schema_migrations WHERE version > 2`)
 	if err == nil {
 		_, err = db.Pool().Exec(ctx, `INSERT INTO hallpass_api_tokens (user_id, name, hash, created_at)

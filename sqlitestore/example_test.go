@@ -53,5 +53,5 @@ func ExampleNew() {
 	}
 	rows.Close()
 	fmt.Println(tables)
-	// Output: [hallpass_api_tokens hallpass_email_tokens hallpass_identities hallpass_remember_tokens hallpass_schema_migrations hallpass_sessions hallpass_users hallpass_verified_emails users]
+	// Output: [hallpass_api_tokens hallpass_email_tokens hallpass_identities hallpass_passkeys hallpass_recovery_codes hallpass_remember_tokens hallpass_schema_migrations hallpass_sessions hallpass_totp hallpass_users hallpass_verified_emails users]
 }

@@ -42,6 +42,11 @@ type accountPage struct {
 
 	Identities []oidc.Linked // connected OpenID Connect identities
 	Providers  []oidc.Button // the providers one can connect; nil without OIDC
+	TwoFA      bool          // the server offers second factors
+	TwoFAOn    bool          // the user has one
+
+	PasskeysOn bool // the server offers passkeys
+	Passkeys   []passkeyRow
 }
 
 // sessionRow is one of the user's sessions as the account page lists it.
@@ -81,6 +86,22 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	if err := s.fillIdentities(r, me.ID, d); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if s.twofa != nil {
+		d.TwoFA = true
+		st, err := s.twofa.Status(ctx, me.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.TwoFAOn = st.Enabled
+	}
+	if s.passkeys != nil {
+		d.PasskeysOn, d.Script = true, s.passkeyScript()
+		if d.Passkeys, err = s.passkeyRows(r, me.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	infos, err := s.sessions.ListByUser(ctx, me.ID)
 	switch {

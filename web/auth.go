@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"unicode/utf8"
 
@@ -75,13 +76,14 @@ type loginPage struct {
 	Forgot   bool // offer "Forgot your password?"
 	// Providers are the "Sign in with …" buttons (package oidc).
 	Providers []oidc.Button
+	Passkeys  bool // offer "Sign in with a passkey"
 }
 
 // newLoginPage returns the login page's data with next (kept only when it
 // is a local path) and the site's options.
 func (s *Server) newLoginPage(r *http.Request, next string) *loginPage {
-	return &loginPage{base: base{Title: "Log in", needCSRF: true}, Next: login.SafeNext(next), Forgot: s.recovery != nil,
-		Providers: s.providerButtons()}
+	return &loginPage{base: base{Title: "Log in", needCSRF: true, Script: s.passkeyScript()}, Next: login.SafeNext(next),
+		Forgot: s.recovery != nil, Providers: s.providerButtons(), Passkeys: s.passkeys != nil}
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +131,10 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = s.login.Login(w, r, u, d.Remember)
+	}
+	if errors.Is(err, login.ErrSecondFactorRequired) {
+		s.secondStep(w, r, d.Next)
+		return
 	}
 	if err != nil {
 		status, msg, ok := s.formProblem(w, r, err, http.StatusUnauthorized, http.StatusTooManyRequests)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -160,6 +161,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ts := httptest.NewUnstartedServer(nil)
 	if cfg.Mailer != nil && cfg.Web.BaseURL == "" {
 		cfg.Web.BaseURL = "http://" + ts.Listener.Addr().String()
+	}
+	if cfg.Passkeys != nil && cfg.Web.BaseURL == "" {
+		// A relying party ID is a host name, never an IP address.
+		_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
+		cfg.Web.BaseURL = "http://localhost:" + port
 	}
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -36,6 +36,9 @@ var pages = parsePages()
 // release is fetched at once despite the cache header.
 var cssVersion = digestOf("static/style.css")
 
+// jsVersion is the same for the passkey script.
+var jsVersion = digestOf("static/passkey.js")
+
 var funcs = template.FuncMap{
 	// date formats a day, as in "2 January 2026".
 	"date": func(t time.Time) string {
@@ -88,6 +91,7 @@ type base struct {
 	Nav      bool // show the signed-in user or the log-in links
 	Version  string
 	CSS      string // the stylesheet's URL
+	Script   string // the passkey script's URL; "" on pages without passkey buttons
 	needCSRF bool   // the page has a form, so an anonymous visitor needs a token too
 }
 

@@ -34,8 +34,10 @@ import (
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/oidc"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/twofa"
 )
 
 // APIPrefix starts the path of every route of the JSON API.
@@ -126,6 +128,21 @@ type Config struct {
 	// here), ErrorHandler and Flash; get it with Server.OIDC and Close it
 	// at shutdown.
 	OIDC *oidc.Config
+	// TwoFA serves second factors: enrolment and removal of TOTP on
+	// /account/2fa, the code step of a login on /login/2fa and POST
+	// /api/session/2fa. Give the same Service to the login Manager as its
+	// Config.SecondFactor. Nil: none of these routes exist.
+	TwoFA *twofa.Service
+
+	// Passkeys serves WebAuthn: registration and removal on the account
+	// page, "Sign in with a passkey" on the login page, and a passkey as
+	// the second factor on /login/2fa. Give the login Manager a
+	// login.Factors that includes it. Nil: no passkeys.
+	Passkeys *passkey.Service
+
+	// RequireSecondFactorFor lists roles whose users must enrol a second
+	// factor at their next login before anything else. It needs TwoFA.
+	RequireSecondFactorFor []string
 }
 
 // Server serves hallpass's pages and JSON API. Create one with New; it is
@@ -151,6 +168,9 @@ type Server struct {
 
 	recovery        *recovery.Service
 	requireVerified bool
+	twofa           *twofa.Service
+	passkeys        *passkey.Service
+	require2FA      []string
 	clientIP        func(*http.Request) string
 
 	oidc *oidc.Service // nil without providers
@@ -180,6 +200,9 @@ func New(cfg Config) (*Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("web: the login manager's Users (%T) is not an account.Store", lc.Users)
 	}
+	if len(cfg.RequireSecondFactorFor) > 0 && cfg.TwoFA == nil {
+		return nil, errors.New("web: Config.RequireSecondFactorFor needs Config.TwoFA")
+	}
 	if cfg.RequireVerifiedEmail && cfg.Recovery == nil {
 		return nil, errors.New("web: Config.RequireVerifiedEmail needs Config.Recovery")
 	}
@@ -201,6 +224,9 @@ func New(cfg Config) (*Server, error) {
 
 		recovery:        cfg.Recovery,
 		requireVerified: cfg.RequireVerifiedEmail,
+		twofa:           cfg.TwoFA,
+		passkeys:        cfg.Passkeys,
+		require2FA:      cfg.RequireSecondFactorFor,
 		clientIP:        lc.ClientIP,
 	}
 	if cfg.BaseURL != "" {
@@ -217,6 +243,7 @@ func New(cfg Config) (*Server, error) {
 		oc := *cfg.OIDC
 		oc.Login, oc.BaseURL, oc.ErrorHandler = cfg.Login, cfg.BaseURL, s.oidcError
 		oc.Flash = func(r *http.Request, msg string) { s.flash(r, "success", msg) }
+		oc.SecondFactor = s.secondStep
 		if oc.Logger == nil {
 			oc.Logger = cfg.Logger
 		}
@@ -228,6 +255,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux = s.routes()
 	h := http.Handler(http.HandlerFunc(s.dispatch))
+	h = s.enrolFirst(h)
 	h = s.csrf(h)
 	h = s.login.Middleware(h)
 	h = s.sessions.Middleware(h)
@@ -307,6 +335,15 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("POST /api/password/forgot", h(s.apiForgot))
 		mux.Handle("POST /api/password/reset", h(s.apiReset))
 		mux.Handle("POST /api/email/verify", h(s.apiVerify))
+	}
+	if s.twofa != nil {
+		s.twofaRoutes(mux, h)
+	}
+	if s.passkeys != nil {
+		s.passkeyRoutes(mux, h)
+		if s.twofa == nil {
+			s.secondStepRoutes(mux, h)
+		}
 	}
 	return mux
 }
@@ -395,10 +432,15 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 // client sends, so the csrf layer checks their origin and content type
 // instead of a token.
 var anonymousJSON = map[string]bool{
-	"/api/session":         true,
-	"/api/password/forgot": true,
-	"/api/password/reset":  true,
-	"/api/email/verify":    true,
+	"/api/session":               true,
+	"/api/session/2fa":           true, // the pending session holds no CSRF secret yet
+	"/api/passkey/login/options": true,
+	"/api/passkey/login":         true,
+	"/api/passkey/2fa/options":   true,
+	"/api/passkey/2fa":           true,
+	"/api/password/forgot":       true,
+	"/api/password/reset":        true,
+	"/api/email/verify":          true,
 }
 
 // isJSON reports whether r's body is declared as application/json.
@@ -490,11 +532,12 @@ func (s *Server) outer(next http.Handler) http.Handler {
 	})
 }
 
-// contentSecurityPolicy allows the site's own stylesheet and images and
-// nothing else: no scripts, no inline styles, no framing. Forms go to the
-// site itself and, through the 303 of a "Sign in with …" form, to the
-// OpenID Connect providers (formAction).
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// contentSecurityPolicy allows the site's own stylesheet, images and
+// script file (static/passkey.js, for navigator.credentials) and fetches
+// to the site itself, nothing else: no inline scripts or styles, no
+// framing. Forms go to the site itself and, through the 303 of a
+// "Sign in with …" form, to the OpenID Connect providers (formAction).
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // contentSecurityPolicy returns the policy of every response: the
 // constant, with the ready providers' origins added to form-action.

@@ -25,11 +25,13 @@ import (
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/oidc"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/pgstore"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
+	"github.com/hallpass/hallpass/twofa"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -62,6 +64,8 @@ type app struct {
 	metrics *metrics.Metrics // nil unless HALLPASS_METRICS_ADDR is set
 
 	recovery *recovery.Service // reset, verification and change-of-address links
+	twofa    *twofa.Service    // second factors
+	passkeys *passkey.Service  // nil when the base URL names no host
 	mailer   mail.Mailer       // SMTP or the development mailer, without the queue (for the CLI)
 
 	identities identity.Store // links to OpenID Connect identities
@@ -225,6 +229,13 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	} else {
 		recStore = a.pg.Recovery()
 	}
+	var twofaStore twofa.Store
+	var passkeyStore passkey.Store
+	if sqlite != nil && cfg.DatabaseURL == "" {
+		twofaStore, passkeyStore = sqlite.TwoFA(), sqlite.Passkeys()
+	} else {
+		twofaStore, passkeyStore = a.pg.TwoFA(), a.pg.Passkeys()
+	}
 	users, _ := a.accounts.(recovery.Users)
 	emails, _ := a.accounts.(recovery.EmailSetter)
 	queue, err := a.openMailer(cfg)
@@ -279,6 +290,8 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		Emails:               emails,
 		ResetFor:             cfg.ResetFor,
 		RequireVerifiedEmail: cfg.RequireVerified,
+		TwoFA:                twofaStore,
+		Passkeys:             passkeyStore,
 		SessionHooks:         a.metrics.SessionHooks(),
 		LoginHooks:           a.metrics.LoginHooks(),
 		Web: web.Config{
@@ -289,6 +302,8 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 			AccessLog: cfg.AccessLog,
 			Observe:   a.metrics.RequestObserver(),
 			OIDC:      oidcConfig,
+
+			RequireSecondFactorFor: cfg.Require2FAFor,
 		},
 	})
 	if err != nil {
@@ -304,6 +319,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		svc.WaitDiscovery(wait)
 		cancel()
 	}
+	a.twofa, a.passkeys = srv.TwoFA, srv.Passkeys
 	a.closers = append(a.closers, func() error {
 		// Hand over the links already asked for before the stores close.
 		ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)

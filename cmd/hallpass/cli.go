@@ -27,6 +27,7 @@ import (
 	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
+	"github.com/hallpass/hallpass/twofa"
 )
 
 // cliActor is the actor of the audit events of CLI commands; the
@@ -149,6 +150,7 @@ var subcommands = map[string][]command{
 		{"users set-role", "replace a user's roles", " NAME [ROLE...]", "Replaces a user's roles (no ROLE: none); their sessions see the change on their next request."},
 		{"users set-password", "set a user's password and end their sessions and tokens", " NAME [--password-stdin]", "Sets a user's password, as a reset does: every session, remember-me and API token of the user ends."},
 		{"users send-reset", "email a user a password reset link", " NAME", "Emails the user a link to choose a new password (valid HALLPASS_RESET_FOR), through HALLPASS_SMTP_URL, or to the log with the development mailer. Nothing changes until the link is used."},
+		{"users reset-2fa", "remove a user's second factor", " NAME", "Removes the user's second factors (TOTP with its recovery codes, and passkeys), for a user who lost them, and ends their sessions; they log in with the password alone until they enrol again. Audited."},
 		{"users delete", "delete a user, their sessions and tokens", " NAME", "Deletes a user for good, ending their sessions, remember-me and API tokens first. The username becomes free."},
 		{"users unlink", "disconnect a user's identity at an OpenID Connect provider", " NAME PROVIDER", "Disconnects the user's identities at the provider (its ID, as in HALLPASS_OIDC_PROVIDERS), so signing in there no longer reaches this account. Unlike the account page, it does so even when the account is left without a password: the user can then get in only by a password reset."},
 		{"users import", "import users from CSV or JSON Lines", " FILE [--skip-invalid]", importAbout},
@@ -215,6 +217,7 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		"set-role":     usersSetRoles,
 		"set-password": usersSetPassword,
 		"send-reset":   usersSendReset,
+		"reset-2fa":    usersReset2FA,
 		"delete":       usersDelete,
 		"unlink":       usersUnlink,
 		"import":       usersImport,
@@ -348,6 +351,7 @@ type userJSON struct {
 	CreatedAt         time.Time      `json:"created_at"`
 	PasswordChangedAt time.Time      `json:"password_changed_at"`
 	EmailVerified     bool           `json:"email_verified"`
+	SecondFactor      bool           `json:"second_factor"`
 	Sessions          *int           `json:"sessions,omitempty"`   // users show only; absent when the store cannot count
 	APITokens         *int           `json:"api_tokens,omitempty"` // users show only
 	Identities        []identityJSON `json:"identities"`
@@ -481,6 +485,10 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 	if limit < 0 {
 		return &usageError{"users list: --limit must be 0 or more"}
 	}
+	enrolled, err := a.twofa.Enrolled(ctx)
+	if err != nil {
+		return err
+	}
 	var last string
 	var more bool
 	if format == "json" {
@@ -494,6 +502,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 				if j.Identities, err = identitiesOf(ctx, a, u.ID); err != nil {
 					return err
 				}
+				j.SecondFactor = enrolled[u.ID]
 				if err := arr.add(j); err != nil {
 					return err
 				}
@@ -508,7 +517,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		}
 	} else {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\tIDENTITIES\tCREATED")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLES\tSTATE\tVERIFIED\t2FA\tIDENTITIES\tCREATED")
 		last, more, err = eachUser(ctx, a, after, limit, func(page []*account.User) error {
 			for _, u := range page {
 				roles := strings.Join(u.Roles, ",")
@@ -523,7 +532,7 @@ func usersList(ctx context.Context, cmd command, args []string, env cliEnv) erro
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), providerList(ids), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, escapeText(u.Username), escapeText(u.Email), roles, state(u), yesNo(verified), yesNo(enrolled[u.ID]), providerList(ids), u.CreatedAt.UTC().Format("2006-01-02 15:04"))
 			}
 			return tw.Flush() // a page at a time: memory stays flat for any number of users
 		})
@@ -604,6 +613,11 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 	if j.Identities, err = identitiesOf(ctx, a, u.ID); err != nil {
 		return err
 	}
+	st, err := a.twofa.Status(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	j.SecondFactor = st.Enabled
 	if format == "json" {
 		b, err := json.MarshalIndent(j, "", "  ")
 		if err != nil {
@@ -622,6 +636,7 @@ func usersShow(ctx context.Context, cmd command, args []string, env cliEnv) erro
 		{"username", escapeText(u.Username)},
 		{"email", escapeText(u.Email)},
 		{"email verified", yesNo(j.EmailVerified)},
+		{"second factor", yesNo(j.SecondFactor)},
 		{"roles", orNone(u.Roles)},
 		{"state", state(u)},
 		{"created", u.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -738,6 +753,42 @@ func usersSendReset(ctx context.Context, cmd command, args []string, env cliEnv)
 		return nil
 	}
 	fmt.Fprintf(env.stdout, "sent a password reset link to %s (%s), valid %v\n", escapeText(u.Email), u.Username, cfg.ResetFor)
+	return nil
+}
+
+func usersReset2FA(ctx context.Context, cmd command, args []string, env cliEnv) error {
+	a, u, err := openForUser(ctx, cmd, args, env, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	err = a.twofa.Reset(ctx, cliActor, u.ID)
+	if err != nil && !errors.Is(err, twofa.ErrNotEnrolled) {
+		return describe(err)
+	}
+	removed := err == nil
+	if a.passkeys != nil {
+		keys, err := a.passkeys.List(ctx, u.ID)
+		if err != nil {
+			return describe(err)
+		}
+		for _, k := range keys {
+			if err := a.passkeys.Remove(ctx, u.ID, k.ID); err != nil && !errors.Is(err, account.ErrNotFound) {
+				return describe(err)
+			}
+			removed = true
+		}
+	}
+	if !removed {
+		return fmt.Errorf("%s has no second factor", u.Username)
+	}
+	// Sessions that passed the removed factor end too: the user starts
+	// again from the password.
+	n, err := a.login.RevokeUser(ctx, u.ID)
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(env.stdout, "removed the second factors (TOTP, passkeys) of %s and ended %d sessions and tokens; they log in with the password alone until they enrol again\n", u.Username, n)
 	return nil
 }
 

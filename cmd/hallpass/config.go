@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/redisstore"
@@ -46,6 +48,7 @@ type config struct {
 	ResetFor        time.Duration   // lifetime of a password reset link
 	RequireVerified bool            // refuse logins of unverified addresses
 	OIDC            []oidc.Provider // from HALLPASS_OIDC_PROVIDERS and HALLPASS_OIDC_<ID>_*
+	Require2FAFor   []string        // roles that must enrol a second factor
 }
 
 // From returns the sender of the server's email.
@@ -226,6 +229,18 @@ var settings = []setting{
 	}},
 	{"reset-for", "HALLPASS_RESET_FOR", "1h", "lifetime of a password reset link", durationSetting(func(c *config) *time.Duration { return &c.ResetFor })},
 	{"require-verified-email", "HALLPASS_REQUIRE_VERIFIED_EMAIL", "false", "refuse logins of accounts whose email address is not verified, with a page that offers to send the link again", boolSetting(func(c *config) *bool { return &c.RequireVerified })},
+	{"require-2fa-for", "HALLPASS_REQUIRE_2FA_FOR", "", "comma-separated roles (such as admin) whose users must set up two-factor authentication at their next login before anything else", func(c *config, v string) error {
+		c.Require2FAFor = nil
+		if strings.TrimSpace(v) == "" {
+			return nil
+		}
+		roles, err := account.NormalizeRoles(strings.Split(v, ","))
+		if err != nil {
+			return errors.New(autherr.MessageOf(err))
+		}
+		c.Require2FAFor = roles
+		return nil
+	}},
 }
 
 func durationSetting(field func(*config) *time.Duration) func(*config, string) error {

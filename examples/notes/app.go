@@ -36,6 +36,7 @@ type options struct {
 	Dir     string       // the data directory
 	BaseURL string       // the app's public URL
 	Admin   string       // the username that gets the admin role at registration
+	TOTP    bool         // offer TOTP second factors (and require one for /admin)
 	Logger  *slog.Logger // default slog.Default()
 	// Mailer sends the password reset links: a *mail.SMTP in production;
 	// default the development mailer, which writes them to Logger.
@@ -86,6 +87,9 @@ func open(ctx context.Context, o options) (*app, error) {
 		Users:    db.Accounts(),
 		BaseURL:  o.BaseURL,
 		Logger:   o.Logger,
+	}
+	if o.TOTP {
+		cfg.TwoFA = db.TwoFA()
 	}
 	if o.Configure != nil {
 		o.Configure(&cfg)
@@ -190,7 +194,13 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("POST /password/reset/{token}", a.resetPassword)
 	mux.Handle("GET /notes", auth.RequireLogin(http.HandlerFunc(a.listNotes)))
 	mux.Handle("POST /notes", auth.RequireLogin(http.HandlerFunc(a.addNote)))
-	mux.Handle("GET /admin", auth.RequireRole("admin")(http.HandlerFunc(a.adminPage)))
+	admin := http.Handler(http.HandlerFunc(a.adminPage))
+	if auth.TwoFA() != nil {
+		// With TOTP on, the admin area needs a login that passed it.
+		admin = auth.RequireSecondFactor("/2fa")(admin)
+		a.twofaRoutes(mux)
+	}
+	mux.Handle("GET /admin", auth.RequireRole("admin")(admin))
 	if a.sso != nil {
 		a.sso.Register(mux)
 	}
@@ -255,6 +265,12 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	user, err := a.auth.Authenticate(r, f.Username, r.PostFormValue("password"))
 	if err == nil {
 		err = a.auth.Login(w, r, user, r.PostFormValue("remember") == "on")
+	}
+	if errors.Is(err, login.ErrSecondFactorRequired) {
+		// The password was right; the code comes next, on its own page.
+		a.auth.Session(r).Put("next", f.Next)
+		http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+		return
 	}
 	if err != nil {
 		a.formError(w, r, "login.html", f, err)

@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	oidcClientID := fl.String("oidc-client-id", "", "the client ID the provider issued")
 	oidcClientSecret := fl.String("oidc-client-secret", "", "the client secret the provider issued (default $NOTES_OIDC_CLIENT_SECRET)")
 	oidcLabel := fl.String("oidc-label", "SSO", "the provider's name on the button")
+	totp := fl.Bool("totp", false, "offer TOTP two-factor authentication at /2fa, and require it for /admin")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		logger.Warn("notes: no -smtp: password reset mail goes to this log (the development mailer)")
 	}
-	o := options{Dir: *data, BaseURL: *baseURL, Admin: *admin, Logger: logger, Mailer: mailer}
+	o := options{Dir: *data, BaseURL: *baseURL, Admin: *admin, TOTP: *totp, Logger: logger, Mailer: mailer}
 	if *oidcIssuer != "" {
 		secret := *oidcClientSecret
 		if secret == "" {

@@ -29,6 +29,12 @@ var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1}
 // set, and returns its URL.
 func start(t *testing.T, tls bool) *httptest.Server {
 	t.Helper()
+	return startWith(t, tls, options{})
+}
+
+// startWith is start with o's TOTP setting.
+func startWith(t *testing.T, tls bool, o options) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	if tls {
 		srv.StartTLS()
@@ -37,7 +43,7 @@ func start(t *testing.T, tls bool) *httptest.Server {
 	}
 	t.Cleanup(srv.Close)
 	a, err := open(context.Background(), options{
-		Dir: t.TempDir(), BaseURL: srv.URL, Admin: "ada",
+		Dir: t.TempDir(), BaseURL: srv.URL, Admin: "ada", TOTP: o.TOTP,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Configure: func(c *hallpass.Config) { c.Passwords = &password.Hasher{Params: cheap} },
 	})

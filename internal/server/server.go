@@ -22,10 +22,12 @@ import (
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/recovery"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
+	"github.com/hallpass/hallpass/twofa"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -107,6 +109,15 @@ type Config struct {
 	// web.Config.RequireVerifiedEmail).
 	RequireVerifiedEmail bool
 
+	// TwoFA keeps second factors; nil turns them off. The TOTP secrets
+	// are sealed with a key derived from Keys, and the web server's
+	// RequireSecondFactorFor (in Web) needs it.
+	TwoFA twofa.Store
+
+	// Passkeys keeps WebAuthn credentials; nil turns passkeys off. The
+	// relying party ID and origin come from Web.BaseURL, which they need.
+	Passkeys passkey.Store
+
 	// Web holds the web server's own settings (BaseURL, Version, Health,
 	// Ready, AccessLog, Observe, TrustRequestID, FreshFor). New sets its
 	// Login and Logger; a nil TrustRequestID trusts TrustedProxies. The
@@ -120,6 +131,8 @@ type Server struct {
 	Login    *login.Manager    // on Sessions, Config.Accounts and Tokens
 	Tokens   *apitoken.Service // on Config.Accounts, auditing to Config.Logger
 	Recovery *recovery.Service // on Config.Recovery and Mailer; nil without a Mailer. Close it at shutdown.
+	TwoFA    *twofa.Service    // on Config.TwoFA; nil without it
+	Passkeys *passkey.Service  // on Config.Passkeys; nil without it
 	Web      *web.Server       // on Login; Handler() serves the site
 }
 
@@ -184,7 +197,41 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	tokens := &apitoken.Service{Store: cfg.Accounts, Audit: auditLog, Now: cfg.Now}
+	var tf *twofa.Service
+	var second login.SecondFactor // stays a nil interface without TwoFA
+	if cfg.TwoFA != nil {
+		issuer := "hallpass"
+		if u, err := url.Parse(cfg.Web.BaseURL); err == nil && u.Hostname() != "" {
+			issuer = u.Hostname()
+		}
+		tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var pk *passkey.Service
+	if cfg.Passkeys != nil && !passkey.UsableBaseURL(cfg.Web.BaseURL) {
+		logger.Warn("hallpass passkeys: off, as the base URL names no host (WebAuthn takes a host name as relying party, never an IP address); set HALLPASS_BASE_URL to the site's public URL", "base_url", cfg.Web.BaseURL)
+	} else if cfg.Passkeys != nil {
+		pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.Web.BaseURL, Audit: auditLog, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case pk != nil:
+		f := login.Factors{Others: []interface {
+			EnrolledAt(ctx context.Context, userID string) (time.Time, error)
+		}{pk}}
+		if tf != nil {
+			f.Code = tf
+		}
+		second = f
+	case tf != nil:
+		second = tf
+	}
 	lm, err := login.New(login.Config{
+		SecondFactor: second,
 		Sessions:     sessions,
 		Users:        cfg.Accounts,
 		Passwords:    cfg.Passwords,
@@ -218,6 +265,8 @@ func New(cfg Config) (*Server, error) {
 	wc.Logger = logger
 	wc.Recovery = rec
 	wc.RequireVerifiedEmail = cfg.RequireVerifiedEmail
+	wc.TwoFA = tf
+	wc.Passkeys = pk
 	if wc.TrustRequestID == nil && len(trusted) > 0 {
 		wc.TrustRequestID = func(r *http.Request) bool { return throttle.FromTrustedProxy(r, trusted) }
 	}
@@ -225,7 +274,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, Web: w}, nil
+	return &Server{Sessions: sessions, Login: lm, Tokens: tokens, Recovery: rec, TwoFA: tf, Passkeys: pk, Web: w}, nil
 }
 
 // newRecovery builds the recovery Service on cfg's stores and Mailer, with

@@ -1,4 +1,4 @@
--- The schema that migrations 0001 to 0020 build, created at once in a new
+-- The schema that migrations 0001 to 0031 build, created at once in a new
 -- database, so that hallpass never creates an unprefixed table (users,
 -- sessions) that an app's own table may already be called. migrate_test.go
 -- checks that it equals the result of the migrations, table by table.
@@ -110,3 +110,32 @@ CREATE TABLE hallpass_identities (
 ) STRICT;
 
 CREATE INDEX hallpass_identities_user_id ON hallpass_identities (user_id, created_at);
+
+-- Second factors (package twofa): the sealed TOTP secret, the last time
+-- step used, and a SHA-256 digest of each unused recovery code.
+CREATE TABLE hallpass_totp (
+	user_id    TEXT    NOT NULL PRIMARY KEY,
+	secret     BLOB    NOT NULL,
+	enabled_at INTEGER NOT NULL,
+	last_step  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE hallpass_recovery_codes (
+	user_id TEXT NOT NULL,
+	hash    BLOB NOT NULL,
+	PRIMARY KEY (user_id, hash)
+) STRICT;
+
+-- Passkeys (package passkey): one row per WebAuthn credential; data is
+-- the credential record as JSON. last_used_at 0 means never.
+CREATE TABLE hallpass_passkeys (
+	id           BLOB    NOT NULL PRIMARY KEY,
+	user_id      TEXT    NOT NULL,
+	name         TEXT    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER NOT NULL,
+	sign_count   INTEGER NOT NULL,
+	data         BLOB    NOT NULL
+) STRICT;
+
+CREATE INDEX hallpass_passkeys_user_id ON hallpass_passkeys (user_id, created_at);

@@ -1,0 +1,18 @@
+-- Second factors (package twofa): a user's TOTP secret, sealed by the
+-- server (AES-GCM under a key derived from its secret keys), the last
+-- time step used (a code is accepted once), and a SHA-256 digest of each
+-- unused recovery code. User IDs are text with no foreign key, so that an
+-- app's own users table can stand in for hallpass's. Times are Unix
+-- milliseconds.
+CREATE TABLE hallpass_totp (
+	user_id    TEXT    NOT NULL PRIMARY KEY,
+	secret     BLOB    NOT NULL,
+	enabled_at INTEGER NOT NULL,
+	last_step  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE hallpass_recovery_codes (
+	user_id TEXT NOT NULL,
+	hash    BLOB NOT NULL,
+	PRIMARY KEY (user_id, hash)
+) STRICT;

@@ -1,0 +1,162 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/internal/server"
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/passkey"
+)
+
+// withPasskeys turns passkeys (and TOTP) on, on a store the test can
+// write to.
+func withPasskeys(store *memstore.PasskeyStore) envOption {
+	return func(c *server.Config) {
+		c.Passkeys = store
+		c.TwoFA = memstore.NewTwoFAStore()
+	}
+}
+
+// options posts to a ceremony's options endpoint and returns the
+// publicKey object.
+func (c *client) passkeyOptions(t *testing.T, path string, hdr ...string) map[string]any {
+	t.Helper()
+	r := c.json("POST", path, `{}`, hdr...)
+	var body struct {
+		PublicKey map[string]any `json:"publicKey"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); r.code != http.StatusOK || err != nil || body.PublicKey["challenge"] == nil {
+		t.Fatalf("POST %s: %d %s", path, r.code, r.body)
+	}
+	return body.PublicKey
+}
+
+func TestPasskeyPagesAndScript(t *testing.T) {
+	e := newEnv(t, withPasskeys(memstore.NewPasskeyStore()))
+	e.addUser("ada")
+	b := e.browser()
+	r := b.get("/login")
+	mustContain(t, "login page", r.body, `id="passkey-login"`, `<script src="/static/passkey.js?v=`)
+	if csp := r.h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q, want script-src 'self' and nothing inline", csp)
+	}
+	if strings.Contains(r.body, "<script>") || strings.Contains(r.body, " onclick=") {
+		t.Error("the login page has inline script")
+	}
+	js := b.get("/static/passkey.js")
+	if js.code != http.StatusOK || !strings.Contains(js.h.Get("Content-Type"), "javascript") || !strings.Contains(js.body, "navigator.credentials.get") {
+		t.Errorf("GET /static/passkey.js: %d %q", js.code, js.h.Get("Content-Type"))
+	}
+	mustContain(t, "account page", e.loggedIn("ada").get("/account").body, `id="passkey-add"`, "You have no passkeys yet.")
+	if r := e.browser().get("/account"); strings.Contains(r.body, "passkey.js") {
+		t.Error("an anonymous redirect carries the script")
+	}
+}
+
+func TestPasskeyRegistrationOptions(t *testing.T) {
+	e := newEnv(t, withPasskeys(memstore.NewPasskeyStore()))
+	u := e.addUser("ada")
+	anon := e.browser()
+	if r := anon.json("POST", "/account/passkeys/options", `{}`, "X-CSRF-Token", anon.csrfToken(), "Accept", "application/json"); r.code != http.StatusUnauthorized {
+		t.Errorf("options anonymously: %d, want 401", r.code)
+	}
+	b := e.loggedIn("ada")
+	if r := b.json("POST", "/account/passkeys/options", `{}`, "Accept", "application/json"); r.code != http.StatusForbidden {
+		t.Errorf("options without a CSRF token: %d, want 403", r.code)
+	}
+	pk := b.passkeyOptions(t, "/account/passkeys/options", "X-CSRF-Token", b.csrfToken(), "Accept", "application/json")
+	if rp, _ := pk["rp"].(map[string]any); rp["id"] != "localhost" {
+		t.Errorf("rp = %v, want id localhost (the base URL's host)", pk["rp"])
+	}
+	sel, _ := pk["authenticatorSelection"].(map[string]any)
+	if sel["residentKey"] != "required" {
+		t.Errorf("authenticatorSelection = %v, want a discoverable credential", sel)
+	}
+	if ua, _ := pk["user"].(map[string]any); ua["name"] != "ada" {
+		t.Errorf("user = %v, want ada", pk["user"])
+	}
+	_ = u
+	// Fresh login required.
+	e.clock.Advance(11 * time.Minute)
+	if r := b.json("POST", "/account/passkeys/options", `{}`, "X-CSRF-Token", b.csrfToken(), "Accept", "application/json"); r.code != http.StatusUnauthorized || !strings.Contains(r.body, "fresh_login_required") {
+		t.Errorf("options without a fresh login: %d %s", r.code, r.body)
+	}
+}
+
+// The challenge lives in the session that asked for it, and is taken
+// by the first answer, right or wrong.
+func TestPasskeyChallengeSingleUseAndBound(t *testing.T) {
+	e := newEnv(t, withPasskeys(memstore.NewPasskeyStore()))
+	e.addUser("ada")
+	a := e.browser()
+	if r := a.json("POST", "/api/passkey/login", `{"id":"x"}`); r.code == http.StatusOK || !strings.Contains(r.body, "no_challenge") {
+		t.Errorf("finish without begin: %d %s, want no_challenge", r.code, r.body)
+	}
+	a.passkeyOptions(t, "/api/passkey/login/options")
+	other := e.browser()
+	if r := other.json("POST", "/api/passkey/login", `{"id":"x"}`); !strings.Contains(r.body, "no_challenge") {
+		t.Errorf("another session finishing a's ceremony: %d %s, want no_challenge", r.code, r.body)
+	}
+	r := a.json("POST", "/api/passkey/login", `{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{}}`)
+	if r.code != http.StatusUnauthorized || !strings.Contains(r.body, "invalid_passkey") {
+		t.Errorf("a forged assertion: %d %s, want 401 invalid_passkey", r.code, r.body)
+	}
+	if r := a.json("POST", "/api/passkey/login", `{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{}}`); !strings.Contains(r.body, "no_challenge") {
+		t.Errorf("a second answer to one challenge: %d %s, want no_challenge", r.code, r.body)
+	}
+	if r := a.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("dashboard after failed passkey sign-ins: %d, want 303", r.code)
+	}
+	if r := a.send("POST", "/api/passkey/login/options", strings.NewReader(`{}`), "Content-Type", "text/plain"); r.code != http.StatusUnsupportedMediaType {
+		t.Errorf("options as text/plain: %d, want 415", r.code)
+	}
+	if r := a.json("POST", "/api/passkey/login/options", `{}`, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); r.code != http.StatusForbidden {
+		t.Errorf("options from another site: %d, want 403", r.code)
+	}
+}
+
+func TestPasskeyAsSecondFactor(t *testing.T) {
+	store := memstore.NewPasskeyStore()
+	e := newEnv(t, withPasskeys(store))
+	u := e.addUser("ada")
+	if r := e.browser().json("POST", "/api/passkey/2fa/options", `{}`); r.code != http.StatusUnauthorized || !strings.Contains(r.body, "login_expired") {
+		t.Errorf("2fa options without a pending login: %d %s", r.code, r.body)
+	}
+	store.AddCredential(t.Context(), &passkey.Credential{ID: []byte("cred-1"), UserID: u.ID, Name: "Laptop", CreatedAt: e.clock.Now(), Data: []byte(`{"id":"Y3JlZC0x","publicKey":"AA=="}`)})
+	b := e.browser()
+	b.password(t, "ada", nil)
+	r := b.get("/login/2fa")
+	mustContain(t, "second step", r.body, `id="passkey-2fa"`, "Confirm it is you", "passkey.js")
+	mustNotContain(t, "second step", r.body, `name="code"`)
+	pk := b.passkeyOptions(t, "/api/passkey/2fa/options")
+	allow, _ := pk["allowCredentials"].([]any)
+	if len(allow) != 1 {
+		t.Errorf("allowCredentials = %v, want the user's one passkey", pk["allowCredentials"])
+	}
+	if r := b.json("POST", "/api/passkey/2fa", `{"id":"Y3JlZC0x","rawId":"Y3JlZC0x","type":"public-key","response":{}}`); r.code != http.StatusUnauthorized {
+		t.Errorf("a forged assertion as second factor: %d %s, want 401", r.code, r.body)
+	}
+	if r := b.post("/login/2fa", url.Values{"code": {"123456"}}); r.code != http.StatusUnauthorized {
+		t.Errorf("a code for a user with only a passkey: %d, want 401", r.code)
+	}
+	if r := b.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("dashboard: %d, want 303 (still pending)", r.code)
+	}
+	// Only the owner removes a passkey.
+	e.addUser("bob")
+	bob := e.loggedIn("bob")
+	for _, id := range []string{"Y3JlZC0x", "bm9uZQ", "!!"} {
+		if r := bob.post("/account/passkeys/"+id+"/remove", nil); r.code != http.StatusNotFound {
+			t.Errorf("bob removes passkey %s: %d, want 404", id, r.code)
+		}
+	}
+	if _, err := store.CredentialByID(t.Context(), []byte("cred-1")); err != nil {
+		t.Errorf("ada's passkey after bob's attempts: %v", err)
+	}
+	mustContain(t, "audit log", e.logs.String(), `"2fa.failure"`)
+}
