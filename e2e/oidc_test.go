@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/twofa"
+
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -768,5 +770,60 @@ func TestE2EBrowserOIDCSignIn(t *testing.T) {
 	}
 	if jar := b.cookies(); jar["hallpass_session"] == nil || jar["hallpass_remember"] != nil {
 		b.fatalf("cookies after the sign-in %v, want hallpass_session and no remember-me", cookieNames(jar))
+	}
+}
+
+// A user with a second factor who signs in through a provider is not
+// logged in by the provider alone: the callback leaves a pending login and
+// sends the browser to /login/2fa (next kept), where a TOTP code completes
+// it under a new session token.
+func TestE2EOIDCSecondFactor(t *testing.T) {
+	srv := startOIDC(t)
+	b := newBrowser(t)
+	resp, body := b.signIn(srv, "alice", "")
+	wantStatus(t, "first sign-in", resp, body, http.StatusSeeOther)
+
+	// Enrol TOTP, fresh from the sign-in.
+	resp, body = b.get(srv.URL + "/account/2fa")
+	wantStatus(t, "2FA page", resp, body, http.StatusOK)
+	m := regexp.MustCompile(`id="totp-secret"[^>]*>([A-Z2-7]+)<`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no TOTP secret on the 2FA page:\n%.3000s", body)
+	}
+	secret := m[1]
+	code, err := twofa.Code(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body = b.do(http.MethodPost, srv.URL+"/account/2fa/totp", url.Values{"csrf_token": {b.csrf(srv.URL + "/account/2fa")}, "code": {code}})
+	if resp.StatusCode >= 400 {
+		t.Fatalf("enable TOTP: %d\n%.2000s", resp.StatusCode, body)
+	}
+
+	// A new browser signs in through the provider: pending, not logged in.
+	b2 := newBrowser(t)
+	resp, body = b2.signIn(srv, "alice", "/account")
+	wantStatus(t, "sign-in with a second factor", resp, body, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/login/2fa" {
+		t.Fatalf("callback redirected to %q, want /login/2fa", loc)
+	}
+	wantLoggedOut(t, srv, b2, "after the provider, before the code")
+	if resp, _ := b2.get(srv.URL + "/dashboard"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Errorf("GET /dashboard while pending: %d %s, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	pending := b2.cookie(srv.URL, "hallpass_session")
+
+	// The next step's code (the first was used by the enrolment).
+	code, _ = twofa.Code(secret, time.Now().Add(twofa.Period))
+	resp, body = b2.do(http.MethodPost, srv.URL+"/login/2fa", url.Values{"csrf_token": {b2.csrf(srv.URL + "/login/2fa")}, "code": {code}})
+	wantStatus(t, "code", resp, body, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/account" {
+		t.Errorf("after the code: redirected to %q, want next (/account)", loc)
+	}
+	if got := b2.me(srv); got != "alice" {
+		t.Fatalf("after the code: logged in as %q, want alice", got)
+	}
+	if b2.cookie(srv.URL, "hallpass_session") == pending {
+		t.Errorf("the session token did not change when the code completed the login")
 	}
 }
