@@ -363,8 +363,7 @@ func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return account.ErrNotFound
 		}
-		for _, q := range []string{`DELETE FROM hallpass_remember_tokens WHERE user_id = $1`, `DELETE FROM hallpass_api_tokens WHERE user_id = $1`,
-			`DELETE FROM hallpass_identities WHERE user_id = $1`} {
+		for _, q := range userRowsSQL {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return err
 			}
@@ -378,6 +377,21 @@ func (s *AccountStore) DeleteUser(ctx context.Context, id string) error {
 		return wrap(ctx, op, err)
 	}
 	return nil
+}
+
+// userRowsSQL deletes what hallpass keeps for a user beside the account,
+// when the account is deleted: no table keeps a row for a user who is gone
+// (remember-me and API tokens, linked identities, second factors,
+// passkeys, emailed links and verified addresses).
+var userRowsSQL = []string{
+	`DELETE FROM hallpass_remember_tokens WHERE user_id = $1`,
+	`DELETE FROM hallpass_api_tokens WHERE user_id = $1`,
+	`DELETE FROM hallpass_identities WHERE user_id = $1`,
+	`DELETE FROM hallpass_totp WHERE user_id = $1`,
+	`DELETE FROM hallpass_recovery_codes WHERE user_id = $1`,
+	`DELETE FROM hallpass_passkeys WHERE user_id = $1`,
+	`DELETE FROM hallpass_email_tokens WHERE user_id = $1`,
+	`DELETE FROM hallpass_verified_emails WHERE user_id = $1`,
 }
 
 // RehashPassword replaces the user's hash oldHash with newHash, in one

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hallpass/hallpass/identity"
 	"github.com/hallpass/hallpass/identity/identitytest"
+	"github.com/hallpass/hallpass/internal/storetest"
 )
 
 func TestIdentityStore(t *testing.T) {
@@ -12,4 +13,10 @@ func TestIdentityStore(t *testing.T) {
 		db, _ := mustOpen(t, Options{SweepInterval: -1})
 		return db.Identities()
 	})
+}
+
+func TestDeleteUserLeavesNothing(t *testing.T) {
+	db, _ := mustOpen(t, Options{SweepInterval: -1})
+	storetest.DeleteUserLeavesNothing(t, storetest.Stores{Accounts: db.Accounts(), TwoFA: db.TwoFA(),
+		Passkeys: db.Passkeys(), Identities: db.Identities(), Recovery: db.Recovery()})
 }
