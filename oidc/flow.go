@@ -540,11 +540,16 @@ func (s *Service) Linked(ctx context.Context, userID string) ([]Linked, error) {
 
 // Disconnect removes the logged-in user's identities at the provider
 // (POST Prefix/{id}/disconnect), unless that would leave the account
-// without a password or another identity (ErrLastMethod, 403).
+// without a password or another identity (ErrLastMethod, 403). Like
+// connecting, it needs a login within FreshFor (login.ErrNotFresh).
 func (s *Service) Disconnect(w http.ResponseWriter, r *http.Request) {
 	u := login.CurrentUser(r.Context())
 	if u == nil {
 		s.fail(w, r, login.ErrUnauthenticated)
+		return
+	}
+	if !s.cfg.Login.IsFresh(r, s.cfg.FreshFor) {
+		s.fail(w, r, login.ErrNotFresh)
 		return
 	}
 	pid := r.PathValue("id")

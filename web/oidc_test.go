@@ -75,7 +75,16 @@ func TestOIDCPages(t *testing.T) {
 	if r := e.browser().post("/login/oidc/corp", url.Values{"connect": {"1"}}); r.code != http.StatusUnauthorized {
 		t.Errorf("connect without a login: %d, want 401", r.code)
 	}
-	// ada has a password: she may disconnect; then there is nothing left.
+	// Disconnecting needs a fresh login too.
+	if r := a.post("/login/oidc/corp/disconnect", nil); r.code != http.StatusSeeOther || r.location() != "/login?next=%2Faccount" {
+		t.Errorf("disconnect 11 minutes after login: %d %q, want 303 /login?next=%%2Faccount", r.code, r.location())
+	}
+	if list, _ := ids.IdentitiesByUser(context.Background(), u.ID); len(list) != 1 {
+		t.Errorf("a stale session disconnected: %d identities left, want 1", len(list))
+	}
+	// ada has a password: fresh, she may disconnect; then there is
+	// nothing left.
+	a = e.loggedIn("ada")
 	if r := a.post("/login/oidc/corp/disconnect", nil); r.code != http.StatusSeeOther || r.location() != "/account" {
 		t.Errorf("disconnect: %d %q, want 303 /account", r.code, r.location())
 	}
