@@ -128,14 +128,16 @@ var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 func (c *client) do(method, path string, form url.Values, header ...string) *http.Response {
 	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return c.send(method, path, nil, header...)
 	}
+	return c.send(method, path, strings.NewReader(form.Encode()), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)...)
+}
+
+// send sends body with the header pairs and keeps the answer in c.body.
+func (c *client) send(method, path string, body io.Reader, header ...string) *http.Response {
+	c.t.Helper()
 	req, _ := http.NewRequest(method, c.base+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

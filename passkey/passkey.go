@@ -30,6 +30,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/session"
 )
 
 // Errors. Check them with errors.Is.
@@ -163,6 +164,61 @@ func (s *Service) loadUser(ctx context.Context, id, name string) (*user, error) 
 type Ceremony struct {
 	Options json.RawMessage
 	State   []byte
+}
+
+// Keep stores c's state in the browser's session under key, for the call
+// that finishes the ceremony (see Take).
+func (c *Ceremony) Keep(s *session.Session, key string) error { return s.Put(key, c.State) }
+
+// WriteOptions answers c's options, the JSON the page gives to
+// navigator.credentials.create or .get.
+func (c *Ceremony) WriteOptions(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(c.Options)
+}
+
+// Take removes and returns the ceremony state Keep stored under key, or
+// nil when there is none: a challenge works once, in the session that
+// asked for it, whether the answer is right or wrong.
+func Take(s *session.Session, key string) []byte {
+	st := s.GetBytes(key)
+	s.Delete(key)
+	return st
+}
+
+// Logins is the part of the login manager (login.Manager) that finishes
+// a passkey ceremony into a login.
+type Logins interface {
+	// LoginVerified logs in the user a passkey proved, as both factors.
+	LoginVerified(w http.ResponseWriter, r *http.Request, userID string, remember bool) (*account.User, error)
+	// CompleteWith completes a pending login (a password was right, a
+	// second factor is due) when check accepts the pending user.
+	CompleteWith(w http.ResponseWriter, r *http.Request, method string, check func(ctx context.Context, userID string) error) (*account.User, error)
+}
+
+// SignIn finishes a discoverable sign-in begun with BeginLogin(ctx, "")
+// and kept under key: the answer in r's body must verify against the
+// state, which is used up, and the passkey's user is logged in through
+// lm, under a new session token.
+func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, lm Logins, key string) (*account.User, error) {
+	state := Take(session.FromRequest(r), key)
+	userID, err := s.FinishLogin(r.Context(), "", state, r)
+	if err != nil {
+		return nil, err
+	}
+	return lm.LoginVerified(w, r, userID, false)
+}
+
+// CompleteSecondFactor finishes a pending login with a passkey of its
+// user, the ceremony begun with BeginLogin(ctx, pendingUserID) and kept
+// under key.
+func (s *Service) CompleteSecondFactor(w http.ResponseWriter, r *http.Request, lm Logins, key string) (*account.User, error) {
+	state := Take(session.FromRequest(r), key)
+	return lm.CompleteWith(w, r, "passkey", func(ctx context.Context, userID string) error {
+		_, err := s.FinishLogin(ctx, userID, state, r)
+		return err
+	})
 }
 
 func ceremony(opts any, sd *webauthn.SessionData) (*Ceremony, error) {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -68,29 +67,16 @@ func (s *Server) passkeyRows(r *http.Request, userID string) ([]passkeyRow, erro
 	return rows, nil
 }
 
-// takeState removes and returns the ceremony state kept under key.
-func takeState(r *http.Request, key string) []byte {
-	sess := session.FromRequest(r)
-	var st []byte
-	if ok, _ := sess.Get(key, &st); !ok {
-		return nil
-	}
-	sess.Delete(key)
-	return st
-}
-
 // beginCeremony keeps c's state under key and answers its options.
 func (s *Server) beginCeremony(w http.ResponseWriter, r *http.Request, key string, c *passkey.Ceremony, err error) {
 	if err == nil {
-		err = session.FromRequest(r).Put(key, c.State)
+		err = c.Keep(session.FromRequest(r), key)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(c.Options)
+	c.WriteOptions(w)
 }
 
 func (s *Server) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +91,7 @@ func (s *Server) passkeyRegister(w http.ResponseWriter, r *http.Request) {
 	if !s.requireFresh(w, r, "/account") {
 		return
 	}
-	state := takeState(r, passkeyRegKey)
+	state := passkey.Take(session.FromRequest(r), passkeyRegKey)
 	c, err := s.passkeys.FinishRegistration(r.Context(), login.CurrentUser(r.Context()), state, r.URL.Query().Get("name"), r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -148,12 +134,7 @@ func passkeyDone(w http.ResponseWriter, r *http.Request, next string) {
 }
 
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
-	state := takeState(r, passkeyLoginKey)
-	userID, err := s.passkeys.FinishLogin(r.Context(), "", state, r)
-	if err == nil {
-		_, err = s.login.LoginVerified(w, r, userID, false)
-	}
-	if err != nil {
+	if _, err := s.passkeys.SignIn(w, r, s.login, passkeyLoginKey); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -171,11 +152,7 @@ func (s *Server) passkey2faOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) passkey2fa(w http.ResponseWriter, r *http.Request) {
-	state := takeState(r, passkey2faKey)
-	_, err := s.login.CompleteWith(w, r, "passkey", func(ctx context.Context, userID string) error {
-		_, err := s.passkeys.FinishLogin(ctx, userID, state, r)
-		return err
-	})
+	_, err := s.passkeys.CompleteSecondFactor(w, r, s.login, passkey2faKey)
 	if err != nil {
 		s.fail(w, r, err)
 		return

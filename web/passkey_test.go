@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/passkey"
+	"github.com/hallpass/hallpass/passkey/passkeytest"
 )
 
 // withPasskeys turns passkeys (and TOTP) on, on a store the test can
@@ -159,4 +161,81 @@ func TestPasskeyAsSecondFactor(t *testing.T) {
 		t.Errorf("ada's passkey after bob's attempts: %v", err)
 	}
 	mustContain(t, "audit log", e.logs.String(), `"2fa.failure"`)
+}
+
+// passkeyCeremony runs one ceremony as a browser does: it posts to the
+// options endpoint, lets authenticator answer (create or get), and posts
+// the answer to finish, returning the finish's response.
+func (c *client) passkeyCeremony(t *testing.T, options, finish string, answer func([]byte) ([]byte, error), hdr ...string) resp {
+	t.Helper()
+	r := c.json("POST", options, `{}`, hdr...)
+	if r.code != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", options, r.code, r.body)
+	}
+	body, err := answer([]byte(r.body))
+	if err != nil {
+		t.Fatalf("authenticator: %v", err)
+	}
+	return c.json("POST", finish, string(body), hdr...)
+}
+
+// A passkey registered on the account page signs in alone (new session
+// token), serves as the second factor after the password, and is refused
+// when its counter goes back or the answer names another origin. The
+// authenticator is passkeytest's software one (ES256, attestation none);
+// Chromium's virtual authenticator does the same in e2e.
+func TestPasskeyRoundTrip(t *testing.T) {
+	store := memstore.NewPasskeyStore()
+	e := newEnv(t, withPasskeys(store))
+	e.addUser("ada")
+	_, port, _ := net.SplitHostPort(e.srv.Listener.Addr().String())
+	auth := passkeytest.NewAuthenticator("http://localhost:" + port) // the base URL newEnv gives passkeys
+
+	b := e.loggedIn("ada")
+	csrf := func(c *client) []string { return []string{"X-CSRF-Token", c.csrfToken(), "Accept", "application/json"} }
+	r := b.passkeyCeremony(t, "/account/passkeys/options", "/account/passkeys?name=Laptop", auth.Create, csrf(b)...)
+	if r.code != http.StatusCreated || !strings.Contains(r.body, `"name":"Laptop"`) {
+		t.Fatalf("register: %d %s", r.code, r.body)
+	}
+	mustContain(t, "account page", b.get("/account").body, "Laptop")
+
+	// Sign in with the passkey alone, in a new browser.
+	c := e.browser()
+	r = c.passkeyCeremony(t, "/api/passkey/login/options", "/api/passkey/login?next=%2Faccount", auth.Get)
+	if r.code != http.StatusOK || !strings.Contains(r.body, `"redirect":"/account"`) {
+		t.Fatalf("sign in with the passkey: %d %s", r.code, r.body)
+	}
+	if r := c.get("/dashboard"); r.code != http.StatusOK || !strings.Contains(r.body, "Welcome ada!") {
+		t.Fatalf("dashboard after a passkey sign-in: %d", r.code)
+	}
+
+	// The passkey is the second factor after the password.
+	d := e.browser()
+	d.password(t, "ada", nil)
+	if r := d.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Fatalf("dashboard before the second factor: %d, want 303", r.code)
+	}
+	r = d.passkeyCeremony(t, "/api/passkey/2fa/options", "/api/passkey/2fa", auth.Get)
+	if r.code != http.StatusOK {
+		t.Fatalf("passkey as second factor: %d %s", r.code, r.body)
+	}
+	if r := d.get("/dashboard"); r.code != http.StatusOK {
+		t.Fatalf("dashboard after the second factor: %d, want 200", r.code)
+	}
+
+	// A counter that goes back (a cloned key) is refused, and audited.
+	auth.Credentials()[0].Counter = 0
+	r = e.browser().passkeyCeremony(t, "/api/passkey/login/options", "/api/passkey/login", auth.Get)
+	if r.code != http.StatusUnauthorized {
+		t.Errorf("a counter gone back: %d %s, want 401", r.code, r.body)
+	}
+	mustContain(t, "audit log", e.logs.String(), `"passkey.clone"`)
+
+	// An answer made for another origin (a phishing page) is refused.
+	auth.Credentials()[0].Counter = 100
+	auth.Origin = "https://evil.example"
+	r = e.browser().passkeyCeremony(t, "/api/passkey/login/options", "/api/passkey/login", auth.Get)
+	if r.code != http.StatusUnauthorized {
+		t.Errorf("an answer for another origin: %d %s, want 401", r.code, r.body)
+	}
 }
