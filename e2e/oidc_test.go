@@ -49,6 +49,9 @@ var opUsers = map[string]*storage.User{
 		Email: "dave@idp.example", EmailVerified: true, PreferredLanguage: language.English},
 	"id-erin": {ID: "id-erin", Username: "erin", Password: opPassword, FirstName: "Erin", LastName: "E",
 		Email: "erin@idp.example", EmailVerified: true, PreferredLanguage: language.English},
+	// frank's provider has not verified his address.
+	"id-frank": {ID: "id-frank", Username: "frank", Password: opPassword, FirstName: "Frank", LastName: "F",
+		Email: "frank@idp.example", EmailVerified: false, PreferredLanguage: language.English},
 }
 
 type userStore struct{}
@@ -826,4 +829,24 @@ func TestE2EOIDCSecondFactor(t *testing.T) {
 	if b2.cookie(srv.URL, "hallpass_session") == pending {
 		t.Errorf("the session token did not change when the code completed the login")
 	}
+}
+
+// With HALLPASS_REQUIRE_VERIFIED_EMAIL, a provider sign-in is held to the
+// same rule as a password login: an account whose address is not verified
+// (the provider did not vouch for it) gets the page that offers the link,
+// and no session; a verified one signs in.
+func TestE2EOIDCRequireVerifiedEmail(t *testing.T) {
+	srv := startOIDC(t, "HALLPASS_REQUIRE_VERIFIED_EMAIL=true")
+	b := newBrowser(t)
+	resp, body := b.signIn(srv, "frank", "")
+	wantStatus(t, "sign-in with an unverified address", resp, body, http.StatusForbidden)
+	if !strings.Contains(body, "Please confirm your email address") {
+		t.Errorf("the answer is not the page that offers the link:\n%.2000s", body)
+	}
+	wantLoggedOut(t, srv, b, "unverified address")
+	if !strings.Contains(srv.logs.String(), "refused_before_login") {
+		t.Errorf("no oidc.failure event with reason refused_before_login")
+	}
+	resp, body = newBrowser(t).signIn(srv, "alice", "")
+	wantStatus(t, "sign-in with a verified address", resp, body, http.StatusSeeOther)
 }

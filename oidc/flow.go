@@ -361,6 +361,10 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, p *provider, ps
 			return
 		}
 	}
+	if s.cfg.BeforeLogin != nil && !s.cfg.BeforeLogin(w, r, u) {
+		s.record(r, audit.Event{Name: audit.OIDCFailure, Provider: p.ID, UserID: u.ID, Reason: "refused_before_login"})
+		return
+	}
 	if err := s.cfg.Login.Login(w, r, u, false); err != nil {
 		if errors.Is(err, login.ErrSecondFactorRequired) && s.cfg.SecondFactor != nil {
 			// The provider was the first factor; the user's own second

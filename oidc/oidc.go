@@ -41,6 +41,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/identity"
@@ -171,6 +172,11 @@ type Config struct {
 	// package's errors (or a store's, throttle's or login's). Default the
 	// login Manager's.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// BeforeLogin, when set, may refuse a sign-in after the provider has
+	// vouched for the user and before the login: it answers the request
+	// itself and returns false. The server uses it to apply
+	// HALLPASS_REQUIRE_VERIFIED_EMAIL as a password login does.
+	BeforeLogin func(w http.ResponseWriter, r *http.Request, u *account.User) bool
 	// SecondFactor, when set, answers a sign-in of a user who has a
 	// second factor: the login manager's Login left a pending login
 	// (login.ErrSecondFactorRequired), and SecondFactor sends the browser

@@ -244,6 +244,17 @@ func New(cfg Config) (*Server, error) {
 		oc.Login, oc.BaseURL, oc.ErrorHandler = cfg.Login, cfg.BaseURL, s.oidcError
 		oc.Flash = func(r *http.Request, msg string) { s.flash(r, "success", msg) }
 		oc.SecondFactor = s.secondStep
+		oc.BeforeLogin = func(w http.ResponseWriter, r *http.Request, u *account.User) bool {
+			ok, err := s.verifiedOK(r, u)
+			if err != nil {
+				s.fail(w, r, err)
+				return false
+			}
+			if !ok {
+				s.refuseUnverified(w, r, u)
+			}
+			return ok
+		}
 		if oc.Logger == nil {
 			oc.Logger = cfg.Logger
 		}
