@@ -91,7 +91,7 @@ probe() {
 		cat "$tmp/hey.txt" >&2
 		exit 1
 	fi
-	awk '/99% in/ {printf "%.2f", $3 * 1000}' "$tmp/hey.txt"
+	awk '/ 99%+ in / {printf "%.2f", $3 * 1000}' "$tmp/hey.txt"
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
