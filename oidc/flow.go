@@ -557,7 +557,7 @@ func (s *Service) Disconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pid := r.PathValue("id")
-	n, err := Unlink(r.Context(), s.cfg.Identities, s.lc.Users, u, pid, true)
+	n, err := Unlink(r.Context(), s.cfg.Identities, s.lc.Users, u, pid, true, s.cfg.OtherWayIn)
 	if err != nil {
 		if errors.Is(err, ErrLastMethod) {
 			s.record(r, audit.Event{Name: audit.OIDCFailure, Provider: pid, UserID: u.ID, Reason: "last_login_method"})
@@ -572,10 +572,11 @@ func (s *Service) Disconnect(w http.ResponseWriter, r *http.Request) {
 
 // Unlink removes u's identities at the provider id and returns how many
 // there were: identity.ErrNotFound when none. With keepOne, it refuses
-// with ErrLastMethod when the account would be left with no password and
-// no other identity; users must then find u with its password hash
+// with ErrLastMethod when the account would be left with no password, no
+// other identity and no other way in (otherWay, when not nil: a passkey,
+// say); users must then find u with its password hash
 // (account.Source.UserByUsername).
-func Unlink(ctx context.Context, ids identity.Store, users account.Source, u *account.User, id string, keepOne bool) (int, error) {
+func Unlink(ctx context.Context, ids identity.Store, users account.Source, u *account.User, id string, keepOne bool, otherWay func(ctx context.Context, userID string) (bool, error)) (int, error) {
 	list, err := ids.IdentitiesByUser(ctx, u.ID)
 	if err != nil {
 		return 0, storeErr(err)
@@ -590,7 +591,15 @@ func Unlink(ctx context.Context, ids identity.Store, users account.Source, u *ac
 			return 0, storeErr(err)
 		}
 		if full.PasswordHash == "" {
-			return 0, ErrLastMethod
+			other := false
+			if otherWay != nil {
+				if other, err = otherWay(ctx, u.ID); err != nil {
+					return 0, storeErr(err)
+				}
+			}
+			if !other {
+				return 0, ErrLastMethod
+			}
 		}
 	}
 	for _, l := range mine {

@@ -172,6 +172,11 @@ type Config struct {
 	// package's errors (or a store's, throttle's or login's). Default the
 	// login Manager's.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// OtherWayIn, when set, reports whether the user can still log in
+	// without a password or an identity (with a passkey, say), so that
+	// disconnecting their last identity leaves a way in. Nil: no other
+	// way.
+	OtherWayIn func(ctx context.Context, userID string) (bool, error)
 	// BeforeLogin, when set, may refuse a sign-in after the provider has
 	// vouched for the user and before the login: it answers the request
 	// itself and returns false. The server uses it to apply

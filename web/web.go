@@ -244,6 +244,13 @@ func New(cfg Config) (*Server, error) {
 		oc.Login, oc.BaseURL, oc.ErrorHandler = cfg.Login, cfg.BaseURL, s.oidcError
 		oc.Flash = func(r *http.Request, msg string) { s.flash(r, "success", msg) }
 		oc.SecondFactor = s.secondStep
+		if s.passkeys != nil {
+			// A passkey is a way in too: the last identity may go.
+			oc.OtherWayIn = func(ctx context.Context, userID string) (bool, error) {
+				cs, err := s.passkeys.List(ctx, userID)
+				return len(cs) > 0, err
+			}
+		}
 		oc.BeforeLogin = func(w http.ResponseWriter, r *http.Request, u *account.User) bool {
 			ok, err := s.verifiedOK(r, u)
 			if err != nil {

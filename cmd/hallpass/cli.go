@@ -822,7 +822,7 @@ func usersUnlink(ctx context.Context, cmd command, args []string, env cliEnv) er
 		return err
 	}
 	provider := fs.Arg(1)
-	n, err := oidc.Unlink(ctx, a.identities, a.accounts, u, provider, false)
+	n, err := oidc.Unlink(ctx, a.identities, a.accounts, u, provider, false, nil)
 	if errors.Is(err, identity.ErrNotFound) {
 		return fmt.Errorf("%s has no identity at %q", u.Username, escapeText(provider))
 	}
