@@ -71,13 +71,11 @@ func (a *Auth) PasskeyHandler() http.Handler {
 // beginCeremony keeps c's state under key and answers its options.
 func (a *Auth) beginCeremony(w http.ResponseWriter, r *http.Request, key string, c *passkey.Ceremony, err error) {
 	if err == nil {
-		err = c.Keep(session.FromRequest(r), key)
+		err = c.Start(w, r, key)
 	}
 	if err != nil {
 		a.Error(w, r, err)
-		return
 	}
-	c.WriteOptions(w)
 }
 
 func (a *Auth) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) {

@@ -81,20 +81,7 @@ func code(r *http.Request) (string, error) {
 }
 
 func (a *Auth) enrolment(r *http.Request, create bool) (*twofa.Enrolment, error) {
-	s := session.FromRequest(r)
-	name := a.CurrentUser(r).Username
-	var secret string
-	if ok, _ := s.Get(twofaEnrolKey, &secret); ok && secret != "" {
-		return a.twofa.EnrolmentFor(name, secret)
-	}
-	if !create {
-		return nil, twofa.ErrNotEnrolled
-	}
-	e, err := a.twofa.NewEnrolment(name)
-	if err == nil {
-		err = s.Put(twofaEnrolKey, e.Secret)
-	}
-	return e, err
+	return a.twofa.SessionEnrolment(session.FromRequest(r), twofaEnrolKey, a.CurrentUser(r).Username, create)
 }
 
 func (a *Auth) twofaEnrol(w http.ResponseWriter, r *http.Request) {

@@ -231,6 +231,27 @@ func (b *tab) wantPage(step string, resp *network.Response, path string) {
 	}
 }
 
+// register creates the account ada (password "correct horse battery")
+// through the register form, which lands on /login.
+func (b *tab) register() {
+	b.t.Helper()
+	b.wantPage("open the register page", b.open("/register"), "/register")
+	b.fill("Username", "ada")
+	b.fill("Email", "ada@example.com")
+	b.fill("Password", "correct horse battery")
+	b.wantPage("submit the register form", b.clickAndWait(button("//main//form", "Create account")), "/login")
+}
+
+// registerAndLogIn registers ada and logs her in with her password from
+// the login page register left the tab on.
+func (b *tab) registerAndLogIn() {
+	b.t.Helper()
+	b.register()
+	b.fill("Username", "ada")
+	b.fill("Password", "correct horse battery")
+	b.wantPage("log in", b.clickAndWait(button("//main//form", "Log in")), "/dashboard")
+}
+
 // A person registers, logs in with "remember me", closes the browser,
 // comes back with only the remember-me cookie and is still logged in, then
 // logs out and is sent to the login form.
@@ -243,11 +264,7 @@ func TestE2EBrowserRememberMe(t *testing.T) {
 	b := startChromium(t, ctx, srv.URL)
 
 	// Register through the form.
-	b.wantPage("open the register page", b.open("/register"), "/register")
-	b.fill("Username", "ada")
-	b.fill("Email", "ada@example.com")
-	b.fill("Password", "correct horse battery")
-	b.wantPage("submit the register form", b.clickAndWait(button("//main//form", "Create account")), "/login")
+	b.register()
 	if got, want := b.text("main .flash"), "Account created. Please log in."; got != want {
 		b.fatalf("flash after registering = %q, want %q", got, want)
 	}

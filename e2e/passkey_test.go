@@ -63,14 +63,7 @@ func TestE2EBrowserPasskey(t *testing.T) {
 
 	b := startChromium(t, ctx, base)
 	auth := b.virtualAuthenticator()
-	b.wantPage("open the register page", b.open("/register"), "/register")
-	b.fill("Username", "ada")
-	b.fill("Email", "ada@example.com")
-	b.fill("Password", "correct horse battery")
-	b.wantPage("register", b.clickAndWait(button("//main//form", "Create account")), "/login")
-	b.fill("Username", "ada")
-	b.fill("Password", "correct horse battery")
-	b.wantPage("log in", b.clickAndWait(button("//main//form", "Log in")), "/dashboard")
+	b.registerAndLogIn()
 
 	b.wantPage("open the account page", b.open("/account"), "/account")
 	b.fill("Name of a new passkey", "Laptop")

@@ -26,11 +26,7 @@ func TestE2EBrowserForgotPassword(t *testing.T) {
 	defer cancel()
 
 	b := startChromium(t, ctx, srv.URL)
-	b.wantPage("open the register page", b.open("/register"), "/register")
-	b.fill("Username", "ada")
-	b.fill("Email", "ada@example.com")
-	b.fill("Password", "correct horse battery")
-	b.wantPage("submit the register form", b.clickAndWait(button("//main//form", "Create account")), "/login")
+	b.register()
 
 	b.wantPage("follow the forgot-password link", b.clickAndWait(`//main//a[normalize-space()="Forgot your password?"]`), "/password/forgot")
 	b.fill("Email", "ada@example.com")

@@ -50,14 +50,7 @@ func TestE2EBrowserTOTP(t *testing.T) {
 	defer cancel()
 
 	b := startChromium(t, ctx, srv.URL)
-	b.wantPage("open the register page", b.open("/register"), "/register")
-	b.fill("Username", "ada")
-	b.fill("Email", "ada@example.com")
-	b.fill("Password", "correct horse battery")
-	b.wantPage("register", b.clickAndWait(button("//main//form", "Create account")), "/login")
-	b.fill("Username", "ada")
-	b.fill("Password", "correct horse battery")
-	b.wantPage("log in", b.clickAndWait(button("//main//form", "Log in")), "/dashboard")
+	b.registerAndLogIn()
 
 	b.wantPage("open the account page", b.open("/account"), "/account")
 	b.wantPage("follow the 2FA link", b.clickAndWait(`//main//a[normalize-space()="Set up two-factor authentication"]`), "/account/2fa")

@@ -658,7 +658,7 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 				st.user = snap.user()
 			}
 			st.authAt = s.GetTime(authAtKey)
-			st.second, _ = s.Get(secondKey, new(bool))
+			_, st.second = s.Raw(secondKey) // present: passed (no decode on every request)
 			st.method = BySession
 			if st.authAt.IsZero() {
 				st.method = ByRemember

@@ -60,13 +60,8 @@ func (s *Service) Start(w http.ResponseWriter, r *http.Request) {
 	ps := pending{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(), Provider: p.ID,
 		Next: login.SafeNext(r.PostForm.Get("next")), Expires: s.cfg.Now().Add(StateFor)}
 	if r.PostForm.Get("connect") != "" {
-		u := login.CurrentUser(r.Context())
+		u := s.freshUser(w, r)
 		if u == nil {
-			s.fail(w, r, login.ErrUnauthenticated)
-			return
-		}
-		if !s.cfg.Login.IsFresh(r, s.cfg.FreshFor) {
-			s.fail(w, r, login.ErrNotFresh)
 			return
 		}
 		ps.UserID, ps.Next = u.ID, ""
@@ -542,18 +537,30 @@ func (s *Service) Linked(ctx context.Context, userID string) ([]Linked, error) {
 	return out, nil
 }
 
-// Disconnect removes the logged-in user's identities at the provider
-// (POST Prefix/{id}/disconnect), unless that would leave the account
-// without a password or another identity (ErrLastMethod, 403). Like
-// connecting, it needs a login within FreshFor (login.ErrNotFresh).
-func (s *Service) Disconnect(w http.ResponseWriter, r *http.Request) {
+// freshUser returns the logged-in user of a request that connects or
+// disconnects an identity, or answers it (login.ErrUnauthenticated,
+// login.ErrNotFresh: a login older than FreshFor) and returns nil.
+func (s *Service) freshUser(w http.ResponseWriter, r *http.Request) *account.User {
 	u := login.CurrentUser(r.Context())
 	if u == nil {
 		s.fail(w, r, login.ErrUnauthenticated)
-		return
+		return nil
 	}
 	if !s.cfg.Login.IsFresh(r, s.cfg.FreshFor) {
 		s.fail(w, r, login.ErrNotFresh)
+		return nil
+	}
+	return u
+}
+
+// Disconnect removes the logged-in user's identities at the provider
+// (POST Prefix/{id}/disconnect), unless that would leave the account
+// without a password, another identity or another way in
+// (Config.OtherWayIn): ErrLastMethod, 403. Like connecting, it needs a
+// login within FreshFor (login.ErrNotFresh).
+func (s *Service) Disconnect(w http.ResponseWriter, r *http.Request) {
+	u := s.freshUser(w, r)
+	if u == nil {
 		return
 	}
 	pid := r.PathValue("id")

@@ -36,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -214,6 +215,10 @@ type Service struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	first     chan struct{} // closed after the first discovery round
+	// origins is FormOrigins' answer, made again when a provider becomes
+	// ready, so that reading it (on every response, for the CSP) costs
+	// nothing.
+	origins atomic.Pointer[[]string]
 }
 
 // provider is a configured Provider and what its discovery found.
@@ -389,6 +394,7 @@ func (s *Service) discover(ctx context.Context, p *provider) error {
 	p.op = op
 	p.origins = origins
 	p.mu.Unlock()
+	s.collectOrigins()
 	s.cfg.Logger.Info("oidc: provider ready", "provider", p.ID, "issuer", p.Issuer)
 	return nil
 }
@@ -427,8 +433,17 @@ func (s *Service) RedirectURL(id string) string {
 // FormOrigins returns the origins a login form may be sent on to (the
 // issuers and authorization endpoints of the ready providers), for the
 // form-action directive of a Content-Security-Policy: the start route
-// answers a form with a redirect there.
+// answers a form with a redirect there. The slice is shared and the same
+// until another provider becomes ready; do not modify it.
 func (s *Service) FormOrigins() []string {
+	if o := s.origins.Load(); o != nil {
+		return *o
+	}
+	return nil
+}
+
+// collectOrigins makes FormOrigins' answer again from the providers.
+func (s *Service) collectOrigins() {
 	var out []string
 	for _, p := range s.providers {
 		p.mu.RLock()
@@ -439,7 +454,7 @@ func (s *Service) FormOrigins() []string {
 		}
 		p.mu.RUnlock()
 	}
-	return out
+	s.origins.Store(&out)
 }
 
 // Label returns the label of the provider id, or id when it is not

@@ -166,19 +166,21 @@ type Ceremony struct {
 	State   []byte
 }
 
-// Keep stores c's state in the browser's session under key, for the call
-// that finishes the ceremony (see Take).
-func (c *Ceremony) Keep(s *session.Session, key string) error { return s.Put(key, c.State) }
-
-// WriteOptions answers c's options, the JSON the page gives to
-// navigator.credentials.create or .get.
-func (c *Ceremony) WriteOptions(w http.ResponseWriter) {
+// Start keeps c's state in the browser's session under key, for the call
+// that finishes the ceremony (see Take), and answers c's options, the
+// JSON the page gives to navigator.credentials.create or .get. Only an
+// error keeping the state is returned; the caller answers it.
+func (c *Ceremony) Start(w http.ResponseWriter, r *http.Request, key string) error {
+	if err := session.FromRequest(r).Put(key, c.State); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(c.Options)
+	return nil
 }
 
-// Take removes and returns the ceremony state Keep stored under key, or
+// Take removes and returns the ceremony state Start kept under key, or
 // nil when there is none: a challenge works once, in the session that
 // asked for it, whether the answer is right or wrong.
 func Take(s *session.Session, key string) []byte {

@@ -30,6 +30,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/session"
 )
 
 // Period is the TOTP time step.
@@ -170,6 +171,27 @@ func (s *Service) NewEnrolment(accountName string) (*Enrolment, error) {
 		return nil, fmt.Errorf("twofa: new secret: %w", err)
 	}
 	return &Enrolment{Secret: k.Secret(), URL: k.URL()}, nil
+}
+
+// SessionEnrolment returns the enrolment offered to accountName in a
+// browser's session, kept there under key until Enable confirms it: the
+// one already offered, or, with create, a new one (NewEnrolment) that it
+// keeps. Without one and without create it returns ErrNotEnrolled.
+func (s *Service) SessionEnrolment(sess *session.Session, key, accountName string, create bool) (*Enrolment, error) {
+	if secret := sess.GetString(key); secret != "" {
+		return s.EnrolmentFor(accountName, secret)
+	}
+	if !create {
+		return nil, ErrNotEnrolled
+	}
+	e, err := s.NewEnrolment(accountName)
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.Put(key, e.Secret); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // EnrolmentFor rebuilds the Enrolment of a secret kept from NewEnrolment.

@@ -70,13 +70,11 @@ func (s *Server) passkeyRows(r *http.Request, userID string) ([]passkeyRow, erro
 // beginCeremony keeps c's state under key and answers its options.
 func (s *Server) beginCeremony(w http.ResponseWriter, r *http.Request, key string, c *passkey.Ceremony, err error) {
 	if err == nil {
-		err = c.Keep(session.FromRequest(r), key)
+		err = c.Start(w, r, key)
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return
 	}
-	c.WriteOptions(w)
 }
 
 func (s *Server) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) {

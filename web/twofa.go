@@ -90,25 +90,13 @@ func (s *Server) secondStepRoutes(mux *http.ServeMux, h func(http.HandlerFunc) h
 }
 
 // enrolment returns the secret offered to the current user, making one
-// when the session holds none.
+// when the session holds none (create) or answering errNotFound.
 func (s *Server) enrolment(r *http.Request, create bool) (*twofa.Enrolment, error) {
-	sess := session.FromRequest(r)
-	name := login.CurrentUser(r.Context()).Username
-	var secret string
-	if ok, _ := sess.Get(enrolKey, &secret); ok && secret != "" {
-		return s.twofa.EnrolmentFor(name, secret)
-	}
-	if !create {
+	e, err := s.twofa.SessionEnrolment(session.FromRequest(r), enrolKey, login.CurrentUser(r.Context()).Username, create)
+	if errors.Is(err, twofa.ErrNotEnrolled) {
 		return nil, errNotFound
 	}
-	e, err := s.twofa.NewEnrolment(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := sess.Put(enrolKey, e.Secret); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return e, err
 }
 
 func (s *Server) renderTwofa(w http.ResponseWriter, r *http.Request, status int, d *twofaPage) {

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -170,6 +171,7 @@ type Server struct {
 	requireVerified bool
 	twofa           *twofa.Service
 	passkeys        *passkey.Service
+	csp             atomic.Pointer[cspHeader] // the policy for the providers ready now (with OIDC)
 	require2FA      []string
 	clientIP        func(*http.Request) string
 
@@ -508,7 +510,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		if s.oidc != nil {
 			// Forms may go on to the ready providers (see formAction).
-			h.Set("Content-Security-Policy", s.contentSecurityPolicy())
+			h["Content-Security-Policy"] = s.contentSecurityPolicy()
 		}
 		if s.hsts {
 			h["Strict-Transport-Security"] = hstsHeader
@@ -557,17 +559,34 @@ func (s *Server) outer(next http.Handler) http.Handler {
 // "Sign in with …" form, to the OpenID Connect providers (formAction).
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// contentSecurityPolicy returns the policy of every response: the
-// constant, with the ready providers' origins added to form-action.
-func (s *Server) contentSecurityPolicy() string {
-	if s.oidc == nil {
-		return contentSecurityPolicy
-	}
+// contentSecurityPolicy returns the policy header of every response with
+// OIDC: the constant, with the ready providers' origins added to
+// form-action, made once per change of those origins.
+func (s *Server) contentSecurityPolicy() []string {
 	origins := s.oidc.FormOrigins()
-	if len(origins) == 0 {
-		return contentSecurityPolicy
+	if c := s.csp.Load(); c != nil && sameSlice(c.origins, origins) {
+		return c.header
 	}
-	return strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1)
+	v := contentSecurityPolicy
+	if len(origins) > 0 {
+		v = strings.Replace(v, "form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1)
+	}
+	c := &cspHeader{origins: origins, header: []string{v}}
+	s.csp.Store(c)
+	return c.header
+}
+
+// cspHeader is the Content-Security-Policy made for one answer of
+// oidc.Service.FormOrigins (which stays the same slice until a provider
+// becomes ready), shared by every response as securityHeaders are.
+type cspHeader struct {
+	origins []string
+	header  []string
+}
+
+// sameSlice reports whether a and b are the same slice (not merely equal).
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // done reports an answered request to the access log and Observe.

@@ -32,7 +32,7 @@ func start(t *testing.T, tls bool) *httptest.Server {
 	return startWith(t, tls, options{})
 }
 
-// startWith is start with o's TOTP setting.
+// startWith is start with o's TOTP setting and Mailer.
 func startWith(t *testing.T, tls bool, o options) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
@@ -43,7 +43,7 @@ func startWith(t *testing.T, tls bool, o options) *httptest.Server {
 	}
 	t.Cleanup(srv.Close)
 	a, err := open(context.Background(), options{
-		Dir: t.TempDir(), BaseURL: srv.URL, Admin: "ada", TOTP: o.TOTP,
+		Dir: t.TempDir(), BaseURL: srv.URL, Admin: "ada", TOTP: o.TOTP, Mailer: o.Mailer,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Configure: func(c *hallpass.Config) { c.Passwords = &password.Hasher{Params: cheap} },
 	})

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,10 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hallpass/hallpass"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/mail/mailtest"
-	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/recovery"
 )
 
@@ -27,19 +22,7 @@ func startWithMail(t *testing.T) (*httptest.Server, *mailtest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(nil)
-	t.Cleanup(srv.Close)
-	a, err := open(context.Background(), options{
-		Dir: t.TempDir(), BaseURL: srv.URL, Mailer: mailer,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Configure: func(c *hallpass.Config) { c.Passwords = &password.Hasher{Params: cheap} },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv.Config.Handler = a.Handler()
-	return srv, smtpd
+	return startWith(t, false, options{Mailer: mailer}), smtpd
 }
 
 var resetLinkRE = regexp.MustCompile(`http://[^\s]+/password/reset/([A-Za-z0-9_-]{43})`)
