@@ -276,14 +276,14 @@ func New(cfg Config) (*Auth, error) {
 			u, _ := url.Parse(cfg.BaseURL)
 			issuer = u.Hostname()
 		}
-		if tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now}); err != nil {
+		if tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout}); err != nil {
 			return nil, fmt.Errorf("hallpass: %w", err)
 		}
 		lc.SecondFactor = tf
 	}
 	var pk *passkey.Service
 	if cfg.Passkeys != nil {
-		if pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.BaseURL, Audit: auditLog, Now: cfg.Now}); err != nil {
+		if pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.BaseURL, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout}); err != nil {
 			return nil, fmt.Errorf("hallpass: %w", err)
 		}
 		f := login.Factors{Others: []interface {

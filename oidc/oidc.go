@@ -154,7 +154,8 @@ type Config struct {
 	// Login logs people in (login.Manager.Login) and provides the
 	// account store, the throttle, the audit log and the client address.
 	Login *login.Manager
-	// Identities keeps the links between users and identities.
+	// Identities keeps the links between users and identities. Each call
+	// gets the login Manager's StoreTimeout as its deadline.
 	Identities identity.Store
 	// VerifiedEmail, when set, is told of the address of an account
 	// created at a first sign-in when the provider vouched for it
@@ -252,6 +253,9 @@ func (p *provider) discovered() *gooidc.Provider {
 func New(cfg Config) (*Service, error) {
 	if cfg.Login == nil || cfg.Identities == nil {
 		return nil, errors.New("oidc: Config.Login and Identities are required")
+	}
+	if d := cfg.Login.Config().StoreTimeout; d > 0 {
+		cfg.Identities = deadlineIdentities{cfg.Identities, d}
 	}
 	base, err := url.Parse(cfg.BaseURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {

@@ -70,6 +70,10 @@ func UsableBaseURL(baseURL string) bool {
 type Config struct {
 	// Store keeps the credentials. Required.
 	Store Store
+	// StoreTimeout is the deadline of each store call; past it the call
+	// fails and the request gets a 503, as with the session store.
+	// Default session.DefaultStoreTimeout (3 seconds); negative: none.
+	StoreTimeout time.Duration
 	// BaseURL is the site's public URL ("https://login.example.com"): its
 	// host is the relying party ID, its origin the only origin accepted.
 	// Required.
@@ -109,6 +113,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = session.DefaultStoreTimeout
+	}
+	if cfg.StoreTimeout > 0 {
+		cfg.Store = deadlineStore{cfg.Store, cfg.StoreTimeout}
 	}
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          u.Hostname(),

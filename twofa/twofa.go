@@ -65,6 +65,10 @@ var (
 type Config struct {
 	// Store keeps the factors. Required.
 	Store Store
+	// StoreTimeout is the deadline of each store call; past it the call
+	// fails and the request gets a 503, as with the session store.
+	// Default session.DefaultStoreTimeout (3 seconds); negative: none.
+	StoreTimeout time.Duration
 	// Keys are the server's secret keys; the first seals new secrets,
 	// every one opens them (rotation). The sealing key is derived from
 	// each with HKDF-SHA-256, so it is never the key used elsewhere.
@@ -96,6 +100,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = session.DefaultStoreTimeout
+	}
+	if cfg.StoreTimeout > 0 {
+		cfg.Store = deadlineStore{cfg.Store, cfg.StoreTimeout}
 	}
 	s := &Service{cfg: cfg}
 	for _, k := range cfg.Keys {

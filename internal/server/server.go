@@ -204,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 		if u, err := url.Parse(cfg.Web.BaseURL); err == nil && u.Hostname() != "" {
 			issuer = u.Hostname()
 		}
-		tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now})
+		tf, err = twofa.New(twofa.Config{Store: cfg.TwoFA, Keys: cfg.Keys, Issuer: issuer, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +213,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Passkeys != nil && !passkey.UsableBaseURL(cfg.Web.BaseURL) {
 		logger.Warn("hallpass passkeys: off, as the base URL names no host (WebAuthn takes a host name as relying party, never an IP address); set HALLPASS_BASE_URL to the site's public URL", "base_url", cfg.Web.BaseURL)
 	} else if cfg.Passkeys != nil {
-		pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.Web.BaseURL, Audit: auditLog, Now: cfg.Now})
+		pk, err = passkey.New(passkey.Config{Store: cfg.Passkeys, BaseURL: cfg.Web.BaseURL, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout})
 		if err != nil {
 			return nil, err
 		}

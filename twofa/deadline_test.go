@@ -1,0 +1,41 @@
+package twofa_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/twofa"
+)
+
+// silentStore is a store whose network has gone silent: every call waits
+// until its context ends.
+type silentStore struct{ *memstore.TwoFAStore }
+
+func (silentStore) SecondFactor(ctx context.Context, userID string) (*twofa.Factor, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A store that stops answering fails the call after StoreTimeout, as
+// unavailable (503), instead of hanging the request.
+func TestStoreTimeout(t *testing.T) {
+	svc, err := twofa.New(twofa.Config{Store: silentStore{memstore.NewTwoFAStore()}, Keys: [][]byte{make([]byte, 32)},
+		StoreTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := svc.Status(context.Background(), "1"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, twofa.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) || autherr.KindOf(err) != autherr.Unavailable {
+			t.Errorf("Status on a silent store = %v, want ErrStoreUnavailable from the deadline", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Status on a silent store hung")
+	}
+}
