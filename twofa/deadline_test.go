@@ -2,11 +2,10 @@ package twofa_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/internal/storetest"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/twofa"
 )
@@ -28,14 +27,5 @@ func TestStoreTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { _, err := svc.Status(context.Background(), "1"); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, twofa.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) || autherr.KindOf(err) != autherr.Unavailable {
-			t.Errorf("Status on a silent store = %v, want ErrStoreUnavailable from the deadline", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Status on a silent store hung")
-	}
+	storetest.FailsWithin(t, 5*time.Second, twofa.ErrStoreUnavailable, func() error { _, err := svc.Status(context.Background(), "1"); return err })
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/identity"
 	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/recovery"
@@ -87,5 +88,22 @@ func DeleteUserLeavesNothing(t *testing.T, s Stores) {
 		case !gone && len(left) != 5:
 			t.Errorf("deleting another user removed this one's rows: left %v, want all 5", left)
 		}
+	}
+}
+
+// FailsWithin checks that call, made against a store that never answers,
+// gives up within limit with an error of kind autherr.Unavailable that
+// wraps sentinel and context.DeadlineExceeded: a 503, not a hung request.
+func FailsWithin(t *testing.T, limit time.Duration, sentinel error, call func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, sentinel) || !errors.Is(err, context.DeadlineExceeded) || autherr.KindOf(err) != autherr.Unavailable {
+			t.Errorf("a call to a silent store = %v, want %v from the deadline", err, sentinel)
+		}
+	case <-time.After(limit):
+		t.Fatalf("a call to a silent store hung for %v", limit)
 	}
 }
