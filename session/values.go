@@ -254,6 +254,9 @@ func (s *Session) AddFlash(category, message string) error {
 // Flashes returns the queued messages and removes them, so each is shown
 // once.
 func (s *Session) Flashes() []Flash {
+	if !s.Has(flashKey) {
+		return nil // most pages: no decoder, no allocation
+	}
 	var list []Flash
 	s.Pop(flashKey, &list)
 	return list

@@ -35,13 +35,14 @@ const sweepBatch = 500
 // makes Load and Update return an error wrapping session.ErrCorrupt.
 //
 // Load (of a DB made by Open) keeps the records it reads in a cache of up
-// to 10,000, valid until
-// anything commits to the database: before each Load it asks SQLite
-// (PRAGMA data_version on a connection of its own) whether any connection,
-// of this process or another (the CLI, a second server), has committed
-// since, and forgets every cached record if one has. A Load therefore
-// always sees the latest committed state, and costs a fraction of a query
-// while nothing is written.
+// to 10,000, valid until anything commits to the database: before each
+// Load it reads the header of the WAL index (the -shm file every
+// connection shares, which each commit rewrites) to learn whether any
+// connection, of this process or another (the CLI, a second server), has
+// committed since, and forgets every cached record if one has. When that
+// header cannot be read whole it asks SQLite instead (PRAGMA data_version
+// on a connection of its own). A Load therefore always sees the latest
+// committed state, and costs one pread while nothing is written.
 type SessionStore struct {
 	db    *DB
 	cache sessionCache
@@ -128,7 +129,7 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	if s.version == nil { // an app's handle (New): no connection to watch
 		return s.query(ctx, id, s.db.now())
 	}
-	version, err := s.gate.read(ctx, s.dataVersion)
+	version, err := s.currentVersion(ctx)
 	if err != nil {
 		return nil, wrap(ctx, "load session", err)
 	}
@@ -142,6 +143,28 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	}
 	s.cache.put(version, id, r)
 	return r, nil
+}
+
+// currentVersion tells whether anything was committed to the database since an
+// earlier call: it reads the WAL index's header, or, when that cannot be
+// read, asks the watch connection for PRAGMA data_version (sharing the
+// question with concurrent Loads).
+func (s *SessionStore) currentVersion(ctx context.Context) (dbVersion, error) {
+	if s.db.wal != nil {
+		if st, ok := s.db.wal.stamp(); ok {
+			return dbVersion{wal: st}, nil
+		}
+	}
+	v, err := s.gate.read(ctx, s.dataVersion)
+	return dbVersion{dataVersion: v, fromWatch: true}, err
+}
+
+// dbVersion is what version read: equal values, nothing committed in
+// between. A WAL-index header and a data_version never compare equal.
+type dbVersion struct {
+	wal         walStamp
+	dataVersion int64
+	fromWatch   bool
 }
 
 // dataVersion asks the watch connection for PRAGMA data_version.
@@ -379,14 +402,14 @@ func (s *SessionStore) sweep(ctx context.Context, batch int) (removed, statement
 // data_version (as the watch connection reports it) was version.
 type sessionCache struct {
 	mu      sync.Mutex
-	version int64
+	version dbVersion
 	records map[string]*session.Record
 }
 
 // get returns the record cached under id if the database's data_version
 // is still version, which a Load read before it looked in the cache; or
 // nil. A different version empties the cache.
-func (c *sessionCache) get(version int64, id string) *session.Record {
+func (c *sessionCache) get(version dbVersion, id string) *session.Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version != c.version {
@@ -400,7 +423,7 @@ func (c *sessionCache) get(version int64, id string) *session.Record {
 // put caches r under id, unless the database's data_version has changed
 // from version, which the Load that read r got before its query. When the
 // cache is full, an arbitrary record makes room.
-func (c *sessionCache) put(version int64, id string, r *session.Record) {
+func (c *sessionCache) put(version dbVersion, id string, r *session.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version != c.version {

@@ -81,9 +81,10 @@ type Options struct {
 // out (Sessions, Accounts) stay valid until Close. A DB is safe for
 // concurrent use.
 type DB struct {
-	write *sql.DB // one connection; every write goes through it (New: the app's handle)
-	read  *sql.DB // a pool of query_only connections (New: the app's handle)
-	watch *sql.DB // one query_only connection, that asks PRAGMA data_version; nil for New
+	write *sql.DB   // one connection; every write goes through it (New: the app's handle)
+	read  *sql.DB   // a pool of query_only connections (New: the app's handle)
+	watch *sql.DB   // one query_only connection, that asks PRAGMA data_version; nil for New
+	wal   *walIndex // the WAL index, whose header tells commits apart; nil for New or when unreadable
 	// shared is set for an app's handle (New): d does not own it, and its
 	// transactions do not take the write lock at BEGIN.
 	shared bool
@@ -301,7 +302,14 @@ func (d *DB) open(ctx context.Context, abs string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return d.watch.PingContext(ctx)
+	if err := d.watch.PingContext(ctx); err != nil {
+		return err
+	}
+	// The migrations and the ping have opened the WAL, and so its index.
+	if d.wal, err = openWALIndex(abs); err != nil {
+		d.log.WarnContext(ctx, "sqlitestore: the WAL index cannot be read; the session cache asks PRAGMA data_version instead (slower)", "err", err)
+	}
+	return nil
 }
 
 // Sessions returns the session store kept in the database.
@@ -344,6 +352,9 @@ func (d *DB) closeDBs() error {
 	}
 	if d.watch != nil {
 		errs = append(errs, d.watch.Close())
+	}
+	if d.wal != nil {
+		errs = append(errs, d.wal.close())
 	}
 	if d.write != nil { // last, so the final checkpoint sees no readers
 		errs = append(errs, d.write.Close())

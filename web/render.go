@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -139,7 +140,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // our side, where the session is not to be touched).
 func renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, nav bool, logger *slog.Logger) {
 	b := d.common()
-	b.CSS = "/static/style.css?v=" + cssVersion
+	b.CSS = cssURL
 	if b.Version == "" {
 		if ri := infoOf(r); ri != nil {
 			b.Version = ri.version
@@ -173,14 +174,7 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 			buf.Reset()
 		}
 		if ok {
-			buf.Grow(len(parts[0]) * 2)
-			for i, p := range parts {
-				if i > 0 {
-					buf.WriteString(b.CSRF)
-				}
-				buf.Write(p)
-			}
-			writePage(w, status, buf.Bytes())
+			writeParts(w, status, parts, b.CSRF)
 			return
 		}
 	}
@@ -199,12 +193,51 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 // writePage writes a rendered page with status, in one piece with its
 // length (not chunked).
 func writePage(w http.ResponseWriter, status int, page []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(page)))
+	pageHeader(w.Header(), len(page))
 	w.WriteHeader(status)
 	w.Write(page)
 }
+
+// writeParts writes a cached page with status: its parts joined by token,
+// without copying them into one buffer first.
+func writeParts(w http.ResponseWriter, status int, parts [][]byte, token string) {
+	n := len(token) * (len(parts) - 1)
+	for _, p := range parts {
+		n += len(p)
+	}
+	pageHeader(w.Header(), n)
+	w.WriteHeader(status)
+	for i, p := range parts {
+		if i > 0 {
+			io.WriteString(w, token)
+		}
+		w.Write(p)
+	}
+}
+
+// htmlType is the Content-Type of pages, shared between responses as
+// securityHeaders are.
+var htmlType = []string{"text/html; charset=utf-8"}
+
+// pageHeader sets the header of a page of n bytes. net/http gives a page
+// that fits its response buffer (2 kB) its Content-Length by itself; a
+// larger one gets it here, so it is sent in one piece rather than chunked.
+// Leaving the header out of small pages keeps the header map at 8 entries
+// (Go's small-map size, which its clone at WriteHeader keeps too).
+func pageHeader(h http.Header, n int) {
+	h["Content-Type"] = htmlType
+	if n > netHTTPBuffer {
+		h.Set("Content-Length", strconv.Itoa(n))
+	}
+}
+
+// netHTTPBuffer is the size of the buffer net/http's server writes a
+// response body into before it must choose between Content-Length and
+// chunked encoding (bufferBeforeChunkingSize).
+const netHTTPBuffer = 2048
+
+// cssURL is the stylesheet's versioned URL.
+var cssURL = "/static/style.css?v=" + cssVersion
 
 // serveStatic serves the embedded stylesheet and icon. Their URLs carry a
 // version, so a day of caching never serves a stale file after a release.

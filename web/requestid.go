@@ -66,9 +66,19 @@ type Request struct {
 	ID       string // the request ID
 }
 
+// accessLogMessage is the message of access log lines.
+const accessLogMessage = "request"
+
+// IsAccessLog reports whether r is an access log line of a Server (see
+// Config.AccessLog), as a handler that writes those lines in batches
+// needs to know.
+func IsAccessLog(r slog.Record) bool {
+	return r.Level == slog.LevelInfo && r.Message == accessLogMessage
+}
+
 // logRequest writes the access log line of a request.
 func (s *Server) logRequest(ctx context.Context, q Request) {
-	s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+	s.log.LogAttrs(ctx, slog.LevelInfo, accessLogMessage,
 		slog.String("method", q.Method),
 		slog.String("route", q.Route),
 		slog.Int("status", q.Status),

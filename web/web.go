@@ -371,7 +371,7 @@ func (s *Server) routes() *http.ServeMux {
 // dispatch routes r through the mux, answering unknown paths and methods
 // with the site's own 404 and 405 (instead of ServeMux's plain text).
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
+	if s.routeOf(r) != "" {
 		s.mux.ServeHTTP(w, r)
 		return
 	}
@@ -392,6 +392,17 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(c.code)
 	}
+}
+
+// routeOf returns the pattern of the route that takes r, "" when none
+// does: looked up once, by outer, on the request as it arrived (no layer
+// changes its method or path).
+func (s *Server) routeOf(r *http.Request) string {
+	if ri := infoOf(r); ri != nil {
+		return ri.route
+	}
+	_, pattern := s.mux.Handler(r)
+	return pattern
 }
 
 // capture records the status and headers a handler writes, discarding the
@@ -428,7 +439,7 @@ func (c *capture) Write(b []byte) (int, error) {
 func (s *Server) csrf(next http.Handler) http.Handler {
 	checked := s.login.CSRF(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := s.mux.Handler(r); pattern == "" {
+		if s.routeOf(r) == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -497,7 +508,10 @@ var securityHeaders = []struct {
 	{"X-Frame-Options", []string{"DENY"}},
 }
 
-var hstsHeader = []string{"max-age=63072000; includeSubDomains"}
+var (
+	hstsHeader = []string{"max-age=63072000; includeSubDomains"}
+	noStore    = []string{"no-store"}
+)
 
 // outer sets the security headers on every response, marks every dynamic
 // response no-store, caps the request body at MaxBodyBytes, and turns a
@@ -522,9 +536,12 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		id := s.requestID(r)
-		h.Set("X-Request-ID", id)
-		rw := &responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")}
-		ri := &requestInfo{version: s.version, id: id}
+		h["X-Request-Id"] = []string{id} // canonical form of X-Request-ID
+		st := &requestState{ // one allocation for both
+			rw: responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")},
+			ri: requestInfo{version: s.version, id: id},
+		}
+		rw, ri := &st.rw, &st.ri
 		if s.mux != nil {
 			_, ri.route = s.mux.Handler(r)
 		}
@@ -623,7 +640,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		w.wroteHeader = true
 		w.status = code
 		if w.noStore {
-			w.Header().Set("Cache-Control", "no-store")
+			w.Header()["Cache-Control"] = noStore
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -650,6 +667,12 @@ func (w *responseWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestState is what outer allocates per request.
+type requestState struct {
+	rw responseWriter
+	ri requestInfo
+}
 
 // requestInfo is per-request state shared by the layers of one request.
 type requestInfo struct {

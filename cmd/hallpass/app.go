@@ -19,6 +19,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/identity"
+	"github.com/hallpass/hallpass/internal/logbuf"
 	"github.com/hallpass/hallpass/internal/metrics"
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/login"
@@ -401,6 +402,11 @@ func newFormatLogger(w io.Writer, level slog.Level, format string) *slog.Logger 
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
 		h = slog.NewJSONHandler(w, opts)
+	}
+	if b, ok := w.(*logbuf.Writer); ok {
+		// The access log is written in batches, within
+		// logbuf.DefaultDelay; every other line at once.
+		h = logbuf.Handler(h, b, web.IsAccessLog)
 	}
 	return slog.New(web.LogHandler(h))
 }
