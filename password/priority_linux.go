@@ -3,6 +3,7 @@ package password
 import (
 	"runtime"
 	"syscall"
+	"unsafe"
 )
 
 // hashNice is the nice value of the threads that compute hashes: the
@@ -21,8 +22,25 @@ func lowPriority(f func()) {
 		// Never unlocked: the thread exits when this goroutine returns.
 		runtime.LockOSThread()
 		// Best effort: f runs anyway if the kernel refuses.
-		syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), hashNice)
+		tid := syscall.Gettid()
+		syscall.Setpriority(syscall.PRIO_PROCESS, tid, hashNice)
+		setIdlePolicy(tid)
 		f()
 	}()
 	<-done
+}
+
+// schedIdle is the Linux scheduling policy SCHED_IDLE.
+const schedIdle = 5
+
+// setIdlePolicy puts thread tid under SCHED_IDLE: it runs only on a CPU
+// that no other thread wants, and a thread of the normal policy that
+// wakes up takes its CPU at once (nice 19 alone still leaves the hash a
+// time slice of a few milliseconds before a page request gets the CPU).
+// Any process may lower its own threads' policy so. It reports whether the
+// kernel accepted.
+func setIdlePolicy(tid int) bool {
+	var param struct{ priority int32 } // struct sched_param; 0 for SCHED_IDLE
+	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), schedIdle, uintptr(unsafe.Pointer(&param)))
+	return errno == 0
 }
