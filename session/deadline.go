@@ -21,17 +21,44 @@ type InProcessStore interface {
 	InProcess()
 }
 
+// CachedLoader is implemented by stores that keep records they loaded in
+// the process and can tell, without waiting on a network or on another
+// process, that one is still current (sqlitestore's Load cache).
+// LoadCached returns the live record stored under id when it can answer
+// so; ok false means nothing, and the Manager calls Load. The Manager
+// tries LoadCached first, without the per-call deadline of
+// Config.StoreTimeout (a timer on every request), and a wrapper around a
+// store with a method Unwrap() Store is seen through, as for
+// InProcessStore.
+type CachedLoader interface {
+	LoadCached(id string) (rec *Record, ok bool)
+}
+
 // deadlineStore calls a Store with a deadline on each call, so a store
 // whose network has gone silent fails the call instead of hanging the
-// request. An InProcessStore is called as it is.
+// request. An InProcessStore is called as it is, and a CachedLoader is
+// asked first.
 type deadlineStore struct {
-	s    Store
-	d    time.Duration
-	none bool // s is an InProcessStore
+	s      Store
+	d      time.Duration
+	none   bool         // s is an InProcessStore
+	cached CachedLoader // s, or the store it wraps, as a CachedLoader; or nil
 }
 
 func newDeadlineStore(s Store, d time.Duration) deadlineStore {
-	return deadlineStore{s: s, d: d, none: inProcess(s)}
+	b := deadlineStore{s: s, d: d, none: inProcess(s)}
+	for inner := s; inner != nil; {
+		if c, ok := inner.(CachedLoader); ok {
+			b.cached = c
+			break
+		}
+		w, ok := inner.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		inner = w.Unwrap()
+	}
+	return b
 }
 
 // inProcess reports whether s, or the store it wraps, is an
@@ -59,6 +86,11 @@ func (b deadlineStore) with(ctx context.Context) (context.Context, context.Cance
 }
 
 func (b deadlineStore) Load(ctx context.Context, id string) (*Record, error) {
+	if b.cached != nil {
+		if rec, ok := b.cached.LoadCached(id); ok {
+			return rec, nil
+		}
+	}
 	ctx, cancel := b.with(ctx)
 	defer cancel()
 	return b.s.Load(ctx, id)

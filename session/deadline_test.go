@@ -49,3 +49,38 @@ func TestDeadlinePerCall(t *testing.T) {
 		})
 	}
 }
+
+// cachedProbe is a deadlineProbe that holds one record in a cache.
+type cachedProbe struct {
+	*deadlineProbe
+	id  string
+	rec *Record
+}
+
+func (c cachedProbe) LoadCached(id string) (*Record, bool) {
+	if id == c.id {
+		return c.rec, true
+	}
+	return nil, false
+}
+
+// TestCachedLoaderFirst checks that a CachedLoader answers from its cache
+// without a Load (and so without a timer), seen through a wrapper, and
+// that a miss goes on to Load with the deadline.
+func TestCachedLoaderFirst(t *testing.T) {
+	rec := &Record{UserID: "u"}
+	for _, wrap := range []bool{false, true} {
+		p := &deadlineProbe{}
+		var s Store = cachedProbe{deadlineProbe: p, id: "hit", rec: rec}
+		if wrap {
+			s = wrapped{s}
+		}
+		ds := newDeadlineStore(s, time.Second)
+		if got, err := ds.Load(context.Background(), "hit"); got != rec || err != nil || p.hadDeadline {
+			t.Errorf("wrapped=%v: Load(hit) = %v, %v (store's Load called: %v), want the cached record", wrap, got, err, p.hadDeadline)
+		}
+		if _, err := ds.Load(context.Background(), "miss"); err != ErrNotFound || !p.hadDeadline {
+			t.Errorf("wrapped=%v: Load(miss) = %v, deadline %v; want the store's ErrNotFound, with a deadline", wrap, err, p.hadDeadline)
+		}
+	}
+}

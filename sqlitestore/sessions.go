@@ -13,6 +13,7 @@ import (
 )
 
 var (
+	_ session.CachedLoader = (*SessionStore)(nil)
 	_ session.Store     = (*SessionStore)(nil)
 	_ session.UserIndex = (*SessionStore)(nil)
 	_ session.Sweeper   = (*SessionStore)(nil)
@@ -143,6 +144,27 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	}
 	s.cache.put(version, id, r)
 	return r, nil
+}
+
+// LoadCached returns the record under id from the Load cache when nothing
+// has been committed to the database since it was read, as Load would,
+// without a query: it implements session.CachedLoader, which the session
+// Manager asks first, without a per-call deadline. ok is false when Load
+// must query (a record not cached, or expired, or a WAL index that cannot
+// be read).
+func (s *SessionStore) LoadCached(id string) (*session.Record, bool) {
+	if s.db.wal == nil {
+		return nil, false
+	}
+	st, ok := s.db.wal.stamp()
+	if !ok {
+		return nil, false
+	}
+	r := s.cache.get(dbVersion{wal: st}, id)
+	if r == nil || !r.Expiry.After(s.db.now()) {
+		return nil, false
+	}
+	return r, true
 }
 
 // currentVersion tells whether anything was committed to the database since an

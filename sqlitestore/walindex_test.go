@@ -164,13 +164,16 @@ func TestLoadCacheSeesOtherProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s.cache.records["a"] == nil {
-		t.Fatal("the record is not cached after two Loads")
+	if _, ok := s.LoadCached("a"); !ok {
+		t.Fatal("LoadCached misses after two Loads")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLoadCacheSeesOtherProcess$")
 	cmd.Env = append(os.Environ(), "HALLPASS_SQLITESTORE_CHILD_DB="+path)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	if _, ok := s.LoadCached("a"); ok {
+		t.Error("LoadCached still answers after another process deleted the session")
 	}
 	if _, err := s.Load(ctx, "a"); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Load after another process deleted the session = %v, want ErrNotFound", err)

@@ -613,10 +613,11 @@ func (s *Server) done(r *http.Request, rw *responseWriter, start time.Time) {
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
 	// The route was looked up by outer, on the request as it arrived.
+	now := time.Now()
 	q := Request{Method: r.Method, Route: infoOf(r).route, Status: status, Bytes: rw.bytes,
-		Duration: time.Since(start), ID: RequestID(r.Context())}
+		Duration: now.Sub(start), ID: RequestID(r.Context())}
 	if s.accessLog {
-		s.logRequest(r.Context(), q)
+		s.logRequest(r.Context(), q, now)
 	}
 	if s.observe != nil {
 		s.observe(q)
