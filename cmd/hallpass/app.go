@@ -405,8 +405,10 @@ func newFormatLogger(w io.Writer, level slog.Level, format string) *slog.Logger 
 	}
 	if b, ok := w.(*logbuf.Writer); ok {
 		// The access log is written in batches, within
-		// logbuf.DefaultDelay; every other line at once.
+		// logbuf.DefaultDelay, and formatted by hand (b takes concurrent
+		// writes of whole lines); every other line at once.
 		h = logbuf.Handler(h, b, web.IsAccessLog)
+		h = &accessLogHandler{next: h, w: b, json: format == "json"}
 	}
 	return slog.New(web.LogHandler(h))
 }
