@@ -14,9 +14,9 @@ import (
 
 var (
 	_ session.CachedLoader = (*SessionStore)(nil)
-	_ session.Store     = (*SessionStore)(nil)
-	_ session.UserIndex = (*SessionStore)(nil)
-	_ session.Sweeper   = (*SessionStore)(nil)
+	_ session.Store        = (*SessionStore)(nil)
+	_ session.UserIndex    = (*SessionStore)(nil)
+	_ session.Sweeper      = (*SessionStore)(nil)
 )
 
 // cacheSize is the most records the read cache of a SessionStore holds.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"runtime/debug"
 )
 
 // walIndex reads the header of the database's WAL index, the -shm file
@@ -15,7 +16,8 @@ import (
 // WAL's salts, which change when the WAL starts over. So two equal
 // headers read at two moments mean nothing was committed in between, which
 // is what PRAGMA data_version tells as well, for the cost of one pread
-// instead of a read transaction (two fcntl locks and a statement). The
+// instead of a read transaction (two fcntl locks and a statement), or, with
+// the file's first page mapped into memory, for the cost of a copy. The
 // Load cache uses it; when the header cannot be read whole, Load asks
 // data_version as before.
 //
@@ -23,7 +25,8 @@ import (
 // both copies equal has read a header that was not being written (SQLite's
 // own readers check it the same way).
 type walIndex struct {
-	f *os.File
+	f   *os.File
+	mem []byte // the file's first page, mapped read-only and shared; nil if it could not be
 }
 
 // walHeaderSize is the size of one copy of the WAL-index header.
@@ -45,8 +48,9 @@ func openWALIndex(path string) (*walIndex, error) {
 		return nil, err
 	}
 	w := &walIndex{f: f}
+	w.mem = mapHeader(f)
 	if _, ok := w.stamp(); !ok {
-		f.Close()
+		w.close()
 		return nil, errWALIndex
 	}
 	return w, nil
@@ -65,8 +69,7 @@ func (e walIndexError) Error() string { return string(e) }
 func (w *walIndex) stamp() (s walStamp, ok bool) {
 	var b [2 * walHeaderSize]byte
 	for range 3 {
-		n, err := w.f.ReadAt(b[:], 0)
-		if err != nil || n != len(b) {
+		if !w.read(&b) {
 			return s, false
 		}
 		if !bytes.Equal(b[:walHeaderSize], b[walHeaderSize:]) {
@@ -83,5 +86,32 @@ func (w *walIndex) stamp() (s walStamp, ok bool) {
 	return s, false
 }
 
-// close closes the file.
-func (w *walIndex) close() error { return w.f.Close() }
+// read copies both copies of the header into b: from the mapping when
+// there is one (no system call), else with a pread.
+func (w *walIndex) read(b *[2 * walHeaderSize]byte) (ok bool) {
+	if w.mem == nil {
+		n, err := w.f.ReadAt(b[:], 0)
+		return err == nil && n == len(b)
+	}
+	// The file is never cut while this process has the database open
+	// (SQLite truncates it only when no connection holds it), but should
+	// it be, reading the mapping past its end faults: that is a panic
+	// here, not a crash, and the caller asks data_version instead.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	copy(b[:], w.mem)
+	return true
+}
+
+// close unmaps the header and closes the file.
+func (w *walIndex) close() error {
+	if w.mem != nil {
+		unmapHeader(w.mem)
+		w.mem = nil
+	}
+	return w.f.Close()
+}
