@@ -42,16 +42,24 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
-// fill creates n sessions in s, those with expired(i) true expiring at
-// soon and the others an hour later, and returns a sample of up to 1000 of
-// the IDs of live ones.
-func fill(tb testing.TB, s session.Store, n int, now, soon time.Time, expired func(i int) bool) []string {
+// scaleIDs returns n fresh session IDs, for fill.
+func scaleIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = sessiontest.ScaleID(i)
+	}
+	return ids
+}
+
+// fill creates a session in s under each of ids, those with expired(i)
+// true expiring at soon and the others an hour later, and returns a sample
+// of up to 1000 of the IDs of live ones.
+func fill(tb testing.TB, s session.Store, ids []string, now, soon time.Time, expired func(i int) bool) []string {
 	tb.Helper()
 	ctx := context.Background()
 	var sample []string
-	step := max(1, n/1000)
-	for i := range n {
-		id := sessiontest.ScaleID(i)
+	step := max(1, len(ids)/1000)
+	for i, id := range ids {
 		expiry := now.Add(time.Hour)
 		if expired(i) {
 			expiry = soon
@@ -71,12 +79,21 @@ func BenchmarkScale(b *testing.B) {
 			now := time.Now()
 			s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
 			defer s.Close()
+			ids := scaleIDs(n) // made before the baseline: the store holds copies
 			before := heapAlloc()
-			sample := fill(b, s, n, now, now, func(int) bool { return false })
-			after := heapAlloc()
-			b.ReportMetric(float64(int64(after-before))/float64(n), "B/session")
+			sample := fill(b, s, ids, now, now, func(int) bool { return false })
+			filled := heapAlloc()
 			ctx := context.Background()
-			b.ResetTimer()
+
+			// The first Load of each sampled session decodes it (cold).
+			start := time.Now()
+			for _, id := range sample {
+				if _, err := s.Load(ctx, id); err != nil {
+					b.Fatal(err)
+				}
+			}
+			coldLoad := time.Since(start) / time.Duration(len(sample))
+
 			i := 0
 			for b.Loop() {
 				if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
@@ -84,7 +101,26 @@ func BenchmarkScale(b *testing.B) {
 				}
 				i++
 			}
+			b.StopTimer()
+
+			// A working set of a tenth of the sessions, loaded (hot): the
+			// extra memory per hot session.
+			hot := ids[:n/10]
+			warm := heapAlloc()
+			for _, id := range hot {
+				if _, err := s.Load(ctx, id); err != nil {
+					b.Fatal(err)
+				}
+			}
+			loaded := heapAlloc()
 			runtime.KeepAlive(s)
+			runtime.KeepAlive(ids) // freed earlier, it would count against the store
+
+			// b.Loop clears the metrics reported before it: report after.
+			b.ReportMetric(float64(int64(filled-before))/float64(n), "B/session")
+			b.ReportMetric(float64(coldLoad.Nanoseconds()), "cold-load-ns")
+			b.ReportMetric(float64(int64(loaded-warm))/float64(len(hot)), "hot-extra-B/session")
+			b.ReportMetric(float64(int64(loaded-before))/float64(n), "B/session-10%-hot")
 		})
 	}
 	b.Run("Sweep/sessions=1000000", func(b *testing.B) {
@@ -101,7 +137,7 @@ func benchSweep(b *testing.B, n int) {
 	now := func() time.Time { return clock.Add(time.Duration(offset.Load())) }
 	s := memstore.NewSessionStore(memstore.SessionOptions{Now: now, SweepInterval: -1})
 	defer s.Close()
-	sample := fill(b, s, n, clock, clock.Add(time.Minute), func(i int) bool { return i%2 == 1 })
+	sample := fill(b, s, scaleIDs(n), clock, clock.Add(time.Minute), func(i int) bool { return i%2 == 1 })
 	offset.Store(int64(2 * time.Minute))
 	ctx := context.Background()
 
@@ -122,25 +158,23 @@ func benchSweep(b *testing.B, n int) {
 		}
 	})
 	time.Sleep(10 * time.Millisecond)
-	b.ResetTimer()
 	start := time.Now()
 	removed, err := s.Sweep(ctx)
 	elapsed := time.Since(start)
-	b.StopTimer()
 	stop.Store(true)
 	wg.Wait()
 	if err != nil || removed != n/2 {
 		b.Fatalf("Sweep = %d, %v; want %d removed", removed, err, n/2)
 	}
 	slices.Sort(latencies)
+	for b.Loop() {
+		// The figures below are of the one Sweep; b.Loop only ends the
+		// benchmark (and clears metrics reported before it).
+	}
 	b.ReportMetric(float64(elapsed.Milliseconds()), "sweep-ms")
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds()), "p99-load-ns")
 	b.ReportMetric(float64(latencies[len(latencies)-1].Nanoseconds()), "max-load-ns")
 	b.ReportMetric(float64(len(latencies)), "loads")
-	for b.Loop() {
-		// The figures above are of the one Sweep; b.Loop only ends the
-		// benchmark.
-	}
 }
 
 // TestScaleSmall runs the scale measurements on a small store, so that go
@@ -157,8 +191,9 @@ func TestScaleSmall(t *testing.T) {
 	now := time.Now()
 	s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
 	defer s.Close()
+	ids := scaleIDs(n)
 	before := heapAlloc()
-	sample := fill(t, s, n, now, now, func(int) bool { return false })
+	sample := fill(t, s, ids, now, now, func(int) bool { return false })
 	after := heapAlloc()
 	t.Logf("%d sessions: %d B/session", n, int64(after-before)/int64(n))
 	for _, id := range sample {

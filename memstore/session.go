@@ -3,13 +3,16 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hallpass/hallpass/session"
 )
@@ -38,7 +41,8 @@ type SessionOptions struct {
 	Now func() time.Time
 
 	// SweepInterval is how often a background goroutine removes expired
-	// records. Zero means DefaultSweepInterval (one minute); a negative
+	// records and stores compactly those not loaded since the sweep
+	// before. Zero means DefaultSweepInterval (one minute); a negative
 	// value disables the background sweep (call Sweep yourself).
 	SweepInterval time.Duration
 }
@@ -46,13 +50,18 @@ type SessionOptions struct {
 // SessionStore is an in-memory session.Store, for tests, development and
 // single-process servers that accept losing their sessions on restart. It
 // also implements session.UserIndex and session.Sweeper, and unless told
-// otherwise sweeps expired records in the background until Close is
-// called.
+// otherwise sweeps in the background until Close is called.
 //
-// Records are kept as given and never modified: Create stores a deep copy
-// of the caller's Record, Update replaces the stored Record with a new one,
-// and Load returns the stored pointer without copying, so the caller must
-// not modify it (as the session.Store contract already requires).
+// Records are kept in one of two forms. A hot record is a *session.Record
+// that Load returns without copying, so the caller must not modify it (as
+// the session.Store contract already requires); Update replaces it with a
+// new one, and nothing ever modifies it. A cold record is one compact
+// string of bytes (about a quarter of the memory; see compact.go). Create
+// stores records cold; the first Load of a cold record decodes it and
+// keeps it hot; each sweep removes expired records and turns back cold the
+// hot records that were not loaded since the sweep before. A million idle
+// signed-in sessions thus take about 250 MB, and only those in use are
+// kept decoded.
 //
 // A SessionStore is safe for concurrent use.
 type SessionStore struct {
@@ -60,26 +69,41 @@ type SessionStore struct {
 	seed   maphash.Seed
 	shards [shardCount]sessionShard
 	users  [shardCount]userShard
+	strs   interner // user agents and value keys of cold records
 
 	stop      chan struct{} // closed by Close
 	done      chan struct{} // closed when the sweep goroutine returns; nil if none
 	closeOnce sync.Once
 }
 
-// sessionShard holds the records whose IDs hash to it.
+// sessionShard holds the records whose IDs hash to it, keyed by the 64-bit
+// hash of their ID: distinct IDs with the same hash share a key, as a chain
+// of hot entries and a bucket of several cold entries.
 type sessionShard struct {
-	mu      sync.RWMutex
-	records map[string]*session.Record
+	mu   sync.RWMutex
+	hot  map[uint64]*hotEntry
+	cold map[uint64]string // bucket of compact entries (see compact.go)
+	n    int               // records held, hot and cold
 }
 
-// userShard maps user IDs that hash to it to the set of their session IDs.
-// It mirrors the session shards exactly (expired records included, until
-// they are swept): it is changed only while the session shard of the
-// affected record is locked, so the lock order is always session shard,
-// then user shard.
+// hotEntry is a decoded record.
+type hotEntry struct {
+	id   string
+	rec  *session.Record // replaced by Update, never modified
+	used atomic.Bool     // loaded since the last sweep
+	next *hotEntry       // another ID with the same hash
+}
+
+// userShard maps the 64-bit hashes of the user IDs that hash to it to the
+// hashes of their sessions' IDs, each 8 bytes little-endian, one per
+// session. It mirrors the session shards exactly (expired records
+// included, until they are swept): it is changed only while the session
+// shard of the affected record is locked, so the lock order is always
+// session shard, then user shard. Hashes can collide, so every use checks
+// the records themselves.
 type userShard struct {
-	mu  sync.RWMutex
-	ids map[string]map[string]struct{}
+	mu  sync.Mutex
+	ids map[uint64]string
 }
 
 // NewSessionStore returns an empty SessionStore configured by opts, and
@@ -90,8 +114,9 @@ func NewSessionStore(opts SessionOptions) *SessionStore {
 		s.now = time.Now
 	}
 	for i := range s.shards {
-		s.shards[i].records = make(map[string]*session.Record)
-		s.users[i].ids = make(map[string]map[string]struct{})
+		s.shards[i].hot = make(map[uint64]*hotEntry)
+		s.shards[i].cold = make(map[uint64]string)
+		s.users[i].ids = make(map[uint64]string)
 	}
 	interval := opts.SweepInterval
 	if interval == 0 {
@@ -131,13 +156,9 @@ func (s *SessionStore) sweepEvery(interval time.Duration) {
 	}
 }
 
-func (s *SessionStore) shard(id string) *sessionShard {
-	return &s.shards[maphash.String(s.seed, id)%shardCount]
-}
+func (s *SessionStore) hash(str string) uint64 { return maphash.String(s.seed, str) }
 
-func (s *SessionStore) userShard(userID string) *userShard {
-	return &s.users[maphash.String(s.seed, userID)%shardCount]
-}
+func (s *SessionStore) shardOf(h uint64) *sessionShard { return &s.shards[h%shardCount] }
 
 // live reports whether r exists and has not expired at now.
 func live(r *session.Record, now time.Time) bool {
@@ -148,6 +169,49 @@ func live(r *session.Record, now time.Time) bool {
 // wait, so the session Manager gives them no per-call deadline.
 func (s *SessionStore) InProcess() {}
 
+// key is an ID with its hash and, if it spells one, its digest.
+type key struct {
+	id       string
+	h        uint64
+	digest   [32]byte
+	isDigest bool
+}
+
+func (s *SessionStore) keyOf(id string) *key {
+	k := &key{id: id, h: s.hash(id)}
+	k.digest, k.isDigest = idDigestOf(id)
+	return k
+}
+
+// matches reads the ID off entry reader d and reports whether it is k's.
+func (k *key) matches(d *entryReader) bool {
+	digest, str := d.readID()
+	return sameID(digest, str, k.id, &k.digest, k.isDigest)
+}
+
+// findHot returns the hot entry of id (hash h) in sh, or nil.
+func findHot(sh *sessionShard, h uint64, id string) *hotEntry {
+	for e := sh.hot[h]; e != nil; e = e.next {
+		if e.id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// findCold returns the cold entry of k in sh, or nil.
+func findCold(sh *sessionShard, k *key) []byte {
+	for it := iterBucket(sh.cold[k.h]); ; {
+		e, ok := it.next()
+		if !ok {
+			return nil
+		}
+		if d := (entryReader{b: e}); k.matches(&d) {
+			return e
+		}
+	}
+}
+
 // Load returns the record stored under id, or session.ErrNotFound when
 // there is none or it has expired. The record is shared: the caller must
 // not modify it.
@@ -155,43 +219,235 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load session: %w", err)
 	}
-	sh := s.shard(id)
+	h := s.hash(id)
+	sh := s.shardOf(h)
 	sh.mu.RLock()
-	r := sh.records[id]
+	if e := findHot(sh, h, id); e != nil {
+		if !e.used.Load() {
+			e.used.Store(true)
+		}
+		r := e.rec
+		sh.mu.RUnlock()
+		if !live(r, s.now()) {
+			return nil, session.ErrNotFound
+		}
+		return r, nil
+	}
+	_, cold := sh.cold[h]
 	sh.mu.RUnlock()
+	if !cold {
+		return nil, session.ErrNotFound
+	}
+	return s.promote(id, h, sh)
+}
+
+// promote decodes the cold record of id and keeps it hot.
+func (s *SessionStore) promote(id string, h uint64, sh *sessionShard) (*session.Record, error) {
+	k := s.keyOf(id)
+	k.h = h
+	sh.mu.RLock()
+	e := findCold(sh, k)
+	sh.mu.RUnlock()
+	if e == nil {
+		// Gone, or promoted by a concurrent Load: look again.
+		return s.loadHot(id, h, sh)
+	}
+	_, r, err := s.decodeEntry(e) // e is immutable: no lock needed
+	if err != nil {
+		return nil, fmt.Errorf("memstore: load session: %w: %w", session.ErrCorrupt, err)
+	}
 	if !live(r, s.now()) {
+		return nil, session.ErrNotFound // left cold for the sweep
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if he := findHot(sh, h, id); he != nil {
+		return liveOrNotFound(he.rec, s.now())
+	}
+	if e2 := findCold(sh, k); e2 == nil || !bytes.Equal(e, e2) {
+		// Replaced or deleted meanwhile.
+		if e2 == nil {
+			return nil, session.ErrNotFound
+		}
+		if _, r, err = s.decodeEntry(e2); err != nil {
+			return nil, fmt.Errorf("memstore: load session: %w: %w", session.ErrCorrupt, err)
+		}
+	}
+	removeCold(sh, k)
+	he := &hotEntry{id: id, rec: r}
+	he.used.Store(true)
+	addHot(sh, h, he)
+	return liveOrNotFound(r, s.now())
+}
+
+func liveOrNotFound(r *session.Record, now time.Time) (*session.Record, error) {
+	if !live(r, now) {
 		return nil, session.ErrNotFound
 	}
 	return r, nil
 }
 
-// Create stores a deep copy of rec under id, replacing any record there.
+// loadHot returns the hot record of id, if any.
+func (s *SessionStore) loadHot(id string, h uint64, sh *sessionShard) (*session.Record, error) {
+	sh.mu.RLock()
+	e := findHot(sh, h, id)
+	var r *session.Record
+	if e != nil {
+		e.used.Store(true)
+		r = e.rec
+	}
+	sh.mu.RUnlock()
+	return liveOrNotFound(r, s.now())
+}
+
+// addHot adds e under hash h; sh is locked and holds no record of e.id.
+func addHot(sh *sessionShard, h uint64, e *hotEntry) {
+	e.next = sh.hot[h]
+	sh.hot[h] = e
+}
+
+// removeHot unlinks the hot entry of id, if any, and returns it.
+func removeHot(sh *sessionShard, h uint64, id string) *hotEntry {
+	for p := (**hotEntry)(nil); ; {
+		var e *hotEntry
+		if p == nil {
+			e = sh.hot[h]
+		} else {
+			e = *p
+		}
+		if e == nil {
+			return nil
+		}
+		if e.id == id {
+			switch {
+			case p != nil:
+				*p = e.next
+			case e.next != nil:
+				sh.hot[h] = e.next
+			default:
+				delete(sh.hot, h)
+			}
+			e.next = nil
+			return e
+		}
+		p = &e.next
+	}
+}
+
+// addCold adds the compact entry e under hash h; sh is locked and holds no
+// record of e's ID.
+func addCold(sh *sessionShard, h uint64, e []byte) {
+	old, ok := sh.cold[h]
+	if !ok {
+		sh.cold[h] = makeBucket(e)
+		return
+	}
+	es := [][]byte{e}
+	for it := iterBucket(old); ; {
+		oe, ok := it.next()
+		if !ok {
+			break
+		}
+		es = append(es, oe)
+	}
+	sh.cold[h] = makeBucket(es...)
+}
+
+// removeCold removes the cold entry of k, if any, and returns it.
+func removeCold(sh *sessionShard, k *key) []byte {
+	var kept [][]byte
+	var found []byte
+	for it := iterBucket(sh.cold[k.h]); ; {
+		e, ok := it.next()
+		if !ok {
+			break
+		}
+		if d := (entryReader{b: e}); found == nil && k.matches(&d) {
+			found = e
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	if len(kept) == 0 {
+		delete(sh.cold, k.h)
+	} else {
+		sh.cold[k.h] = makeBucket(kept...)
+	}
+	return found
+}
+
+// remove deletes the record of k from sh, which the caller has locked, and
+// from the user index. It reports the record's expiry, and whether there
+// was one.
+func (s *SessionStore) remove(sh *sessionShard, k *key) (expiry time.Time, ok bool) {
+	if e := removeHot(sh, k.h, k.id); e != nil {
+		sh.n--
+		s.unindex(e.rec.UserID, k.h)
+		return e.rec.Expiry, true
+	}
+	if e := removeCold(sh, k); e != nil {
+		sh.n--
+		d := entryReader{b: e}
+		d.readID()
+		var hd header
+		d.readHeader(&hd)
+		s.unindexHash(hd.userID, k.h)
+		return hd.times[2], true
+	}
+	return time.Time{}, false
+}
+
+// Create stores rec under id, in compact form, replacing any record there.
 func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create session: %w", err)
 	}
-	r := rec.Clone()
-	sh := s.shard(id)
+	k := s.keyOf(id)
+	var buf [512]byte
+	e := s.appendEntry(buf[:0], id, rec)
+	sh := s.shardOf(k.h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old := sh.records[id]; old != nil && old.UserID != r.UserID {
-		s.unindex(old.UserID, id)
-	}
-	sh.records[id] = r
-	s.index(r.UserID, id)
+	s.remove(sh, k)
+	addCold(sh, k.h, e)
+	sh.n++
+	s.index(rec.UserID, k.h)
 	return nil
 }
 
 // Update applies u to the record under id, or returns session.ErrNotFound
-// when it is missing or expired. The values in u.Set are copied.
+// when it is missing or expired. The values in u.Set are copied. The
+// updated record is kept hot.
 func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update session: %w", err)
 	}
-	sh := s.shard(id)
+	h := s.hash(id)
+	sh := s.shardOf(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	r := sh.records[id]
+	he := findHot(sh, h, id)
+	if he == nil {
+		k := s.keyOf(id)
+		e := findCold(sh, k)
+		if e == nil {
+			return session.ErrNotFound
+		}
+		_, r, err := s.decodeEntry(e)
+		if err != nil {
+			return fmt.Errorf("memstore: update session: %w: %w", session.ErrCorrupt, err)
+		}
+		if !live(r, s.now()) {
+			return session.ErrNotFound
+		}
+		removeCold(sh, k)
+		he = &hotEntry{id: id, rec: r}
+		addHot(sh, h, he)
+	}
+	r := he.rec
 	if !live(r, s.now()) {
 		return session.ErrNotFound
 	}
@@ -199,7 +455,8 @@ func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update)
 	for k, v := range u.Set {
 		nr.Values[k] = bytes.Clone(v)
 	}
-	sh.records[id] = nr // UserID never changes, so the index stays
+	he.rec = nr // UserID never changes, so the index stays
+	he.used.Store(true)
 	return nil
 }
 
@@ -208,68 +465,78 @@ func (s *SessionStore) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete session: %w", err)
 	}
-	sh := s.shard(id)
+	k := s.keyOf(id)
+	sh := s.shardOf(k.h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s.remove(sh, id)
+	s.remove(sh, k)
 	return nil
 }
 
-// remove deletes the record id from sh, which the caller has locked, and
-// from the user index. It returns the removed record, or nil.
-func (s *SessionStore) remove(sh *sessionShard, id string) *session.Record {
-	r := sh.records[id]
-	if r == nil {
-		return nil
-	}
-	delete(sh.records, id)
-	s.unindex(r.UserID, id)
-	return r
-}
-
-// index adds id to the sessions of userID. The caller holds the lock of
-// id's session shard.
-func (s *SessionStore) index(userID, id string) {
+// index adds session hash h to the sessions of userID. The caller holds
+// the lock of the session's shard.
+func (s *SessionStore) index(userID string, h uint64) {
 	if userID == "" {
 		return
 	}
-	us := s.userShard(userID)
+	uh := s.hash(userID)
+	us := &s.users[uh%shardCount]
 	us.mu.Lock()
 	defer us.mu.Unlock()
-	set := us.ids[userID]
-	if set == nil {
-		set = make(map[string]struct{})
-		us.ids[userID] = set
-	}
-	set[id] = struct{}{}
+	old := us.ids[uh]
+	b := make([]byte, len(old), len(old)+8)
+	copy(b, old)
+	b = binary.LittleEndian.AppendUint64(b, h)
+	us.ids[uh] = unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
 }
 
-// unindex removes id from the sessions of userID. The caller holds the
-// lock of id's session shard.
-func (s *SessionStore) unindex(userID, id string) {
-	if userID == "" {
-		return
-	}
-	us := s.userShard(userID)
-	us.mu.Lock()
-	defer us.mu.Unlock()
-	set := us.ids[userID]
-	delete(set, id)
-	if len(set) == 0 {
-		delete(us.ids, userID)
+// unindex removes one occurrence of session hash h from the sessions of
+// userID. The caller holds the lock of the session's shard.
+func (s *SessionStore) unindex(userID string, h uint64) {
+	if userID != "" {
+		s.unindexUser(s.hash(userID), h)
 	}
 }
 
-// userIDs returns a snapshot of the session IDs indexed under userID.
-func (s *SessionStore) userIDs(userID string) []string {
-	us := s.userShard(userID)
-	us.mu.RLock()
-	defer us.mu.RUnlock()
-	ids := make([]string, 0, len(us.ids[userID]))
-	for id := range us.ids[userID] {
-		ids = append(ids, id)
+// unindexHash is unindex for a user ID read from a compact entry.
+func (s *SessionStore) unindexHash(userID []byte, h uint64) {
+	if len(userID) != 0 {
+		s.unindexUser(maphash.Bytes(s.seed, userID), h) // equal to s.hash(string(userID))
 	}
-	return ids
+}
+
+// unindexUser is unindex for the user whose ID hashes to uh.
+func (s *SessionStore) unindexUser(uh, h uint64) {
+	us := &s.users[uh%shardCount]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	old := us.ids[uh]
+	for i := 0; i+8 <= len(old); i += 8 {
+		if binary.LittleEndian.Uint64(view(old[i:])) == h {
+			if len(old) == 8 {
+				delete(us.ids, uh)
+			} else {
+				us.ids[uh] = old[:i] + old[i+8:]
+			}
+			return
+		}
+	}
+}
+
+// userHashes returns the distinct hashes of the session IDs indexed under
+// userID (a snapshot).
+func (s *SessionStore) userHashes(userID string) []uint64 {
+	uh := s.hash(userID)
+	us := &s.users[uh%shardCount]
+	us.mu.Lock()
+	old := us.ids[uh]
+	us.mu.Unlock()
+	hs := make([]uint64, 0, len(old)/8)
+	for i := 0; i+8 <= len(old); i += 8 {
+		hs = append(hs, binary.LittleEndian.Uint64(view(old[i:])))
+	}
+	slices.Sort(hs)
+	return slices.Compact(hs)
 }
 
 // ListByUser returns the live sessions of userID, newest first. Anonymous
@@ -283,15 +550,34 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 		return list, nil
 	}
 	now := s.now()
-	for _, id := range s.userIDs(userID) {
-		sh := s.shard(id)
+	for _, h := range s.userHashes(userID) {
+		sh := s.shardOf(h)
 		sh.mu.RLock()
-		r := sh.records[id]
-		sh.mu.RUnlock()
-		// The record may have changed since the snapshot of the index.
-		if live(r, now) && r.UserID == userID {
-			list = append(list, session.InfoOf(id, r))
+		for e := sh.hot[h]; e != nil; e = e.next {
+			// The record may have changed since the snapshot of the index.
+			if live(e.rec, now) && e.rec.UserID == userID {
+				list = append(list, session.InfoOf(e.id, e.rec))
+			}
 		}
+		for it := iterBucket(sh.cold[h]); ; {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			d := entryReader{b: e}
+			d.readID()
+			var hd header
+			d.readHeader(&hd)
+			if string(hd.userID) == userID && hd.times[2].After(now) {
+				id, r, err := s.decodeEntry(e)
+				if err != nil {
+					sh.mu.RUnlock()
+					return nil, fmt.Errorf("memstore: list sessions by user: %w: %w", session.ErrCorrupt, err)
+				}
+				list = append(list, session.InfoOf(id, r))
+			}
+		}
+		sh.mu.RUnlock()
 	}
 	slices.SortFunc(list, func(a, b session.Info) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
@@ -315,15 +601,36 @@ func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except .
 	}
 	now := s.now()
 	n := 0
-	for _, id := range s.userIDs(userID) {
-		if slices.Contains(except, id) {
-			continue
-		}
-		sh := s.shard(id)
+	for _, h := range s.userHashes(userID) {
+		sh := s.shardOf(h)
 		sh.mu.Lock()
-		if r := sh.records[id]; r != nil && r.UserID == userID {
-			s.remove(sh, id)
-			if live(r, now) {
+		// The IDs of the user's records under h, collected first, as
+		// removing changes the chain and the bucket.
+		var ids []string
+		for e := sh.hot[h]; e != nil; e = e.next {
+			if e.rec.UserID == userID {
+				ids = append(ids, e.id)
+			}
+		}
+		for it := iterBucket(sh.cold[h]); ; {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			d := entryReader{b: e}
+			digest, str := d.readID()
+			var hd header
+			d.readHeader(&hd)
+			if string(hd.userID) == userID {
+				ids = append(ids, entryID(digest, str))
+			}
+		}
+		for _, id := range ids {
+			if slices.Contains(except, id) {
+				continue
+			}
+			k := s.keyOf(id)
+			if expiry, ok := s.remove(sh, k); ok && expiry.After(now) {
 				n++
 			}
 		}
@@ -340,15 +647,15 @@ func (s *SessionStore) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n += len(sh.records)
+		n += sh.n
 		sh.mu.RUnlock()
 	}
 	return n
 }
 
-// Sweep removes expired records and returns how many it removed. It locks
-// one shard at a time, so it holds up only the requests for that shard's
-// sessions.
+// Sweep removes expired records and returns how many it removed; it also
+// turns cold the hot records not loaded since the sweep before. It works
+// through each shard in small steps, so no lock is held for long.
 func (s *SessionStore) Sweep(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: sweep sessions: %w", err)
@@ -363,26 +670,128 @@ func (s *SessionStore) Sweep(ctx context.Context) (int, error) {
 // errStopped reports that a sweep stopped early because stop was closed.
 var errStopped = errors.New("memstore: sweep stopped")
 
-// sweep removes expired records, one shard at a time, until done or until
-// stop is closed.
+// Steps of a sweep: the records handled under one hold of a shard's lock.
+const (
+	sweepHotStep  = 64  // hot records (each turned cold is encoded)
+	sweepColdStep = 256 // cold records (each only has its expiry read)
+)
+
+// sweep sweeps every shard, one at a time, until done or until stop is
+// closed.
 func (s *SessionStore) sweep(stop <-chan struct{}) (int, error) {
 	now := s.now()
 	n := 0
+	var hs []uint64
 	for i := range s.shards {
-		select {
-		case <-stop:
-			return n, errStopped
-		default:
-		}
 		sh := &s.shards[i]
-		sh.mu.Lock()
-		for id, r := range sh.records {
-			if !live(r, now) {
-				s.remove(sh, id)
+		// Snapshot the keys (a read lock: Loads go on), then work through
+		// them in steps.
+		hs = hs[:0]
+		sh.mu.RLock()
+		for h := range sh.hot {
+			hs = append(hs, h)
+		}
+		nhot := len(hs)
+		for h := range sh.cold {
+			hs = append(hs, h)
+		}
+		sh.mu.RUnlock()
+		for start := 0; start < len(hs); {
+			select {
+			case <-stop:
+				return n, errStopped
+			default:
+			}
+			step := sweepColdStep
+			if start < nhot {
+				step = min(sweepHotStep, nhot-start)
+			}
+			end := min(start+step, len(hs))
+			sh.mu.Lock()
+			if start < nhot {
+				n += s.sweepHot(sh, hs[start:end], now)
+			} else {
+				n += s.sweepCold(sh, hs[start:end], now)
+			}
+			sh.mu.Unlock()
+			start = end
+		}
+	}
+	return n, nil
+}
+
+// sweepHot removes the expired hot records under the hashes hs and turns
+// cold those not loaded since the last sweep. sh is locked.
+func (s *SessionStore) sweepHot(sh *sessionShard, hs []uint64, now time.Time) int {
+	n := 0
+	var buf [512]byte
+	for _, h := range hs {
+		for e := sh.hot[h]; e != nil; {
+			next := e.next
+			switch {
+			case !live(e.rec, now):
+				removeHot(sh, h, e.id)
+				sh.n--
+				s.unindex(e.rec.UserID, h)
+				n++
+			case e.used.Load():
+				e.used.Store(false)
+			default:
+				removeHot(sh, h, e.id)
+				addCold(sh, h, s.appendEntry(buf[:0], e.id, e.rec))
+			}
+			e = next
+		}
+	}
+	return n
+}
+
+// sweepCold removes the expired cold records under the hashes hs. sh is
+// locked.
+func (s *SessionStore) sweepCold(sh *sessionShard, hs []uint64, now time.Time) int {
+	n := 0
+	for _, h := range hs {
+		bucket, ok := sh.cold[h]
+		if !ok {
+			continue
+		}
+		if it := iterBucket(bucket); !it.multi {
+			// One record (the rule): remove it without decoding its ID.
+			d := entryReader{b: it.b}
+			d.readID()
+			var hd header
+			d.readHeader(&hd)
+			if !hd.times[2].After(now) {
+				delete(sh.cold, h)
+				sh.n--
+				s.unindexHash(hd.userID, h)
+				n++
+			}
+			continue
+		}
+		var expired []*key
+		for it := iterBucket(bucket); ; {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			d := entryReader{b: e}
+			digest, str := d.readID()
+			var hd header
+			d.readHeader(&hd)
+			if !hd.times[2].After(now) {
+				k := &key{id: entryID(digest, str), h: h}
+				if digest != nil {
+					k.digest, k.isDigest = [32]byte(digest), true
+				}
+				expired = append(expired, k)
+			}
+		}
+		for _, k := range expired {
+			if _, ok := s.remove(sh, k); ok {
 				n++
 			}
 		}
-		sh.mu.Unlock()
 	}
-	return n, nil
+	return n
 }
