@@ -297,8 +297,8 @@ func (s *SessionStore) appendValue(b []byte, key string, v []byte, userID string
 				}
 			}
 		}
-		// A JSON time.Time.
-		if n <= 64 {
+		// A JSON time.Time: "2006-01-02T15:04:05Z" at least.
+		if n >= 22 && n <= 64 && v[5] == '-' && v[11] == 'T' {
 			var t time.Time
 			if t.UnmarshalJSON(v) == nil {
 				_, off := t.Zone()
@@ -430,11 +430,20 @@ func sameID(digest, str []byte, id string, want *[32]byte, ok bool) bool {
 	return !ok && string(str) == id
 }
 
-// decodeEntry decodes a whole entry.
+// decodeEntry decodes a whole entry, with its ID.
 func (s *SessionStore) decodeEntry(e []byte) (string, *session.Record, error) {
+	r, err := s.decodeRecord(e)
+	if err != nil {
+		return "", nil, err
+	}
 	d := entryReader{b: e}
-	digest, str := d.readID()
-	id := entryID(digest, str)
+	return entryID(d.readID()), r, nil
+}
+
+// decodeRecord decodes the record of an entry.
+func (s *SessionStore) decodeRecord(e []byte) (*session.Record, error) {
+	d := entryReader{b: e}
+	d.readID()
 	var h header
 	d.readHeader(&h)
 	r := &session.Record{UserID: string(h.userID), CreatedAt: h.times[0], LastSeen: h.times[1], Expiry: h.times[2]}
@@ -452,7 +461,7 @@ func (s *SessionStore) decodeEntry(e []byte) (string, *session.Record, error) {
 	r.UserAgent, _ = s.readRef(&d)
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
-		return "", nil, fmt.Errorf("%w: values count", errCompact)
+		return nil, fmt.Errorf("%w: values count", errCompact)
 	}
 	r.Values = make(map[string][]byte, n)
 	// The values' bytes share one allocation, sized by the entry's rest.
@@ -491,9 +500,9 @@ func (s *SessionStore) decodeEntry(e []byte) (string, *session.Record, error) {
 		r.Values[k] = buf[start:len(buf):len(buf)]
 	}
 	if d.bad || len(d.b) != 0 || len(r.Values) != int(n) {
-		return "", nil, fmt.Errorf("%w: %q", errCompact, id)
+		return nil, errCompact
 	}
-	return id, r, nil
+	return r, nil
 }
 
 // readRef reads a string ref and its tag.

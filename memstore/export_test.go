@@ -7,5 +7,5 @@ func (s *SessionStore) Form(id string) (hot, cold bool) {
 	sh := s.shardOf(k.h)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return findHot(sh, k.h, id) != nil, findCold(sh, k) != nil
+	return findHot(sh, k.h, id) != nil, findCold(sh, &k) != nil
 }

@@ -96,11 +96,13 @@ type hotEntry struct {
 
 // userShard maps the 64-bit hashes of the user IDs that hash to it to the
 // hashes of their sessions' IDs, each 8 bytes little-endian, one per
-// session. It mirrors the session shards exactly (expired records
-// included, until they are swept): it is changed only while the session
-// shard of the affected record is locked, so the lock order is always
-// session shard, then user shard. Hashes can collide, so every use checks
-// the records themselves.
+// session (a multiset). It mirrors the session shards (expired records
+// included, until they are swept): an entry is added while the session
+// shard of its record is locked, when the record is stored, and removed
+// when the record is, or by the sweep just after, so it may briefly name a
+// record that is gone but never misses one. The lock order is session
+// shard, then user shard. Hashes can collide, so every use checks the
+// records themselves.
 type userShard struct {
 	mu  sync.Mutex
 	ids map[uint64]string
@@ -177,8 +179,8 @@ type key struct {
 	isDigest bool
 }
 
-func (s *SessionStore) keyOf(id string) *key {
-	k := &key{id: id, h: s.hash(id)}
+func (s *SessionStore) keyOf(id string) key {
+	k := key{id: id, h: s.hash(id)}
 	k.digest, k.isDigest = idDigestOf(id)
 	return k
 }
@@ -246,13 +248,13 @@ func (s *SessionStore) promote(id string, h uint64, sh *sessionShard) (*session.
 	k := s.keyOf(id)
 	k.h = h
 	sh.mu.RLock()
-	e := findCold(sh, k)
+	e := findCold(sh, &k)
 	sh.mu.RUnlock()
 	if e == nil {
 		// Gone, or promoted by a concurrent Load: look again.
 		return s.loadHot(id, h, sh)
 	}
-	_, r, err := s.decodeEntry(e) // e is immutable: no lock needed
+	r, err := s.decodeRecord(e) // e is immutable: no lock needed
 	if err != nil {
 		return nil, fmt.Errorf("memstore: load session: %w: %w", session.ErrCorrupt, err)
 	}
@@ -264,16 +266,16 @@ func (s *SessionStore) promote(id string, h uint64, sh *sessionShard) (*session.
 	if he := findHot(sh, h, id); he != nil {
 		return liveOrNotFound(he.rec, s.now())
 	}
-	if e2 := findCold(sh, k); e2 == nil || !bytes.Equal(e, e2) {
+	if e2 := findCold(sh, &k); e2 == nil || !bytes.Equal(e, e2) {
 		// Replaced or deleted meanwhile.
 		if e2 == nil {
 			return nil, session.ErrNotFound
 		}
-		if _, r, err = s.decodeEntry(e2); err != nil {
+		if r, err = s.decodeRecord(e2); err != nil {
 			return nil, fmt.Errorf("memstore: load session: %w: %w", session.ErrCorrupt, err)
 		}
 	}
-	removeCold(sh, k)
+	removeCold(sh, &k)
 	he := &hotEntry{id: id, rec: r}
 	he.used.Store(true)
 	addHot(sh, h, he)
@@ -411,7 +413,7 @@ func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Recor
 	sh := s.shardOf(k.h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s.remove(sh, k)
+	s.remove(sh, &k)
 	addCold(sh, k.h, e)
 	sh.n++
 	s.index(rec.UserID, k.h)
@@ -432,18 +434,18 @@ func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update)
 	he := findHot(sh, h, id)
 	if he == nil {
 		k := s.keyOf(id)
-		e := findCold(sh, k)
+		e := findCold(sh, &k)
 		if e == nil {
 			return session.ErrNotFound
 		}
-		_, r, err := s.decodeEntry(e)
+		r, err := s.decodeRecord(e)
 		if err != nil {
 			return fmt.Errorf("memstore: update session: %w: %w", session.ErrCorrupt, err)
 		}
 		if !live(r, s.now()) {
 			return session.ErrNotFound
 		}
-		removeCold(sh, k)
+		removeCold(sh, &k)
 		he = &hotEntry{id: id, rec: r}
 		addHot(sh, h, he)
 	}
@@ -469,7 +471,7 @@ func (s *SessionStore) Delete(ctx context.Context, id string) error {
 	sh := s.shardOf(k.h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s.remove(sh, k)
+	s.remove(sh, &k)
 	return nil
 }
 
@@ -630,7 +632,7 @@ func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except .
 				continue
 			}
 			k := s.keyOf(id)
-			if expiry, ok := s.remove(sh, k); ok && expiry.After(now) {
+			if expiry, ok := s.remove(sh, &k); ok && expiry.After(now) {
 				n++
 			}
 		}
@@ -670,128 +672,218 @@ func (s *SessionStore) Sweep(ctx context.Context) (int, error) {
 // errStopped reports that a sweep stopped early because stop was closed.
 var errStopped = errors.New("memstore: sweep stopped")
 
-// Steps of a sweep: the records handled under one hold of a shard's lock.
-const (
-	sweepHotStep  = 64  // hot records (each turned cold is encoded)
-	sweepColdStep = 256 // cold records (each only has its expiry read)
-)
+// sweepStep is the number of records a sweep examines under one hold of a
+// shard's read lock; it then takes the write lock only to remove the
+// expired ones and to swap in the compact form of idle hot ones (encoded
+// beforehand, without the lock), and updates the user index after
+// releasing it. So no lock is held for more than some microseconds.
+const sweepStep = 128
+
+// sweeper is the state of one sweep, reused across shards and steps.
+type sweeper struct {
+	s       *SessionStore
+	now     time.Time
+	hs      []uint64 // the keys of the shard being swept
+	demote  []demotion
+	expired []expiry
+	buf     []byte
+	gone    []removal
+	removed int
+}
+
+// removal is a cold entry removed under hash h. e aliases the bucket it was
+// in, which is never modified.
+type removal struct {
+	h uint64
+	e []byte
+}
+
+// demotion is a hot record to turn cold, with its compact form.
+type demotion struct {
+	h     uint64
+	e     *hotEntry
+	rec   *session.Record
+	start int // of its entry in sweeper.buf
+}
+
+// expiry is an expired record to remove: hot (e) or cold (bucket, the
+// cold form it was seen in).
+type expiry struct {
+	h      uint64
+	e      *hotEntry
+	bucket string
+}
 
 // sweep sweeps every shard, one at a time, until done or until stop is
 // closed.
 func (s *SessionStore) sweep(stop <-chan struct{}) (int, error) {
-	now := s.now()
-	n := 0
-	var hs []uint64
+	w := &sweeper{s: s, now: s.now()}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		// Snapshot the keys (a read lock: Loads go on), then work through
 		// them in steps.
-		hs = hs[:0]
+		w.hs = w.hs[:0]
 		sh.mu.RLock()
 		for h := range sh.hot {
-			hs = append(hs, h)
+			w.hs = append(w.hs, h)
 		}
-		nhot := len(hs)
+		nhot := len(w.hs)
 		for h := range sh.cold {
-			hs = append(hs, h)
+			w.hs = append(w.hs, h)
 		}
 		sh.mu.RUnlock()
-		for start := 0; start < len(hs); {
+		for start := 0; start < len(w.hs); {
 			select {
 			case <-stop:
-				return n, errStopped
+				return w.removed, errStopped
 			default:
 			}
-			step := sweepColdStep
 			if start < nhot {
-				step = min(sweepHotStep, nhot-start)
-			}
-			end := min(start+step, len(hs))
-			sh.mu.Lock()
-			if start < nhot {
-				n += s.sweepHot(sh, hs[start:end], now)
+				end := min(start+sweepStep, nhot)
+				w.hot(sh, w.hs[start:end])
+				start = end
 			} else {
-				n += s.sweepCold(sh, hs[start:end], now)
+				end := min(start+sweepStep, len(w.hs))
+				w.cold(sh, w.hs[start:end])
+				start = end
 			}
-			sh.mu.Unlock()
-			start = end
 		}
 	}
-	return n, nil
+	return w.removed, nil
 }
 
-// sweepHot removes the expired hot records under the hashes hs and turns
-// cold those not loaded since the last sweep. sh is locked.
-func (s *SessionStore) sweepHot(sh *sessionShard, hs []uint64, now time.Time) int {
-	n := 0
-	var buf [512]byte
+// hot sweeps the hot records of sh under the hashes hs: it removes the
+// expired ones, turns cold those not loaded since the last sweep, and
+// marks the others as not loaded.
+func (w *sweeper) hot(sh *sessionShard, hs []uint64) {
+	w.demote, w.expired, w.buf = w.demote[:0], w.expired[:0], w.buf[:0]
+	sh.mu.RLock()
 	for _, h := range hs {
-		for e := sh.hot[h]; e != nil; {
-			next := e.next
+		for e := sh.hot[h]; e != nil; e = e.next {
 			switch {
-			case !live(e.rec, now):
-				removeHot(sh, h, e.id)
-				sh.n--
-				s.unindex(e.rec.UserID, h)
-				n++
+			case !live(e.rec, w.now):
+				w.expired = append(w.expired, expiry{h: h, e: e})
 			case e.used.Load():
 				e.used.Store(false)
 			default:
-				removeHot(sh, h, e.id)
-				addCold(sh, h, s.appendEntry(buf[:0], e.id, e.rec))
+				w.demote = append(w.demote, demotion{h: h, e: e, rec: e.rec})
 			}
-			e = next
 		}
 	}
-	return n
+	sh.mu.RUnlock()
+	if len(w.demote) == 0 && len(w.expired) == 0 {
+		return
+	}
+	for i := range w.demote { // records never change: no lock needed
+		d := &w.demote[i]
+		d.start = len(w.buf)
+		w.buf = w.s.appendEntry(w.buf, d.e.id, d.rec)
+	}
+	sh.mu.Lock()
+	for i, d := range w.demote {
+		end := len(w.buf)
+		if i+1 < len(w.demote) {
+			end = w.demote[i+1].start
+		}
+		// Unless loaded or updated meanwhile.
+		if findHot(sh, d.h, d.e.id) == d.e && d.e.rec == d.rec && !d.e.used.Load() {
+			removeHot(sh, d.h, d.e.id)
+			addCold(sh, d.h, w.buf[d.start:end])
+		}
+	}
+	for i, x := range w.expired {
+		if findHot(sh, x.h, x.e.id) == x.e && !live(x.e.rec, w.now) {
+			removeHot(sh, x.h, x.e.id)
+			sh.n--
+		} else {
+			w.expired[i].e = nil // changed meanwhile: left for the next sweep
+		}
+	}
+	sh.mu.Unlock()
+	// The index may lose a record's entry just after the record.
+	for _, x := range w.expired {
+		if x.e != nil {
+			w.s.unindex(x.e.rec.UserID, x.h)
+			w.removed++
+		}
+	}
 }
 
-// sweepCold removes the expired cold records under the hashes hs. sh is
-// locked.
-func (s *SessionStore) sweepCold(sh *sessionShard, hs []uint64, now time.Time) int {
-	n := 0
+// cold removes the expired cold records of sh under the hashes hs.
+func (w *sweeper) cold(sh *sessionShard, hs []uint64) {
+	w.expired = w.expired[:0]
+	sh.mu.RLock()
 	for _, h := range hs {
 		bucket, ok := sh.cold[h]
 		if !ok {
 			continue
 		}
-		if it := iterBucket(bucket); !it.multi {
-			// One record (the rule): remove it without decoding its ID.
-			d := entryReader{b: it.b}
-			d.readID()
-			var hd header
-			d.readHeader(&hd)
-			if !hd.times[2].After(now) {
-				delete(sh.cold, h)
-				sh.n--
-				s.unindexHash(hd.userID, h)
-				n++
-			}
-			continue
-		}
-		var expired []*key
 		for it := iterBucket(bucket); ; {
 			e, ok := it.next()
 			if !ok {
 				break
 			}
 			d := entryReader{b: e}
-			digest, str := d.readID()
+			d.readID()
 			var hd header
 			d.readHeader(&hd)
-			if !hd.times[2].After(now) {
-				k := &key{id: entryID(digest, str), h: h}
-				if digest != nil {
-					k.digest, k.isDigest = [32]byte(digest), true
-				}
-				expired = append(expired, k)
-			}
-		}
-		for _, k := range expired {
-			if _, ok := s.remove(sh, k); ok {
-				n++
+			if !hd.times[2].After(w.now) {
+				w.expired = append(w.expired, expiry{h: h, bucket: bucket})
+				break
 			}
 		}
 	}
-	return n
+	sh.mu.RUnlock()
+	if len(w.expired) == 0 {
+		return
+	}
+	w.gone = w.gone[:0]
+	sh.mu.Lock()
+	for _, x := range w.expired {
+		bucket := sh.cold[x.h]
+		if unsafe.StringData(bucket) != unsafe.StringData(x.bucket) {
+			continue // changed meanwhile: left for the next sweep
+		}
+		if it := iterBucket(bucket); !it.multi {
+			// One record (the rule): remove it without decoding its ID.
+			delete(sh.cold, x.h)
+			sh.n--
+			w.gone = append(w.gone, removal{x.h, it.b})
+			continue
+		}
+		for _, k := range w.s.expiredIn(bucket, w.now) {
+			if removed := removeCold(sh, &k); removed != nil {
+				sh.n--
+				w.gone = append(w.gone, removal{x.h, removed})
+			}
+		}
+	}
+	sh.mu.Unlock()
+	// The index may lose a record's entry just after the record.
+	for _, g := range w.gone {
+		d := entryReader{b: g.e}
+		d.readID()
+		var hd header
+		d.readHeader(&hd)
+		w.s.unindexHash(hd.userID, g.h)
+		w.removed++
+	}
+}
+
+// expiredIn returns the keys of the expired records in a bucket of several.
+func (s *SessionStore) expiredIn(bucket string, now time.Time) []key {
+	var keys []key
+	for it := iterBucket(bucket); ; {
+		e, ok := it.next()
+		if !ok {
+			return keys
+		}
+		d := entryReader{b: e}
+		digest, str := d.readID()
+		var hd header
+		d.readHeader(&hd)
+		if !hd.times[2].After(now) {
+			keys = append(keys, s.keyOf(entryID(digest, str)))
+		}
+	}
 }
