@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -81,7 +83,12 @@ var errCompact = errors.New("memstore: bad compact session entry")
 // interner maps often repeated strings (user agents, value keys) to small
 // numbers. Strings are only ever added, so a number stays valid.
 type interner struct {
-	mu   sync.RWMutex
+	mu  sync.Mutex                  // serializes additions
+	tab atomic.Pointer[internTable] // read without a lock; replaced on addition
+}
+
+// internTable is one version of an interner's strings, never modified.
+type internTable struct {
 	idx  map[string]uint32
 	list []string
 }
@@ -89,41 +96,46 @@ type interner struct {
 // ref returns the number of s (1-based), adding it if there is room, or 0
 // when s is not interned.
 func (in *interner) ref(s string) uint32 {
-	in.mu.RLock()
-	k, ok := in.idx[s]
-	in.mu.RUnlock()
-	if ok {
-		return k
+	t := in.tab.Load()
+	if t != nil {
+		if k, ok := t.idx[s]; ok {
+			return k
+		}
 	}
 	if len(s) > internMaxLen {
 		return 0
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if k, ok := in.idx[s]; ok {
+	t = in.tab.Load()
+	if t == nil {
+		t = &internTable{}
+	}
+	if k, ok := t.idx[s]; ok {
 		return k
 	}
-	if len(in.list) >= internMax {
+	if len(t.list) >= internMax {
 		return 0
 	}
-	if in.idx == nil {
-		in.idx = make(map[string]uint32)
-	}
+	// Copying makes additions quadratic, but there are at most internMax.
+	nt := &internTable{idx: make(map[string]uint32, len(t.idx)+1), list: make([]string, len(t.list), len(t.list)+1)}
+	maps.Copy(nt.idx, t.idx)
+	copy(nt.list, t.list)
 	s = strings.Clone(s)
-	in.list = append(in.list, s)
-	k = uint32(len(in.list))
-	in.idx[s] = k
+	nt.list = append(nt.list, s)
+	k := uint32(len(nt.list))
+	nt.idx[s] = k
+	in.tab.Store(nt)
 	return k
 }
 
 // get returns string number k (1-based).
 func (in *interner) get(k uint64) (string, bool) {
-	in.mu.RLock()
-	defer in.mu.RUnlock()
-	if k == 0 || k > uint64(len(in.list)) {
+	t := in.tab.Load()
+	if t == nil || k == 0 || k > uint64(len(t.list)) {
 		return "", false
 	}
-	return in.list[k-1], true
+	return t.list[k-1], true
 }
 
 // idDigestOf returns the 32 bytes that id spells, if it is the strict
@@ -159,14 +171,14 @@ func (s *SessionStore) appendRef(b []byte, str string, tag byte) []byte {
 	return appendString(b, str)
 }
 
-// appendEntry appends the compact entry of rec stored under id.
-func (s *SessionStore) appendEntry(b []byte, id string, r *session.Record) []byte {
-	if d, ok := idDigestOf(id); ok {
+// appendEntry appends the compact entry of rec stored under k.
+func (s *SessionStore) appendEntry(b []byte, k *key, r *session.Record) []byte {
+	if k.isDigest {
 		b = append(b, idDigest)
-		b = append(b, d[:]...)
+		b = append(b, k.digest[:]...)
 	} else {
 		b = append(b, idString)
-		b = appendString(b, id)
+		b = appendString(b, k.id)
 	}
 	b = appendUserID(b, r.UserID)
 	b = binary.AppendVarint(b, r.CreatedAt.Unix())
@@ -257,7 +269,8 @@ func (d *entryReader) readTime(base time.Time) time.Time {
 }
 
 func appendIP(b []byte, ip string) []byte {
-	if a, err := netip.ParseAddr(ip); err == nil && a.Zone() == "" && a.String() == ip {
+	var buf [64]byte
+	if a, err := netip.ParseAddr(ip); err == nil && a.Zone() == "" && string(a.AppendTo(buf[:0])) == ip {
 		if a.Is4() {
 			b = append(b, ipV4)
 			a4 := a.As4()

@@ -409,7 +409,7 @@ func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Recor
 	}
 	k := s.keyOf(id)
 	var buf [512]byte
-	e := s.appendEntry(buf[:0], id, rec)
+	e := s.appendEntry(buf[:0], &k, rec)
 	sh := s.shardOf(k.h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -777,7 +777,8 @@ func (w *sweeper) hot(sh *sessionShard, hs []uint64) {
 	for i := range w.demote { // records never change: no lock needed
 		d := &w.demote[i]
 		d.start = len(w.buf)
-		w.buf = w.s.appendEntry(w.buf, d.e.id, d.rec)
+		k := w.s.keyOf(d.e.id)
+		w.buf = w.s.appendEntry(w.buf, &k, d.rec)
 	}
 	sh.mu.Lock()
 	for i, d := range w.demote {
