@@ -238,10 +238,22 @@ func TestScaleSmall(t *testing.T) {
 	before := heapAlloc()
 	sample := fill(t, s, ids, now, now, func(int) bool { return false })
 	after := heapAlloc()
+	runtime.KeepAlive(ids) // freed before after, it would count against the store
 	t.Logf("%d sessions: %d B/session", n, int64(after-before)/int64(n))
-	for _, id := range sample {
-		if _, err := s.Load(t.Context(), id); err != nil {
-			t.Errorf("Load(%q) = %v", id, err)
+	// Loaded (hot), then idle for two sweeps (cold again), then loaded.
+	for round := range 2 {
+		for _, id := range sample {
+			if _, err := s.Load(t.Context(), id); err != nil {
+				t.Errorf("round %d: Load(%q) = %v", round, id, err)
+			}
 		}
+		for range 2 {
+			if removed, err := s.Sweep(t.Context()); removed != 0 || err != nil {
+				t.Errorf("Sweep = %d, %v; want nothing removed", removed, err)
+			}
+		}
+	}
+	if s.Len() != n {
+		t.Errorf("Len() = %d, want %d", s.Len(), n)
 	}
 }
