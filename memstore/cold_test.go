@@ -35,6 +35,27 @@ func sameRecord(got, want *session.Record) string {
 	return ""
 }
 
+// newStores are the constructors of the stores the tests run on: the
+// store, and one whose hashes collide all the time.
+var newStores = []struct {
+	name string
+	new  func(memstore.SessionOptions) *memstore.SessionStore
+}{
+	{"distinct hashes", memstore.NewSessionStore},
+	{"colliding hashes", memstore.NewCollidingSessionStore},
+}
+
+// addOthers fills s with n unrelated records, so that on a colliding store
+// the records under test share their hashes with others.
+func addOthers(t *testing.T, s *memstore.SessionStore, n int, now time.Time) {
+	t.Helper()
+	for i := range n {
+		if err := s.Create(t.Context(), sessiontest.ScaleID(1000+i), sessiontest.ScaleRecord(1000+i, now, now.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // checkForm fails t unless the record of id is held as wanted.
 func checkForm(t *testing.T, s *memstore.SessionStore, id string, wantHot bool) {
 	t.Helper()
@@ -111,50 +132,65 @@ func TestColdRoundTrip(t *testing.T) {
 		})},
 		{"far future", sessiontest.ScaleID(17), base(func(r *session.Record) { r.Expiry = time.Date(9999, 1, 1, 0, 0, 0, 1, time.UTC) })},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := memstore.NewSessionStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
+	for _, ns := range newStores {
+		t.Run(ns.name, func(t *testing.T) {
+			s := ns.new(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
 			defer s.Close()
 			ctx := t.Context()
-			want := tt.rec.Clone()
-			if err := s.Create(ctx, tt.id, tt.rec); err != nil {
-				t.Fatal(err)
+			addOthers(t, s, 20, now)
+			want := make([]*session.Record, len(tests))
+			for i, tt := range tests {
+				want[i] = tt.rec.Clone()
+				if err := s.Create(ctx, tt.id, tt.rec); err != nil {
+					t.Fatal(err)
+				}
+				checkForm(t, s, tt.id, false)
 			}
-			checkForm(t, s, tt.id, false)
-			first, err := s.Load(ctx, tt.id)
-			if err != nil {
-				t.Fatalf("first Load = %v", err)
+			first := make([]*session.Record, len(tests))
+			for i, tt := range tests {
+				r, err := s.Load(ctx, tt.id)
+				if err != nil {
+					t.Fatalf("%s: first Load = %v", tt.name, err)
+				}
+				if d := sameRecord(r, want[i]); d != "" {
+					t.Errorf("%s: first Load (decoded) differs: %s", tt.name, d)
+				}
+				checkForm(t, s, tt.id, true)
+				first[i] = r
 			}
-			if d := sameRecord(first, want); d != "" {
-				t.Errorf("first Load (decoded) differs: %s", d)
+			kept := make([]*session.Record, len(tests))
+			for i, r := range first {
+				kept[i] = r.Clone()
 			}
-			checkForm(t, s, tt.id, true)
-			kept := first.Clone()
 
-			// A sweep after a Load keeps the record hot; the next, with no
+			// A sweep after a Load keeps a record hot; the next, with no
 			// Load in between, turns it cold.
-			for i, wantHot := range []bool{true, false} {
+			for _, wantHot := range []bool{true, false} {
 				if n, err := s.Sweep(ctx); n != 0 || err != nil {
 					t.Fatalf("Sweep = %d, %v; want nothing removed", n, err)
 				}
-				checkForm(t, s, tt.id, wantHot)
+				for _, tt := range tests {
+					checkForm(t, s, tt.id, wantHot)
+				}
 				if t.Failed() {
-					t.Fatalf("after sweep %d", i+1)
+					t.FailNow()
 				}
 			}
-			again, err := s.Load(ctx, tt.id)
-			if err != nil {
-				t.Fatalf("Load after going cold = %v", err)
+			for i, tt := range tests {
+				again, err := s.Load(ctx, tt.id)
+				if err != nil {
+					t.Fatalf("%s: Load after going cold = %v", tt.name, err)
+				}
+				if d := sameRecord(again, want[i]); d != "" {
+					t.Errorf("%s: Load after going cold differs: %s", tt.name, d)
+				}
+				// The record first returned was shared: it must not change.
+				if d := sameRecord(first[i], kept[i]); d != "" {
+					t.Errorf("%s: the record first loaded was modified: %s", tt.name, d)
+				}
 			}
-			if d := sameRecord(again, want); d != "" {
-				t.Errorf("Load after going cold differs: %s", d)
-			}
-			// The record first returned was shared: it must not change.
-			if d := sameRecord(first, kept); d != "" {
-				t.Errorf("the record first loaded was modified: %s", d)
-			}
-			if s.Len() != 1 {
-				t.Errorf("Len = %d, want 1", s.Len())
+			if want := 20 + len(tests); s.Len() != want {
+				t.Errorf("Len = %d, want %d", s.Len(), want)
 			}
 		})
 	}
@@ -163,53 +199,70 @@ func TestColdRoundTrip(t *testing.T) {
 // TestColdExpiry checks that expiry holds for cold records as for hot
 // ones: not loaded, not updated, and removed by the sweep.
 func TestColdExpiry(t *testing.T) {
-	for _, hot := range []bool{false, true} {
-		t.Run(map[bool]string{false: "cold", true: "hot"}[hot], func(t *testing.T) {
-			clock := sessiontest.NewClock()
-			s := memstore.NewSessionStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
-			defer s.Close()
-			ctx := t.Context()
-			now := clock.Now()
-			soon, later := sessiontest.ScaleID(1), sessiontest.ScaleID(2)
-			for id, expiry := range map[string]time.Time{soon: now.Add(time.Minute), later: now.Add(time.Hour)} {
-				if err := s.Create(ctx, id, sessiontest.ScaleRecord(0, now, expiry)); err != nil {
-					t.Fatal(err)
-				}
-				if hot {
-					if _, err := s.Load(ctx, id); err != nil {
-						t.Fatal(err)
-					}
-				}
-				checkForm(t, s, id, hot)
+	for _, ns := range newStores {
+		for _, hot := range []bool{false, true} {
+			t.Run(ns.name+"/"+map[bool]string{false: "cold", true: "hot"}[hot], func(t *testing.T) {
+				testColdExpiry(t, ns.new, hot)
+			})
+		}
+	}
+}
+
+func testColdExpiry(t *testing.T, newStore func(memstore.SessionOptions) *memstore.SessionStore, hot bool) {
+	clock := sessiontest.NewClock()
+	s := newStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
+	defer s.Close()
+	ctx := t.Context()
+	now := clock.Now()
+	addOthers(t, s, 20, now.Add(time.Minute))
+	soon, later := sessiontest.ScaleID(1), sessiontest.ScaleID(2)
+	for id, expiry := range map[string]time.Time{soon: now.Add(time.Minute), later: now.Add(time.Hour)} {
+		if err := s.Create(ctx, id, sessiontest.ScaleRecord(0, now, expiry)); err != nil {
+			t.Fatal(err)
+		}
+		if hot {
+			if _, err := s.Load(ctx, id); err != nil {
+				t.Fatal(err)
 			}
-			clock.Advance(time.Minute)
-			if _, err := s.Load(ctx, soon); !errors.Is(err, session.ErrNotFound) {
-				t.Errorf("Load of the expired record = %v, want ErrNotFound", err)
-			}
-			if err := s.Update(ctx, soon, &session.Update{Set: map[string][]byte{"k": []byte("v")}}); !errors.Is(err, session.ErrNotFound) {
-				t.Errorf("Update of the expired record = %v, want ErrNotFound", err)
-			}
-			if n, err := s.Sweep(ctx); n != 1 || err != nil {
-				t.Errorf("Sweep = %d, %v; want 1 removed", n, err)
-			}
-			if hot, cold := s.Form(soon); hot || cold {
-				t.Errorf("after Sweep, the expired record is still held (hot %v, cold %v)", hot, cold)
-			}
-			if _, err := s.Load(ctx, later); err != nil {
-				t.Errorf("Load of the live record = %v", err)
-			}
-		})
+		}
+		checkForm(t, s, id, hot)
+	}
+	clock.Advance(time.Minute)
+	if _, err := s.Load(ctx, soon); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load of the expired record = %v, want ErrNotFound", err)
+	}
+	if err := s.Update(ctx, soon, &session.Update{Set: map[string][]byte{"k": []byte("v")}}); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Update of the expired record = %v, want ErrNotFound", err)
+	}
+	if n, err := s.Sweep(ctx); n != 1 || err != nil {
+		t.Errorf("Sweep = %d, %v; want 1 removed", n, err)
+	}
+	if n := s.Len(); n != 21 {
+		t.Errorf("after Sweep, Len = %d, want 21", n)
+	}
+	if hot, cold := s.Form(soon); hot || cold {
+		t.Errorf("after Sweep, the expired record is still held (hot %v, cold %v)", hot, cold)
+	}
+	if _, err := s.Load(ctx, later); err != nil {
+		t.Errorf("Load of the live record = %v", err)
 	}
 }
 
 // TestColdUpdate checks that an Update of a cold record keeps the values it
 // does not name, and leaves the record hot.
 func TestColdUpdate(t *testing.T) {
+	for _, ns := range newStores {
+		t.Run(ns.name, func(t *testing.T) { testColdUpdate(t, ns.new) })
+	}
+}
+
+func testColdUpdate(t *testing.T, newStore func(memstore.SessionOptions) *memstore.SessionStore) {
 	clock := sessiontest.NewClock()
-	s := memstore.NewSessionStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
+	s := newStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
 	defer s.Close()
 	ctx := t.Context()
 	now := clock.Now()
+	addOthers(t, s, 20, now)
 	id := sessiontest.ScaleID(1)
 	rec := sessiontest.ScaleRecord(0, now, now.Add(time.Hour))
 	if err := s.Create(ctx, id, rec); err != nil {
@@ -232,11 +285,18 @@ func TestColdUpdate(t *testing.T) {
 // TestColdUserIndex checks that ListByUser and DeleteByUser see cold
 // records as well as hot ones.
 func TestColdUserIndex(t *testing.T) {
+	for _, ns := range newStores {
+		t.Run(ns.name, func(t *testing.T) { testColdUserIndex(t, ns.new) })
+	}
+}
+
+func testColdUserIndex(t *testing.T, newStore func(memstore.SessionOptions) *memstore.SessionStore) {
 	clock := sessiontest.NewClock()
-	s := memstore.NewSessionStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
+	s := newStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
 	defer s.Close()
 	ctx := t.Context()
 	now := clock.Now()
+	addOthers(t, s, 20, now)
 	// Records 0 and 1 belong to one user, 2 and 3 to another
 	// (sessiontest.ScaleSessionsPerUser), plus one more of the first.
 	var ids []string

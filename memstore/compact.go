@@ -24,34 +24,38 @@ import (
 //	id       0x00 + the 32-byte digest, when id is the base64url
 //	         (unpadded, strict) spelling of 32 bytes, as session IDs are;
 //	         else 0x01 + uvarint length + the bytes of id
-//	user     uvarint length + UserID
-//	times    varint seconds and uvarint nanoseconds of CreatedAt; then of
-//	         LastSeen and of Expiry, their seconds as a (wrapping)
-//	         difference from those of the time before
+//	user     uvarint n<<1|1 for a UserID that is the canonical decimal
+//	         spelling of n, else uvarint length<<1 + the bytes
+//	times    CreatedAt as varint seconds and uvarint nanoseconds; then
+//	         LastSeen as a time from CreatedAt, and Expiry as a time from
+//	         LastSeen (see appendTime: mostly a varint delta in seconds,
+//	         milliseconds or nanoseconds)
 //	ip       0x00 + uvarint length + bytes, or 0x04 + 4 bytes (IPv4),
 //	         or 0x06 + 16 bytes (IPv6), when the address reads back as the
 //	         same string
-//	agent    a string ref (below)
-//	values   uvarint count, then for each its key (a string ref), a value
-//	         tag and the value's payload:
+//	agent    a string ref (below), tag 0
+//	values   uvarint count, then for each its key (a string ref) whose tag
+//	         says how the value's payload follows:
 //	           valRaw:    uvarint length + bytes
 //	           valBase64: uvarint length + bytes b, for the value `"` +
 //	                      base64.StdEncoding(b) + `"` (a JSON []byte)
-//	           valTime:   varint seconds, uvarint nanoseconds, varint zone
-//	                      offset in seconds, for a JSON time.Time
+//	           valTime:   a time from CreatedAt (as above) and the varint
+//	                      zone offset in seconds, for a JSON time.Time
 //	           valUser:   like valRaw, with every occurrence of the UserID
 //	                      written as the byte userMark
 //
-// A string ref is uvarint 0 + uvarint length + bytes, or uvarint k (k >= 1)
-// for string k-1 of the store's intern table, which holds the user agents
-// and value keys seen (up to internMax of them). Each special form is used
-// only when decoding it gives back exactly the original bytes, so every
-// record survives the round trip unchanged, except that times come back
-// in the local time zone and without a monotonic clock reading.
+// A string ref is a uvarint k<<2|tag: k = 0 is followed by the uvarint
+// length and the bytes, k >= 1 is string k-1 of the store's intern table,
+// which holds the user agents and value keys seen (up to internMax of
+// them). Each special form is used only when decoding it gives back
+// exactly the original bytes, so every record survives the round trip
+// unchanged, except that times come back in the local time zone and
+// without a monotonic clock reading.
 //
 // A bucket (the value of a shard's cold map) holds the entries whose IDs
-// share one 64-bit hash, each prefixed by its uvarint length: one entry,
-// unless two IDs collide.
+// share one 64-bit hash: the entry itself, or, when IDs collide,
+// bucketMulti followed by the entries, each prefixed by its uvarint
+// length.
 
 const (
 	idDigest = 0

@@ -67,6 +67,7 @@ type SessionOptions struct {
 type SessionStore struct {
 	now    func() time.Time
 	seed   maphash.Seed
+	mask   uint64 // of the hashes: all ones, but fewer bits in tests of collisions
 	shards [shardCount]sessionShard
 	users  [shardCount]userShard
 	strs   interner // user agents and value keys of cold records
@@ -111,7 +112,7 @@ type userShard struct {
 // NewSessionStore returns an empty SessionStore configured by opts, and
 // starts its background sweep unless opts.SweepInterval is negative.
 func NewSessionStore(opts SessionOptions) *SessionStore {
-	s := &SessionStore{now: opts.Now, seed: maphash.MakeSeed(), stop: make(chan struct{})}
+	s := &SessionStore{now: opts.Now, seed: maphash.MakeSeed(), mask: ^uint64(0), stop: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -158,7 +159,10 @@ func (s *SessionStore) sweepEvery(interval time.Duration) {
 	}
 }
 
-func (s *SessionStore) hash(str string) uint64 { return maphash.String(s.seed, str) }
+func (s *SessionStore) hash(str string) uint64 { return maphash.String(s.seed, str) & s.mask }
+
+// hashBytes is hash for bytes: hashBytes(b) == hash(string(b)).
+func (s *SessionStore) hashBytes(b []byte) uint64 { return maphash.Bytes(s.seed, b) & s.mask }
 
 func (s *SessionStore) shardOf(h uint64) *sessionShard { return &s.shards[h%shardCount] }
 
@@ -503,7 +507,7 @@ func (s *SessionStore) unindex(userID string, h uint64) {
 // unindexHash is unindex for a user ID read from a compact entry.
 func (s *SessionStore) unindexHash(userID []byte, h uint64) {
 	if len(userID) != 0 {
-		s.unindexUser(maphash.Bytes(s.seed, userID), h) // equal to s.hash(string(userID))
+		s.unindexUser(s.hashBytes(userID), h)
 	}
 }
 
