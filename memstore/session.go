@@ -56,11 +56,11 @@ type SessionOptions struct {
 // that Load returns without copying, so the caller must not modify it (as
 // the session.Store contract already requires); Update replaces it with a
 // new one, and nothing ever modifies it. A cold record is one compact
-// string of bytes (about a quarter of the memory; see compact.go). Create
+// string of bytes (a quarter of the memory or less; see compact.go). Create
 // stores records cold; the first Load of a cold record decodes it and
 // keeps it hot; each sweep removes expired records and turns back cold the
 // hot records that were not loaded since the sweep before. A million idle
-// signed-in sessions thus take about 250 MB, and only those in use are
+// signed-in sessions thus take about 270 MB, and only those in use are
 // kept decoded.
 //
 // A SessionStore is safe for concurrent use.
