@@ -22,11 +22,16 @@ import (
 //
 //   - B/session: heap bytes per session over the process's baseline
 //     (runtime.MemStats.HeapAlloc after a GC, before and after filling);
-//   - ns/op: one Load of a random stored session, at 1,000 and at
-//     1,000,000 sessions (it should not grow with the store);
+//   - hot-B/session: the same for a session that has been loaded, and is
+//     kept decoded until the sweep finds it idle;
+//   - cold-load-ns: the first Load of a session after Create, which
+//     decodes it;
+//   - ns/op: one Load of a random stored session (already loaded once), at
+//     1,000 and at 1,000,000 sessions (it should not grow with the store);
 //   - p99-load-ns and max-load-ns: the latency of Loads run in a loop
 //     while a Sweep removes half of 1,000,000 sessions, which have
-//     expired, from the same store.
+//     expired, from the same store, and turns cold the hot sessions that
+//     were idle (see benchSweep).
 //
 // Filling a million sessions takes a few seconds and about 300 MB, so
 // the 1,000,000 sizes run only with -bench:
@@ -42,16 +47,24 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
-// fill creates n sessions in s, those with expired(i) true expiring at
-// soon and the others an hour later, and returns a sample of up to 1000 of
-// the IDs of live ones.
-func fill(tb testing.TB, s session.Store, n int, now, soon time.Time, expired func(i int) bool) []string {
+// scaleIDs returns n fresh session IDs, for fill.
+func scaleIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = sessiontest.ScaleID(i)
+	}
+	return ids
+}
+
+// fill creates a session in s under each of ids, those with expired(i)
+// true expiring at soon and the others an hour later, and returns a sample
+// of up to 1000 of the IDs of live ones.
+func fill(tb testing.TB, s session.Store, ids []string, now, soon time.Time, expired func(i int) bool) []string {
 	tb.Helper()
 	ctx := context.Background()
 	var sample []string
-	step := max(1, n/1000)
-	for i := range n {
-		id := sessiontest.ScaleID(i)
+	step := max(1, len(ids)/1000)
+	for i, id := range ids {
 		expiry := now.Add(time.Hour)
 		if expired(i) {
 			expiry = soon
@@ -71,12 +84,23 @@ func BenchmarkScale(b *testing.B) {
 			now := time.Now()
 			s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
 			defer s.Close()
+			ids := scaleIDs(n) // made before the baseline: the store holds copies
 			before := heapAlloc()
-			sample := fill(b, s, n, now, now, func(int) bool { return false })
-			after := heapAlloc()
-			b.ReportMetric(float64(int64(after-before))/float64(n), "B/session")
+			sample := fill(b, s, ids, now, now, func(int) bool { return false })
+			filled := heapAlloc()
 			ctx := context.Background()
-			b.ResetTimer()
+
+			// The first Load of each sampled session decodes it (cold) and
+			// keeps it decoded (hot), which takes more memory.
+			start := time.Now()
+			for _, id := range sample {
+				if _, err := s.Load(ctx, id); err != nil {
+					b.Fatal(err)
+				}
+			}
+			coldLoad := time.Since(start) / time.Duration(len(sample))
+			loaded := heapAlloc()
+
 			i := 0
 			for b.Loop() {
 				if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
@@ -85,6 +109,13 @@ func BenchmarkScale(b *testing.B) {
 				i++
 			}
 			runtime.KeepAlive(s)
+			runtime.KeepAlive(ids) // freed earlier, it would count against the store
+
+			// b.Loop clears the metrics reported before it: report after.
+			perSession := float64(int64(filled-before)) / float64(n)
+			b.ReportMetric(perSession, "B/session")
+			b.ReportMetric(perSession+float64(int64(loaded-filled))/float64(len(sample)), "hot-B/session")
+			b.ReportMetric(float64(coldLoad.Nanoseconds()), "cold-load-ns")
 		})
 	}
 	b.Run("Sweep/sessions=1000000", func(b *testing.B) {
@@ -92,55 +123,101 @@ func BenchmarkScale(b *testing.B) {
 	})
 }
 
-// benchSweep fills a store with n sessions, half of them expired, and
+// benchSweep fills a store with n sessions, half of them expired and a
+// tenth of the others loaded (hot) but idle since the last sweep, and
 // measures Loads of live sessions, in a loop on another goroutine, while
-// one Sweep removes the expired half.
+// one Sweep removes the expired half and turns the idle hot ones cold. For
+// comparison, it then measures the same loop for as long without a sweep
+// (idle-p99-load-ns, idle-max-load-ns), and while another goroutine only
+// keeps a processor busy (busy-p99-load-ns, busy-max-load-ns): on a
+// loaded machine, the tail of the latencies is mostly waiting for a
+// processor, not for a lock.
+// spin is the work of the busy goroutine of benchSweep.
+var spin atomic.Int64
+
 func benchSweep(b *testing.B, n int) {
 	clock := time.Now()
 	var offset atomic.Int64
 	now := func() time.Time { return clock.Add(time.Duration(offset.Load())) }
 	s := memstore.NewSessionStore(memstore.SessionOptions{Now: now, SweepInterval: -1})
 	defer s.Close()
-	sample := fill(b, s, n, clock, clock.Add(time.Minute), func(i int) bool { return i%2 == 1 })
-	offset.Store(int64(2 * time.Minute))
+	ids := scaleIDs(n)
+	sample := fill(b, s, ids, clock, clock.Add(time.Minute), func(i int) bool { return i%2 == 1 })
 	ctx := context.Background()
+	for i := 0; i < n; i += 20 { // a tenth of the live ones (even i)
+		if _, err := s.Load(ctx, ids[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.Sweep(ctx); err != nil { // marks them not loaded since
+		b.Fatal(err)
+	}
+	offset.Store(int64(2 * time.Minute))
 
-	var (
-		wg        sync.WaitGroup
-		stop      atomic.Bool
-		latencies []time.Duration
-	)
-	wg.Go(func() {
+	// probe loads sample sessions until stop is set, and returns the
+	// latencies sorted.
+	probe := func(stop *atomic.Bool) []time.Duration {
+		var latencies []time.Duration
 		for i := 0; !stop.Load(); i++ {
 			start := time.Now()
 			if _, err := s.Load(ctx, sample[i%len(sample)]); err != nil {
 				b.Error(err)
-				return
+				break
 			}
 			latencies = append(latencies, time.Since(start))
 			time.Sleep(10 * time.Microsecond)
 		}
+		slices.Sort(latencies)
+		return latencies
+	}
+	run := func(work func()) []time.Duration {
+		var (
+			wg        sync.WaitGroup
+			stop      atomic.Bool
+			latencies []time.Duration
+		)
+		wg.Go(func() { latencies = probe(&stop) })
+		time.Sleep(10 * time.Millisecond)
+		work()
+		stop.Store(true)
+		wg.Wait()
+		return latencies
+	}
+
+	var (
+		removed int
+		err     error
+		elapsed time.Duration
+	)
+	swept := run(func() {
+		start := time.Now()
+		removed, err = s.Sweep(ctx)
+		elapsed = time.Since(start)
 	})
-	time.Sleep(10 * time.Millisecond)
-	b.ResetTimer()
-	start := time.Now()
-	removed, err := s.Sweep(ctx)
-	elapsed := time.Since(start)
-	b.StopTimer()
-	stop.Store(true)
-	wg.Wait()
 	if err != nil || removed != n/2 {
 		b.Fatalf("Sweep = %d, %v; want %d removed", removed, err, n/2)
 	}
-	slices.Sort(latencies)
-	b.ReportMetric(float64(elapsed.Milliseconds()), "sweep-ms")
-	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds()), "p99-load-ns")
-	b.ReportMetric(float64(latencies[len(latencies)-1].Nanoseconds()), "max-load-ns")
-	b.ReportMetric(float64(len(latencies)), "loads")
+	idle := run(func() { time.Sleep(elapsed) })
+	busy := run(func() { // a goroutine as busy as the sweep, without its locks
+		for deadline := time.Now().Add(elapsed); time.Now().Before(deadline); {
+			spin.Add(1)
+		}
+	})
 	for b.Loop() {
-		// The figures above are of the one Sweep; b.Loop only ends the
-		// benchmark.
+		// The figures below are of the one Sweep; b.Loop only ends the
+		// benchmark (and clears metrics reported before it).
 	}
+	p99 := func(l []time.Duration) float64 { return float64(l[len(l)*99/100].Nanoseconds()) }
+	last := func(l []time.Duration) float64 { return float64(l[len(l)-1].Nanoseconds()) }
+	b.ReportMetric(float64(elapsed.Milliseconds()), "sweep-ms")
+	b.ReportMetric(p99(swept), "p99-load-ns")
+	b.ReportMetric(last(swept), "max-load-ns")
+	b.ReportMetric(float64(len(swept)), "loads")
+	b.ReportMetric(p99(idle), "idle-p99-load-ns")
+	b.ReportMetric(last(idle), "idle-max-load-ns")
+	b.ReportMetric(p99(busy), "busy-p99-load-ns")
+	b.ReportMetric(last(busy), "busy-max-load-ns")
+	runtime.KeepAlive(ids)
 }
 
 // TestScaleSmall runs the scale measurements on a small store, so that go
@@ -157,13 +234,26 @@ func TestScaleSmall(t *testing.T) {
 	now := time.Now()
 	s := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
 	defer s.Close()
+	ids := scaleIDs(n)
 	before := heapAlloc()
-	sample := fill(t, s, n, now, now, func(int) bool { return false })
+	sample := fill(t, s, ids, now, now, func(int) bool { return false })
 	after := heapAlloc()
+	runtime.KeepAlive(ids) // freed before after, it would count against the store
 	t.Logf("%d sessions: %d B/session", n, int64(after-before)/int64(n))
-	for _, id := range sample {
-		if _, err := s.Load(t.Context(), id); err != nil {
-			t.Errorf("Load(%q) = %v", id, err)
+	// Loaded (hot), then idle for two sweeps (cold again), then loaded.
+	for round := range 2 {
+		for _, id := range sample {
+			if _, err := s.Load(t.Context(), id); err != nil {
+				t.Errorf("round %d: Load(%q) = %v", round, id, err)
+			}
 		}
+		for range 2 {
+			if removed, err := s.Sweep(t.Context()); removed != 0 || err != nil {
+				t.Errorf("Sweep = %d, %v; want nothing removed", removed, err)
+			}
+		}
+	}
+	if s.Len() != n {
+		t.Errorf("Len() = %d, want %d", s.Len(), n)
 	}
 }

@@ -18,6 +18,16 @@ func TestSessionStore(t *testing.T) {
 	})
 }
 
+// TestSessionStoreCollisions runs the conformance suite on a store whose
+// hashes collide all the time.
+func TestSessionStoreCollisions(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T, clock *sessiontest.Clock) session.Store {
+		s := memstore.NewCollidingSessionStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestSessionStoreBackgroundSweep(t *testing.T) {
 	clock := sessiontest.NewClock()
 	s := memstore.NewSessionStore(memstore.SessionOptions{Now: clock.Now, SweepInterval: time.Millisecond})
