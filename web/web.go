@@ -537,7 +537,8 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		start := time.Now()
 		id := s.requestID(r)
 		h["X-Request-Id"] = []string{id} // canonical form of X-Request-ID
-		st := &requestState{ // one allocation for both
+		// One allocation for both.
+		st := &requestState{
 			rw: responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")},
 			ri: requestInfo{version: s.version, id: id},
 		}
