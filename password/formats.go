@@ -40,16 +40,43 @@ const (
 // form with their own defaults (260000 in 2.2, 600000 in 2.3 and 3.0).
 const werkzeugDefaultIterations = 1_000_000
 
+// argon2Func derives an argon2 key of variant "argon2id" or "argon2i", as
+// argon2.IDKey or argon2.Key does.
+type argon2Func func(variant string, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+
+// argon2Key is the argon2Func that computes in this goroutine.
+func argon2Key(variant string, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	if variant == "argon2i" {
+		return argon2.Key(password, salt, time, memory, threads, keyLen)
+	}
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+}
+
 // parse reads encoded and returns a function that computes whether password
-// matches it. All errors are found here, before any expensive work.
-func parse(encoded, password string) (check func() bool, err error) {
+// matches it, deriving argon2 keys with the function it is given (other
+// formats ignore it), and whether encoded is an argon2 hash. All errors are
+// found here, before any expensive work.
+func parse(encoded, password string) (check func(argon2Func) bool, isArgon2 bool, err error) {
 	switch {
 	case strings.HasPrefix(encoded, "$argon2"):
-		return parseArgon2(encoded, password)
+		check, err = parseArgon2(encoded, password)
+		return check, true, err
+	case strings.HasPrefix(encoded, "argon2$"): // Django
+		check, err = parseArgon2(encoded[len("argon2"):], password)
+		return check, true, err
+	}
+	other, err := parseOther(encoded, password)
+	if err != nil {
+		return nil, false, err
+	}
+	return func(argon2Func) bool { return other() }, false, nil
+}
+
+// parseOther is parse for the formats other than argon2.
+func parseOther(encoded, password string) (check func() bool, err error) {
+	switch {
 	case strings.HasPrefix(encoded, "$2"):
 		return parseBcrypt(encoded, []byte(password))
-	case strings.HasPrefix(encoded, "argon2$"): // Django
-		return parseArgon2(encoded[len("argon2"):], password)
 	case strings.HasPrefix(encoded, "bcrypt_sha256$"): // Django
 		sum := sha256.Sum256([]byte(password))
 		return parseBcrypt(encoded[len("bcrypt_sha256$"):], []byte(hex.EncodeToString(sum[:])))
@@ -160,17 +187,13 @@ func checkArgon2(memory, time, threads, saltLen, keyLen uint32) error {
 	return nil
 }
 
-func parseArgon2(encoded, password string) (func() bool, error) {
+func parseArgon2(encoded, password string) (func(argon2Func) bool, error) {
 	p, err := parsePHC(encoded)
 	if err != nil {
 		return nil, err
 	}
-	derive := argon2.IDKey
-	if p.variant == "argon2i" {
-		derive = argon2.Key
-	}
-	return func() bool {
-		key := derive([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	return func(derive argon2Func) bool {
+		key := derive(p.variant, []byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 		return subtle.ConstantTimeCompare(key, p.key) == 1
 	}, nil
 }

@@ -96,7 +96,9 @@ func (p Params) validate() error {
 // limit on how many hashes compute at once (MaxConcurrent), so a burst of
 // logins queues instead of exhausting CPU and memory; on Linux each hash
 // also runs on a thread of the lowest priority (nice 19), so the kernel
-// serves the process's other threads, and other programs, first.
+// serves the process's other threads, and other programs, first. The
+// argon2 derivations can go elsewhere, such as to worker processes
+// (see the Argon2 field).
 //
 // When every slot is taken, a call waits up to MaxWait, then fails with an
 // error wrapping ErrBusy; if its context ends first, the error wraps both
@@ -131,14 +133,28 @@ type Hasher struct {
 	// It must be fast and safe for concurrent use.
 	OnWait func(wait time.Duration)
 
+	// Argon2, if set, computes every argon2 key derivation (of Hash,
+	// DummyVerify, and Verify and VerifyRehash of argon2id and argon2i
+	// hashes), such as a pool of worker processes of the lowest priority
+	// (see cmd/hallpass). It is called in a hashing slot, on the calling
+	// goroutine, with the call's context, the variant ("argon2id" or
+	// "argon2i") and the arguments of argon2.IDKey or argon2.Key, and must
+	// return the same key, or an error. On an error (or a key of the wrong
+	// length) the Hasher computes the key itself, as when Argon2 is nil,
+	// and counts the failure in Stats.Argon2Failures. The error must not
+	// contain the password. Other formats (bcrypt, scrypt, PBKDF2) are
+	// always computed in-process. It must be safe for concurrent use.
+	Argon2 func(ctx context.Context, variant string, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error)
+
 	once      sync.Once
 	sem       chan struct{}
 	dummySalt []byte
 	dummyKey  []byte
 
-	computations atomic.Uint64
-	busy         atomic.Uint64
-	waiting      atomic.Int64
+	computations   atomic.Uint64
+	busy           atomic.Uint64
+	waiting        atomic.Int64
+	argon2Failures atomic.Uint64
 
 	// testHook, if set, runs while a computation holds its slot.
 	testHook func()
@@ -169,12 +185,21 @@ type Stats struct {
 	// Waiting is the number of calls waiting for a slot right now: the
 	// depth of the queue.
 	Waiting int64
+
+	// Argon2Failures is the number of derivations that the Argon2 hook
+	// failed, and the Hasher computed itself.
+	Argon2Failures uint64
 }
 
 // Stats returns the Hasher's counters. Tests use it to check that two code
 // paths do the same hashing work without timing them.
 func (h *Hasher) Stats() Stats {
-	return Stats{Computations: h.computations.Load(), Busy: h.busy.Load(), Waiting: h.waiting.Load()}
+	return Stats{
+		Computations:   h.computations.Load(),
+		Busy:           h.busy.Load(),
+		Waiting:        h.waiting.Load(),
+		Argon2Failures: h.argon2Failures.Load(),
+	}
 }
 
 func (h *Hasher) init() {
@@ -234,19 +259,38 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// compute runs f in a hashing slot, at low priority, and counts it.
-func (h *Hasher) compute(ctx context.Context, f func()) error {
+// compute runs f in a hashing slot, and counts it. f gets the function
+// that derives its argon2 keys: with the Argon2 hook set and f an argon2
+// computation (usesArgon2), f runs on the calling goroutine and the hook
+// derives; otherwise f runs in-process at low priority.
+func (h *Hasher) compute(ctx context.Context, usesArgon2 bool, f func(derive argon2Func)) error {
 	release, err := h.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
 	h.computations.Add(1)
-	lowPriority(func() {
-		if h.testHook != nil {
-			h.testHook()
+	if h.Argon2 == nil || !usesArgon2 {
+		lowPriority(func() {
+			if h.testHook != nil {
+				h.testHook()
+			}
+			f(argon2Key)
+		})
+		return nil
+	}
+	if h.testHook != nil {
+		h.testHook()
+	}
+	f(func(variant string, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+		key, err := h.Argon2(ctx, variant, password, salt, time, memory, threads, keyLen)
+		if err == nil && len(key) == int(keyLen) {
+			return key
 		}
-		f()
+		// Correctness first: compute the key here, as without the hook.
+		h.argon2Failures.Add(1)
+		lowPriority(func() { key = argon2Key(variant, password, salt, time, memory, threads, keyLen) })
+		return key
 	})
 	return nil
 }
@@ -269,8 +313,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := randomBytes(int(p.SaltLength))
 	pw := []byte(norm.NFC.String(password))
 	var key []byte
-	err := h.compute(ctx, func() {
-		key = argon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+	err := h.compute(ctx, true, func(derive argon2Func) {
+		key = derive("argon2id", pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 	})
 	if err != nil {
 		return "", err
@@ -320,11 +364,11 @@ func (h *Hasher) verify(ctx context.Context, password, encoded string) (ok, raw 
 	}
 	nfc := norm.NFC.String(password)
 	for _, candidate := range []string{nfc, password} {
-		check, err := parse(encoded, candidate)
+		check, isArgon2, err := parse(encoded, candidate)
 		if err != nil {
 			return false, false, err
 		}
-		if err := h.compute(ctx, func() { ok = check() }); err != nil {
+		if err := h.compute(ctx, isArgon2, func(derive argon2Func) { ok = check(derive) }); err != nil {
 			return false, false, err
 		}
 		if ok || candidate == password {
@@ -357,8 +401,8 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
 	// the work Verify does for a stored hash with these parameters.
 	nfc := norm.NFC.String(password)
 	for _, candidate := range []string{nfc, password} {
-		err := h.compute(ctx, func() {
-			key := argon2.IDKey([]byte(candidate), h.dummySalt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+		err := h.compute(ctx, true, func(derive argon2Func) {
+			key := derive("argon2id", []byte(candidate), h.dummySalt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 			subtle.ConstantTimeCompare(key, h.dummyKey)
 		})
 		if err != nil || candidate == password {
@@ -436,6 +480,6 @@ func encodePHC(variant string, memory, time uint32, threads uint8, salt, key []b
 // hashing, so it is cheap enough to validate a whole import file. The
 // error wraps ErrUnknownFormat or ErrMalformedHash.
 func CheckHash(encoded string) error {
-	_, err := parse(encoded, "")
+	_, _, err := parse(encoded, "")
 	return err
 }

@@ -3,7 +3,8 @@ package password
 import (
 	"runtime"
 	"syscall"
-	"unsafe"
+
+	"github.com/hallpass/hallpass/internal/sched"
 )
 
 // hashNice is the nice value of the threads that compute hashes: the
@@ -12,9 +13,11 @@ import (
 const hashNice = 19
 
 // lowPriority runs f on a thread of its own at the lowest scheduling
-// priority (nice 19), and returns when f has returned. The thread ends
-// with f: an unprivileged process cannot raise a thread's priority again,
-// so it is never reused for other work.
+// priority (nice 19, and SCHED_IDLE: it runs only on a CPU that no other
+// thread wants, and a thread of the normal policy that wakes up takes its
+// CPU at once), and returns when f has returned. The thread ends with f:
+// an unprivileged process cannot raise a thread's priority again, so it is
+// never reused for other work.
 func lowPriority(f func()) {
 	done := make(chan struct{})
 	go func() {
@@ -24,23 +27,8 @@ func lowPriority(f func()) {
 		// Best effort: f runs anyway if the kernel refuses.
 		tid := syscall.Gettid()
 		syscall.Setpriority(syscall.PRIO_PROCESS, tid, hashNice)
-		setIdlePolicy(tid)
+		sched.SetIdle(tid)
 		f()
 	}()
 	<-done
-}
-
-// schedIdle is the Linux scheduling policy SCHED_IDLE.
-const schedIdle = 5
-
-// setIdlePolicy puts thread tid under SCHED_IDLE: it runs only on a CPU
-// that no other thread wants, and a thread of the normal policy that
-// wakes up takes its CPU at once (nice 19 alone still leaves the hash a
-// time slice of a few milliseconds before a page request gets the CPU).
-// Any process may lower its own threads' policy so. It reports whether the
-// kernel accepted.
-func setIdlePolicy(tid int) bool {
-	var param struct{ priority int32 } // struct sched_param; 0 for SCHED_IDLE
-	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), schedIdle, uintptr(unsafe.Pointer(&param)))
-	return errno == 0
 }

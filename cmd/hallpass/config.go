@@ -9,6 +9,7 @@ import (
 	netmail "net/mail"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ import (
 	"github.com/hallpass/hallpass/redisstore"
 	"github.com/hallpass/hallpass/throttle"
 )
+
+// defaultHashProcesses is the default of HALLPASS_HASH_PROCESSES: true on
+// Linux, where the workers run under SCHED_IDLE, false elsewhere.
+var defaultHashProcesses = strconv.FormatBool(runtime.GOOS == "linux")
 
 // config is the server's configuration, from environment variables and
 // flags (a flag wins over its variable).
@@ -36,7 +41,8 @@ type config struct {
 	AbsoluteTimeout time.Duration
 	RememberFor     time.Duration
 	PasswordMin     int
-	HashConcurrency int // 0: password.DefaultMaxConcurrent()
+	HashConcurrency int  // 0: GOMAXPROCS with HashProcesses, else password.DefaultMaxConcurrent()
+	HashProcesses   bool // argon2 in worker processes under SCHED_IDLE
 	TrustedProxies  []netip.Prefix
 	LogLevel        slog.Level
 	MetricsAddr     string // "": no metrics listener
@@ -163,7 +169,7 @@ var settings = []setting{
 		c.PasswordMin = n
 		return nil
 	}},
-	{"hash-concurrency", "HALLPASS_HASH_CONCURRENCY", "0", "password hashes computed at once; 0 means one fewer than the CPUs, so pages stay fast during a login flood", func(c *config, v string) error {
+	{"hash-concurrency", "HALLPASS_HASH_CONCURRENCY", "0", "password hashes computed at once; 0 means the number of CPUs with hash processes (they take only idle CPU), else one fewer, so pages stay fast during a login flood", func(c *config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1024 {
 			return fmt.Errorf("want a whole number from 0 to 1024")
@@ -171,6 +177,7 @@ var settings = []setting{
 		c.HashConcurrency = n
 		return nil
 	}},
+	{"hash-processes", "HALLPASS_HASH_PROCESSES", defaultHashProcesses, "compute argon2 password hashes in worker processes (\"hallpass hash-worker\") whose threads run only on CPU nothing else wants (SCHED_IDLE, Linux), so a login flood does not slow pages; false: in the server process", boolSetting(func(c *config) *bool { return &c.HashProcesses })},
 	{"trusted-proxies", "HALLPASS_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", func(c *config, v string) error {
 		c.TrustedProxies = nil
 		if v == "" {

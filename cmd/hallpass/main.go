@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hallpass/hallpass/internal/hashworker"
 	"github.com/hallpass/hallpass/internal/logbuf"
 	"io"
 	"log/slog"
@@ -98,6 +99,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return usersCmd(ctx, rest, getenv, stdin, stdout, stderr)
 	case "sessions":
 		return sessionsCmd(ctx, rest, getenv, stdout, stderr)
+	case "hash-worker":
+		// Hidden: the server runs itself so for its hash workers
+		// (HALLPASS_HASH_PROCESSES), which speak a binary protocol on
+		// standard input and output.
+		return hashworker.Serve(stdin, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hallpass", versionString())
 		return nil
@@ -380,6 +386,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.close()
+	a.startHashWorkers(logger, stderr)
 	stopMetrics, err := startMetrics(a, logger)
 	if err != nil {
 		return err

@@ -147,6 +147,7 @@ func TestMetricsAfterLoginFlow(t *testing.T) {
 		{`hallpass_store_errors_total{op="load",store="sessions"}`, 0},
 		{`hallpass_password_hash_wait_seconds_count`, 3},
 		{`hallpass_password_hash_computations_total`, 3},
+		{`hallpass_password_hash_worker_failures_total`, 0},
 		{`hallpass_password_hash_queue_depth`, 0},
 	} {
 		a, ok := after[tc.series]

@@ -174,5 +174,9 @@ func (m *Metrics) Hasher(h *password.Hasher) {
 			Name: "hallpass_password_hash_computations_total",
 			Help: "Password hash computations run (hashes, verifications, dummy verifications).",
 		}, func() float64 { return float64(h.Stats().Computations) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "hallpass_password_hash_worker_failures_total",
+			Help: "Argon2 derivations that the hash worker processes failed, computed in the server process instead.",
+		}, func() float64 { return float64(h.Stats().Argon2Failures) }),
 	)
 }
