@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"runtime"
 
 	"github.com/hallpass/hallpass/internal/hashworker"
@@ -62,7 +63,19 @@ func startHashPool(n int, stderr io.Writer) (*hashworker.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the executable: %w", err)
 	}
-	return hashworker.Start(hashworker.Config{Workers: n, Path: exe, Args: hashWorkerArgs, Stderr: stderr})
+	return hashworker.Start(hashworker.Config{Workers: n, Path: exe, Args: hashWorkerArgs, Env: workerEnv(os.Environ()), Stderr: stderr})
+}
+
+// workerEnv is env without the server's settings (HALLPASS_*), which hold
+// secrets (the keys, database passwords) that a hash worker never needs.
+func workerEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HALLPASS_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // inProcessConcurrency is how many hashes h computes at once in-process.

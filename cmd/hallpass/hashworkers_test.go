@@ -96,6 +96,16 @@ func TestHashWorkersServe(t *testing.T) {
 		t.Fatalf("the server has %d hash-worker child processes, want %d", len(workers), n)
 	}
 	for _, pid := range workers {
+		// The server's settings hold secrets a worker never needs.
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range strings.Split(string(environ), "\x00") {
+			if strings.HasPrefix(kv, "HALLPASS_") {
+				t.Errorf("worker %d has the server's setting %s in its environment", pid, strings.SplitN(kv, "=", 2)[0])
+			}
+		}
 		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		if err != nil {
 			t.Fatal(err)
