@@ -464,7 +464,7 @@ type state struct {
 type ctxKey struct{}
 
 func stateOf(ctx context.Context) *state {
-	st, _ := ctx.Value(ctxKey{}).(*state)
+	st, _ := session.FromContext(ctx).RequestValue(ctxKey{}).(*state)
 	if st == nil {
 		return &state{}
 	}
@@ -528,7 +528,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.fail(w, r, insufficientScope(need))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+		// Kept with the request's session rather than in a context of its
+		// own: no copy of the request.
+		session.FromRequest(r).SetRequestValue(ctxKey{}, st)
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -25,7 +25,7 @@ const wiringFix = "wrap your mux as sessions.Middleware(lm.Middleware(lm.CSRF(mu
 // resolved reports whether Middleware ran for the request whose context
 // is ctx.
 func resolved(ctx context.Context) bool {
-	_, ok := ctx.Value(ctxKey{}).(*state)
+	_, ok := session.FromContext(ctx).RequestValue(ctxKey{}).(*state)
 	return ok
 }
 

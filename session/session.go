@@ -60,6 +60,61 @@ type Session struct {
 	touched      bool // used at all: the response varies by cookie
 	writeCookie  bool // the token or its lifetime changed
 	expireCookie bool // the browser's cookie must go
+
+	reqVals [2]reqValue // SetRequestValue's, the first two in place
+	moreVal []reqValue
+}
+
+// reqValue is a value kept with SetRequestValue.
+type reqValue struct{ key, v any }
+
+// SetRequestValue keeps v under key with the session for the rest of the
+// request; it is never stored. It serves a layer that resolves something
+// once per request and is reached through the request's context (the login
+// manager's current user): keeping it here spares that layer a context of
+// its own, and net/http the copy of the request that comes with one. key
+// must be comparable, as for context.WithValue; setting it again replaces
+// the value. On a nil Session it does nothing.
+func (s *Session) SetRequestValue(key, v any) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.reqVals {
+		if e := &s.reqVals[i]; e.key == nil || e.key == key {
+			e.key, e.v = key, v
+			return
+		}
+	}
+	for i := range s.moreVal {
+		if s.moreVal[i].key == key {
+			s.moreVal[i].v = v
+			return
+		}
+	}
+	s.moreVal = append(s.moreVal, reqValue{key, v})
+}
+
+// RequestValue returns the value SetRequestValue kept under key during this
+// request, or nil.
+func (s *Session) RequestValue(key any) any {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.reqVals {
+		if e.key == key {
+			return e.v
+		}
+	}
+	for _, e := range s.moreVal {
+		if e.key == key {
+			return e.v
+		}
+	}
+	return nil
 }
 
 // ensure loads the record on first use. Callers hold s.mu.
