@@ -457,6 +457,15 @@ func (s *SessionStore) decodeEntry(e []byte) (string, *session.Record, error) {
 	return entryID(d.readID()), r, nil
 }
 
+// headerOf returns the header of entry e, past its ID.
+func headerOf(e []byte) header {
+	d := entryReader{b: e}
+	d.readID()
+	var h header
+	d.readHeader(&h)
+	return h
+}
+
 // decodeRecord decodes the record of an entry.
 func (s *SessionStore) decodeRecord(e []byte) (*session.Record, error) {
 	d := entryReader{b: e}

@@ -396,10 +396,7 @@ func (s *SessionStore) remove(sh *sessionShard, k *key) (expiry time.Time, ok bo
 	}
 	if e := removeCold(sh, k); e != nil {
 		sh.n--
-		d := entryReader{b: e}
-		d.readID()
-		var hd header
-		d.readHeader(&hd)
+		hd := headerOf(e)
 		s.unindexHash(hd.userID, k.h)
 		return hd.times[2], true
 	}
@@ -570,10 +567,7 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 			if !ok {
 				break
 			}
-			d := entryReader{b: e}
-			d.readID()
-			var hd header
-			d.readHeader(&hd)
+			hd := headerOf(e)
 			if string(hd.userID) == userID && hd.times[2].After(now) {
 				id, r, err := s.decodeEntry(e)
 				if err != nil {
@@ -828,10 +822,7 @@ func (w *sweeper) cold(sh *sessionShard, hs []uint64) {
 			if !ok {
 				break
 			}
-			d := entryReader{b: e}
-			d.readID()
-			var hd header
-			d.readHeader(&hd)
+			hd := headerOf(e)
 			if !hd.times[2].After(w.now) {
 				w.expired = append(w.expired, expiry{h: h, bucket: bucket})
 				break
@@ -866,10 +857,7 @@ func (w *sweeper) cold(sh *sessionShard, hs []uint64) {
 	sh.mu.Unlock()
 	// The index may lose a record's entry just after the record.
 	for _, g := range w.gone {
-		d := entryReader{b: g.e}
-		d.readID()
-		var hd header
-		d.readHeader(&hd)
+		hd := headerOf(g.e)
 		w.s.unindexHash(hd.userID, g.h)
 		w.removed++
 	}

@@ -6,8 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"runtime"
+	"strings"
 
 	"github.com/hallpass/hallpass/internal/hashworker"
 	"github.com/hallpass/hallpass/internal/sched"
