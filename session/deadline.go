@@ -46,35 +46,26 @@ type deadlineStore struct {
 }
 
 func newDeadlineStore(s Store, d time.Duration) deadlineStore {
-	b := deadlineStore{s: s, d: d, none: inProcess(s)}
-	for inner := s; inner != nil; {
-		if c, ok := inner.(CachedLoader); ok {
-			b.cached = c
-			break
-		}
-		w, ok := inner.(interface{ Unwrap() Store })
-		if !ok {
-			break
-		}
-		inner = w.Unwrap()
-	}
-	return b
+	_, none := unwrapTo[InProcessStore](s)
+	cached, _ := unwrapTo[CachedLoader](s)
+	return deadlineStore{s: s, d: d, none: none, cached: cached}
 }
 
-// inProcess reports whether s, or the store it wraps, is an
-// InProcessStore.
-func inProcess(s Store) bool {
+// unwrapTo returns s, or the first store it wraps (through methods
+// Unwrap() Store), that is a T.
+func unwrapTo[T any](s Store) (T, bool) {
 	for s != nil {
-		if _, ok := s.(InProcessStore); ok {
-			return true
+		if t, ok := s.(T); ok {
+			return t, true
 		}
 		w, ok := s.(interface{ Unwrap() Store })
 		if !ok {
-			return false
+			break
 		}
 		s = w.Unwrap()
 	}
-	return false
+	var zero T
+	return zero, false
 }
 
 // with returns ctx with the call's deadline, and its cancel function.

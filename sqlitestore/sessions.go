@@ -134,11 +134,10 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	if err != nil {
 		return nil, wrap(ctx, "load session", err)
 	}
-	now := s.db.now()
-	if r := s.cache.get(version, id); r != nil && r.Expiry.After(now) {
+	if r, ok := s.cached(version, id); ok {
 		return r, nil
 	}
-	r, err := s.query(ctx, id, now)
+	r, err := s.query(ctx, id, s.db.now())
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +159,13 @@ func (s *SessionStore) LoadCached(id string) (*session.Record, bool) {
 	if !ok {
 		return nil, false
 	}
-	r := s.cache.get(dbVersion{wal: st}, id)
+	return s.cached(dbVersion{wal: st}, id)
+}
+
+// cached returns the live record cached under id while the database was
+// at version.
+func (s *SessionStore) cached(version dbVersion, id string) (*session.Record, bool) {
+	r := s.cache.get(version, id)
 	if r == nil || !r.Expiry.After(s.db.now()) {
 		return nil, false
 	}
@@ -178,15 +183,15 @@ func (s *SessionStore) currentVersion(ctx context.Context) (dbVersion, error) {
 		}
 	}
 	v, err := s.gate.read(ctx, s.dataVersion)
-	return dbVersion{dataVersion: v, fromWatch: true}, err
+	return dbVersion{dataVersion: v}, err
 }
 
-// dbVersion is what version read: equal values, nothing committed in
-// between. A WAL-index header and a data_version never compare equal.
+// dbVersion is what currentVersion read: equal values, nothing committed
+// in between. A WAL-index header is never all zeros (its version field is
+// checked), so a header and a data_version never compare equal.
 type dbVersion struct {
 	wal         walStamp
 	dataVersion int64
-	fromWatch   bool
 }
 
 // dataVersion asks the watch connection for PRAGMA data_version.
