@@ -56,9 +56,9 @@ func Encode(m *Message, from string, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: sender %q: %v", ErrInvalid, from, err)
 	}
-	ta, err := mail.ParseAddress(m.To)
-	if err != nil || ta.Name != "" || strings.ContainsAny(m.To, "\r\n") {
-		return nil, fmt.Errorf("%w: recipient is not one plain address", ErrInvalid)
+	to, err := recipient(m.To)
+	if err != nil {
+		return nil, err
 	}
 	if strings.ContainsAny(m.Subject, "\r\n") {
 		return nil, fmt.Errorf("%w: subject has a line break", ErrInvalid)
@@ -70,7 +70,7 @@ func Encode(m *Message, from string, now time.Time) ([]byte, error) {
 	var b bytes.Buffer
 	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	header("From", fa.String())
-	header("To", ta.Address)
+	header("To", to)
 	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	header("Date", now.Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
@@ -103,6 +103,20 @@ func Encode(m *Message, from string, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// recipient returns the one plain address in to as an RFC 5322 addr-spec,
+// its local part quoted when it needs to be: the form that goes into the To
+// header and into RCPT TO. (net/mail's Address field holds the local part
+// unquoted, so `" "@example.com` would come out as ` @example.com`, a
+// different address.)
+func recipient(to string) (string, error) {
+	a, err := mail.ParseAddress(to)
+	if err != nil || a.Name != "" || strings.ContainsAny(to, "\r\n") {
+		return "", fmt.Errorf("%w: recipient is not one plain address", ErrInvalid)
+	}
+	s := a.String() // "<addr-spec>" when there is no name
+	return s[1 : len(s)-1], nil
 }
 
 // writeQP writes s quoted-printable with CRLF line ends.

@@ -83,6 +83,35 @@ func TestSMTPDelivers(t *testing.T) {
 	}
 }
 
+// A recipient goes into RCPT TO and the To header as one canonical
+// addr-spec: surrounding space dropped, a local part that needs quotes kept
+// quoted (net/mail hands it back unquoted, which would name another
+// mailbox).
+func TestSMTPRecipientForm(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	m, err := mail.NewSMTP(srv.URL(), "login@example.com", mail.SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// rcpt is the mailbox as the server reports it (go-smtp unquotes the
+	// local part of RCPT TO); header is the To header as sent.
+	for _, tt := range []struct{ to, rcpt, header string }{
+		{"  ada@example.com ", "ada@example.com", "ada@example.com"},
+		{`"ada lovelace"@example.com`, "ada lovelace@example.com", `"ada lovelace"@example.com`},
+		{`" "@example.com`, " @example.com", `" "@example.com`},
+	} {
+		msg := testMessage
+		msg.To = tt.to
+		if err := m.Send(t.Context(), &msg); err != nil {
+			t.Fatalf("Send to %q: %v", tt.to, err)
+		}
+		got := srv.Wait(t, tt.rcpt, 0)
+		if h := got.Header.Get("To"); h != tt.header {
+			t.Errorf("Send to %q: To header %q, want %q", tt.to, h, tt.header)
+		}
+	}
+}
+
 func TestSMTPRefuses(t *testing.T) {
 	plain := mailtest.Start(t, mailtest.Options{User: "u", Password: "p"})
 	tls := mailtest.Start(t, mailtest.Options{STARTTLS: true, User: "u", Password: "p"})

@@ -9,7 +9,6 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -176,7 +175,11 @@ func (s *SMTP) deliver(ctx context.Context, to string, body []byte) error {
 	if err := c.Mail(fa.Address); err != nil {
 		return fmt.Errorf("MAIL FROM: %w", err)
 	}
-	if err := c.Rcpt(strings.TrimSpace(to)); err != nil {
+	rcpt, err := recipient(to)
+	if err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt); err != nil {
 		return fmt.Errorf("RCPT TO: %w", err)
 	}
 	w, err := c.Data()
