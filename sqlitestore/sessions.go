@@ -1,8 +1,10 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,14 +42,21 @@ const sweepBatch = 500
 // Load it reads the header of the WAL index (the -shm file every
 // connection shares, which each commit rewrites) to learn whether any
 // connection, of this process or another (the CLI, a second server), has
-// committed since, and forgets every cached record if one has. When that
-// header cannot be read whole it asks SQLite instead (PRAGMA data_version
-// on a connection of its own). A Load therefore always sees the latest
-// committed state, and costs one pread while nothing is written.
+// committed since, and forgets every cached record if one has. The store's
+// own writes are the exception: each reads the header inside its
+// transaction and again after its commit, and when nothing else was
+// committed in between, the cache forgets only the sessions that write
+// touched, so a busy login page does not empty it for every signed-in
+// user. When the header cannot be read whole Load asks SQLite instead
+// (PRAGMA data_version on a connection of its own). A Load therefore
+// always sees the latest committed state, and costs a copy of 96 bytes
+// from the mapped header while its record is cached.
 type SessionStore struct {
 	db    *DB
 	cache sessionCache
 	gate  versionGate // shares data_version reads between concurrent Loads
+
+	testHookCommitted func() // if set, runs in write between the commit and the header read after it
 
 	// Prepared statements, one per frequent query. Those on the writer
 	// pool are bound to transactions with Tx.StmtContext.
@@ -240,7 +249,11 @@ func createArgs(id string, rec *session.Record) []any {
 
 // Create stores rec under id, replacing any record there.
 func (s *SessionStore) Create(ctx context.Context, id string, rec *session.Record) error {
-	if _, err := s.create.ExecContext(ctx, createArgs(id, rec)...); err != nil {
+	err := s.write(ctx, func(tx *sql.Tx) (bool, []string, error) {
+		_, err := tx.StmtContext(ctx, s.create).ExecContext(ctx, createArgs(id, rec)...)
+		return true, []string{id}, err
+	})
+	if err != nil {
 		return wrap(ctx, "create session", err)
 	}
 	return nil
@@ -261,44 +274,41 @@ const (
 // session.ErrNotFound when it is missing or expired.
 func (s *SessionStore) Update(ctx context.Context, id string, u *session.Update) error {
 	now := ms(s.db.now())
-	if len(u.Set) == 0 && len(u.Delete) == 0 {
-		res, err := s.touch.ExecContext(ctx, msOrNull(u.LastSeen), msOrNull(u.Expiry), id, now)
+	err := s.write(ctx, func(tx *sql.Tx) (bool, []string, error) {
+		if len(u.Set) == 0 && len(u.Delete) == 0 {
+			res, err := tx.StmtContext(ctx, s.touch).ExecContext(ctx, msOrNull(u.LastSeen), msOrNull(u.Expiry), id, now)
+			if err != nil {
+				return false, nil, err
+			}
+			n, err := res.RowsAffected()
+			if err == nil && n == 0 {
+				err = session.ErrNotFound
+			}
+			return n > 0, []string{id}, err
+		}
+		var data []byte
+		err := tx.StmtContext(ctx, s.get).QueryRowContext(ctx, id, now).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil, session.ErrNotFound
+		}
 		if err != nil {
-			return wrap(ctx, "update session", err)
+			return false, nil, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return wrap(ctx, "update session", err)
-		} else if n == 0 {
-			return session.ErrNotFound
+		values, err := session.DecodeValues(data)
+		if err != nil {
+			return false, nil, err
 		}
-		return nil
-	}
-
-	tx, err := beginWrite(ctx, s.db.write, s.db.shared, "hallpass_sessions")
-	if err != nil {
-		return wrap(ctx, "update session", err)
-	}
-	defer tx.Rollback()
-	var data []byte
-	err = tx.StmtContext(ctx, s.get).QueryRowContext(ctx, id, now).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return session.ErrNotFound
+		// Only Values and the timestamps matter to Apply here; the columns
+		// it would leave alone are not written.
+		r := u.Apply(&session.Record{Values: values})
+		_, err = tx.StmtContext(ctx, s.put).ExecContext(ctx,
+			session.EncodeValues(r.Values), msOrNull(r.LastSeen), msOrNull(r.Expiry), id)
+		return true, []string{id}, err
+	})
+	if errors.Is(err, session.ErrNotFound) {
+		return err
 	}
 	if err != nil {
-		return wrap(ctx, "update session", err)
-	}
-	values, err := session.DecodeValues(data)
-	if err != nil {
-		return wrap(ctx, "update session", err)
-	}
-	// Only Values and the timestamps matter to Apply here; the columns it
-	// would leave alone are not written.
-	r := u.Apply(&session.Record{Values: values})
-	if _, err := tx.StmtContext(ctx, s.put).ExecContext(ctx,
-		session.EncodeValues(r.Values), msOrNull(r.LastSeen), msOrNull(r.Expiry), id); err != nil {
-		return wrap(ctx, "update session", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return wrap(ctx, "update session", err)
 	}
 	return nil
@@ -308,7 +318,15 @@ const deleteSQL = `DELETE FROM hallpass_sessions WHERE id = ?`
 
 // Delete removes the record under id, if any.
 func (s *SessionStore) Delete(ctx context.Context, id string) error {
-	if _, err := s.del.ExecContext(ctx, id); err != nil {
+	err := s.write(ctx, func(tx *sql.Tx) (bool, []string, error) {
+		res, err := tx.StmtContext(ctx, s.del).ExecContext(ctx, id)
+		if err != nil {
+			return false, nil, err
+		}
+		n, err := res.RowsAffected()
+		return n > 0, []string{id}, err
+	})
+	if err != nil {
 		return wrap(ctx, "delete session", err)
 	}
 	return nil
@@ -369,23 +387,31 @@ func (s *SessionStore) DeleteByUser(ctx context.Context, userID string, except .
 			args = append(args, id)
 		}
 	}
-	q.WriteString(` RETURNING expires_at`)
-	rows, err := s.db.write.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return 0, wrap(ctx, "delete sessions by user", err)
-	}
-	defer rows.Close()
+	q.WriteString(` RETURNING id, expires_at`)
 	n := 0
-	for rows.Next() {
-		var expires int64
-		if err := rows.Scan(&expires); err != nil {
-			return 0, wrap(ctx, "delete sessions by user", err)
+	err := s.write(ctx, func(tx *sql.Tx) (bool, []string, error) {
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return false, nil, err
 		}
-		if expires > now {
-			n++
+		defer rows.Close()
+		var ids []string
+		for rows.Next() {
+			var (
+				id      string
+				expires int64
+			)
+			if err := rows.Scan(&id, &expires); err != nil {
+				return true, ids, err
+			}
+			ids = append(ids, id)
+			if expires > now {
+				n++
+			}
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return len(ids) > 0, ids, rows.Err()
+	})
+	if err != nil {
 		return 0, wrap(ctx, "delete sessions by user", err)
 	}
 	return n, nil
@@ -408,16 +434,22 @@ func (s *SessionStore) sweep(ctx context.Context, batch int) (removed, statement
 	for {
 		// Each statement returns the writer connection to the pool, which
 		// hands it to any request waiting to write before the next batch.
-		res, err := s.db.write.ExecContext(ctx, `DELETE FROM hallpass_sessions WHERE id IN
-			(SELECT id FROM hallpass_sessions WHERE expires_at <= ? LIMIT ?)`, now, batch)
+		// The rows it deletes have expired, so no Load serves them from
+		// the cache: the cache need not forget any of its records.
+		var n int64
+		err := s.write(ctx, func(tx *sql.Tx) (bool, []string, error) {
+			res, err := tx.ExecContext(ctx, `DELETE FROM hallpass_sessions WHERE id IN
+				(SELECT id FROM hallpass_sessions WHERE expires_at <= ? LIMIT ?)`, now, batch)
+			if err != nil {
+				return false, nil, err
+			}
+			n, err = res.RowsAffected()
+			return n > 0, nil, err
+		})
 		if err != nil {
 			return removed, statements, wrap(ctx, "sweep sessions", err)
 		}
 		statements++
-		n, err := res.RowsAffected()
-		if err != nil {
-			return removed, statements, wrap(ctx, "sweep sessions", err)
-		}
 		removed += int(n)
 		if n < int64(batch) {
 			return removed, statements, nil
@@ -425,31 +457,102 @@ func (s *SessionStore) sweep(ctx context.Context, batch int) (removed, statement
 	}
 }
 
-// sessionCache holds records that Load read, all while the database's
-// data_version (as the watch connection reports it) was version.
+// write runs fn in a transaction of the writer connection and commits
+// it. fn returns whether it changed any row (and so whether the commit
+// wrote to the database) and the IDs of the sessions it may have changed.
+//
+// With the Load cache on, write also tells the cache what its commit
+// changed, so that this store's own writes (a login's new session, a
+// logout) cost the cache only the records they touch, where any other
+// commit (of another store of this process, or another process) empties
+// it. It reads the WAL-index header inside the transaction, where no other
+// connection can commit, and again after the commit: when the second
+// header is the first one's successor by exactly this commit (one more
+// commit counted, the same WAL, more frames), nothing else was committed
+// in between, and the cache forgets only ids. Any doubt (an error, a
+// header that cannot be read, another commit in between) empties the
+// cache instead.
+func (s *SessionStore) write(ctx context.Context, fn func(tx *sql.Tx) (wrote bool, ids []string, err error)) error {
+	tx, err := beginWrite(ctx, s.db.write, s.db.shared, "hallpass_sessions")
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.version == nil || s.db.wal == nil {
+		if _, _, err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	before, okBefore := s.db.wal.stamp()
+	s.cache.beginWrite()
+	wrote, ids, err := fn(tx)
+	commits := 0 // fn failed: rolled back (deferred), nothing committed
+	if err == nil {
+		switch err = tx.Commit(); {
+		case err != nil:
+			commits = -1 // it may or may not have committed
+		case wrote:
+			commits = 1
+		}
+	}
+	if s.testHookCommitted != nil {
+		s.testHookCommitted()
+	}
+	after, okAfter := s.db.wal.stamp()
+	s.cache.endWrite(before, after, okBefore && okAfter, commits, ids)
+	return err
+}
+
+// follows reports whether the WAL-index header after is what before
+// becomes through exactly commits commits (0 or 1) and nothing else. Every
+// commit adds one to the header's change counter (bytes 8-11) and appends
+// frames (mxFrame, bytes 16-19) to the same WAL (salts, bytes 32-39); a
+// WAL started over changes the salts.
+func follows(before, after walStamp, commits int) bool {
+	switch commits {
+	case 0:
+		return before == after
+	case 1:
+		change := func(s walStamp) uint32 { return binary.NativeEndian.Uint32(s[8:12]) }
+		frames := func(s walStamp) uint32 { return binary.NativeEndian.Uint32(s[16:20]) }
+		return change(after) == change(before)+1 &&
+			frames(after) > frames(before) &&
+			bytes.Equal(after[32:40], before[32:40])
+	}
+	return false
+}
+
+// sessionCache holds records that Load read, all while the database was
+// at version (its WAL-index header, or its data_version).
 type sessionCache struct {
 	mu      sync.Mutex
 	version dbVersion
 	records map[string]*session.Record
+	writing int // writes of this store between beginWrite and endWrite
 }
 
-// get returns the record cached under id if the database's data_version
-// is still version, which a Load read before it looked in the cache; or
-// nil. A different version empties the cache.
+// get returns the record cached under id if the database is still at
+// version, which a Load read before it looked in the cache; or nil. A
+// different version empties the cache, unless a write of this store is
+// under way: its commit may be that version, and endWrite will tell what
+// it changed; until then such a Load neither reads nor fills the cache.
 func (c *sessionCache) get(version dbVersion, id string) *session.Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version != c.version {
-		clear(c.records)
-		c.version = version
+		if c.writing == 0 {
+			clear(c.records)
+			c.version = version
+		}
 		return nil
 	}
 	return c.records[id]
 }
 
-// put caches r under id, unless the database's data_version has changed
-// from version, which the Load that read r got before its query. When the
-// cache is full, an arbitrary record makes room.
+// put caches r under id, unless the database has changed from version,
+// which the Load that read r got before its query. When the cache is full,
+// an arbitrary record makes room.
 func (c *sessionCache) put(version dbVersion, id string, r *session.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -463,4 +566,35 @@ func (c *sessionCache) put(version dbVersion, id string, r *session.Record) {
 		}
 	}
 	c.records[id] = r
+}
+
+// beginWrite marks a write of this store under way.
+func (c *sessionCache) beginWrite() {
+	c.mu.Lock()
+	c.writing++
+	c.mu.Unlock()
+}
+
+// endWrite ends a write that began with the WAL-index header before and
+// ended with after (ok: both read whole), made commits commits (-1: not
+// known) and may have changed the records under ids. When the cache was at
+// before and after follows from it by those commits alone, the cache
+// forgets ids and moves to after; otherwise it forgets everything.
+func (c *sessionCache) endWrite(before, after walStamp, ok bool, commits int, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writing--
+	if !ok {
+		clear(c.records)
+		c.version = dbVersion{}
+		return
+	}
+	if c.version == (dbVersion{wal: before}) && follows(before, after, commits) {
+		for _, id := range ids {
+			delete(c.records, id)
+		}
+	} else {
+		clear(c.records)
+	}
+	c.version = dbVersion{wal: after}
 }

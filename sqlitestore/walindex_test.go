@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/session"
 )
 
@@ -65,39 +66,49 @@ func TestWALIndexStampChangesOnCommit(t *testing.T) {
 	}
 }
 
-// TestLoadNeverStale runs Loads against a writer in a second DB and checks
-// that no Load returns a value older than the last one committed before
-// the Load began, while the cache still serves most of them.
+// TestLoadNeverStale runs Loads against two writers at once, a second DB
+// on the file (as another process would be) updating x and the store
+// itself updating y, and checks that no Load returns a value older than
+// the last one committed before the Load began. The two kinds of commit
+// interleave, so the store's own writes often meet another's commit,
+// which must empty the cache even though the store knows what it wrote
+// itself.
 func TestLoadNeverStale(t *testing.T) {
 	ctx := t.Context()
 	db, path := mustOpen(t, Options{SweepInterval: -1})
 	other := mustOpenPath(t, path, Options{SweepInterval: -1})
 	s := db.Sessions()
-	if err := s.Create(ctx, "x", record("u", time.Now(), time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	var committed atomic.Int64 // the last value whose Update has returned
+	writers := []struct {
+		id    string
+		store *SessionStore
+	}{{"x", other.Sessions()}, {"y", s}}
+	committed := make([]atomic.Int64, len(writers)) // the last value whose Update has returned
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for n := int64(1); ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			err := other.Sessions().Update(ctx, "x", &session.Update{Set: map[string][]byte{"k": []byte(strconv.FormatInt(n, 10))}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			committed.Store(n)
-			time.Sleep(time.Millisecond)
+	for i, w := range writers {
+		if err := s.Create(ctx, w.id, record("u", time.Now(), time.Hour)); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	var loads, stale atomic.Int64
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := int64(1); ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := w.store.Update(ctx, w.id, &session.Update{Set: map[string][]byte{"k": []byte(strconv.FormatInt(n, 10))}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				committed[i].Store(n)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	var loads atomic.Int64
 	for range 8 {
 		wg.Add(1)
 		go func() {
@@ -108,18 +119,19 @@ func TestLoadNeverStale(t *testing.T) {
 					return
 				default:
 				}
-				before := committed.Load()
-				r, err := s.Load(ctx, "x")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				got, _ := strconv.ParseInt(string(r.Values["k"]), 10, 64) // "v" at first: 0
-				loads.Add(1)
-				if got < before {
-					stale.Add(1)
-					t.Errorf("Load returned k=%d, but %d was committed before it began", got, before)
-					return
+				for i, w := range writers {
+					before := committed[i].Load()
+					r, err := s.Load(ctx, w.id)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					got, _ := strconv.ParseInt(string(r.Values["k"]), 10, 64) // "v" at first: 0
+					loads.Add(1)
+					if got < before {
+						t.Errorf("Load(%s) returned k=%d, but %d was committed before it began", w.id, got, before)
+						return
+					}
 				}
 			}
 		}()
@@ -127,9 +139,135 @@ func TestLoadNeverStale(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	t.Logf("%d loads against %d commits, %d stale", loads.Load(), committed.Load(), stale.Load())
-	if committed.Load() < 10 {
-		t.Errorf("only %d commits in a second: the test did not exercise the cache", committed.Load())
+	t.Logf("%d loads against %d + %d commits", loads.Load(), committed[0].Load(), committed[1].Load())
+	for i, w := range writers {
+		if committed[i].Load() < 10 {
+			t.Errorf("only %d commits to %s in a second: the test did not exercise the cache", committed[i].Load(), w.id)
+		}
+	}
+}
+
+// TestOwnWritesKeepCache checks which commits cost the Load cache what:
+// a write of the session store itself forgets only the sessions it
+// touched; any other commit (another handle on the file, as a second
+// process would be, or another store of this DB) forgets everything. Every
+// step starts with a and b loaded, so cached.
+func TestOwnWritesKeepCache(t *testing.T) {
+	ctx := t.Context()
+	db, path := mustOpen(t, Options{SweepInterval: -1})
+	other := mustOpenPath(t, path, Options{SweepInterval: -1})
+	s := db.Sessions()
+	now := time.Now()
+	for _, id := range []string{"a", "b"} {
+		if err := s.Create(ctx, id, record("u", now, time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name         string
+		write        func() error
+		keepA, keepB bool
+	}{
+		{"Create of another session", func() error { return s.Create(ctx, "c", record("w", now, time.Hour)) }, true, true},
+		{"Create replacing a", func() error { return s.Create(ctx, "a", record("u", now, time.Hour)) }, false, true},
+		{"Update of b", func() error {
+			return s.Update(ctx, "b", &session.Update{Set: map[string][]byte{"k": []byte("b2")}})
+		}, true, false},
+		{"touch of a", func() error { return s.Update(ctx, "a", &session.Update{LastSeen: now.Add(time.Second)}) }, false, true},
+		{"Update of a missing session", func() error {
+			err := s.Update(ctx, "gone", &session.Update{Set: map[string][]byte{"k": nil}})
+			if !errors.Is(err, session.ErrNotFound) {
+				return fmt.Errorf("Update of a missing session = %v, want ErrNotFound", err)
+			}
+			return nil
+		}, true, true},
+		{"Delete of another session", func() error { return s.Delete(ctx, "c") }, true, true},
+		{"DeleteByUser of another user", func() error {
+			if err := s.Create(ctx, "d", record("w", now, time.Hour)); err != nil {
+				return err
+			}
+			s.Load(ctx, "a")
+			s.Load(ctx, "b")
+			_, err := s.DeleteByUser(ctx, "w")
+			return err
+		}, true, true},
+		{"DeleteByUser of a's and b's user, except b", func() error {
+			n, err := s.DeleteByUser(ctx, "u", "b")
+			if err == nil && n != 1 {
+				err = fmt.Errorf("DeleteByUser = %d, want 1", n)
+			}
+			if err == nil {
+				err = s.Create(ctx, "a", record("u", now, time.Hour))
+			}
+			return err
+		}, false, true},
+		{"Sweep", func() error { _, err := s.Sweep(ctx); return err }, true, true},
+		{"a commit of another handle", func() error { return other.Sessions().Create(ctx, "e", record("w", now, time.Hour)) }, false, false},
+		{"a commit of the account store", func() error {
+			return db.Accounts().CreateUser(ctx, &account.User{Username: "ada", Email: "ada@example.com", PasswordHash: "x"})
+		}, false, false},
+	}
+	for _, tt := range tests {
+		for _, id := range []string{"a", "b"} {
+			if _, err := s.Load(ctx, id); err != nil {
+				t.Fatalf("before %s: Load(%s) = %v", tt.name, id, err)
+			}
+			if _, ok := s.LoadCached(id); !ok {
+				t.Fatalf("before %s: %s not cached after Load", tt.name, id)
+			}
+		}
+		if err := tt.write(); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		_, gotA := s.LoadCached("a")
+		_, gotB := s.LoadCached("b")
+		if gotA != tt.keepA || gotB != tt.keepB {
+			t.Errorf("after %s: a, b cached = %v, %v; want %v, %v", tt.name, gotA, gotB, tt.keepA, tt.keepB)
+		}
+	}
+	if r, err := s.Load(ctx, "b"); err != nil || string(r.Values["k"]) != "b2" {
+		t.Errorf("Load(b) = %v, %v; want the updated value b2", r, err)
+	}
+}
+
+// TestOwnWriteMeetsOtherCommit makes another connection commit in the
+// moment between the store's own commit and its reading of the header
+// after it, where no timing-based test lands reliably: the cache must
+// then see two commits, not its own one, and forget everything.
+func TestOwnWriteMeetsOtherCommit(t *testing.T) {
+	ctx := t.Context()
+	db, path := mustOpen(t, Options{SweepInterval: -1})
+	other := mustOpenPath(t, path, Options{SweepInterval: -1})
+	s := db.Sessions()
+	if err := s.Create(ctx, "a", record("u", time.Now(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	s.testHookCommitted = func() {
+		s.testHookCommitted = nil
+		if err := other.Sessions().Update(ctx, "a", &session.Update{Set: map[string][]byte{"k": []byte("other")}}); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := s.Create(ctx, "b", record("u", time.Now(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Load(ctx, "a"); err != nil || string(r.Values["k"]) != "other" {
+		t.Errorf("Load(a) = %v, %v; want the value the other connection committed", r, err)
+	}
+
+	// Another commit before the store's own, which no Load has seen: the
+	// own commit follows it alone, but the cache was not at its start.
+	if err := other.Sessions().Update(ctx, "a", &session.Update{Set: map[string][]byte{"k": []byte("other2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, "c", record("u", time.Now(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Load(ctx, "a"); err != nil || string(r.Values["k"]) != "other2" {
+		t.Errorf("Load(a) = %v, %v; want the value the other connection committed before the store's own", r, err)
 	}
 }
 
