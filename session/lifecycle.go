@@ -130,8 +130,7 @@ func (s *Session) Destroy() error {
 	s.loaded = true
 	s.err = nil
 	if s.token != nil {
-		id := IDOf(s.token)
-		if err := s.m.calls.Delete(s.ctx, id); err != nil {
+		if err := s.m.calls.Delete(s.ctx, s.id); err != nil {
 			return s.m.storeErr(s.ctx, "delete", err)
 		}
 		s.m.storeOK()

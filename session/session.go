@@ -49,7 +49,7 @@ type Session struct {
 	mu         sync.Mutex
 	token      []byte // from a valid cookie, or issued by Renew; nil for none
 	tokBuf     [TokenSize]byte
-	id         string // IDOf(token), computed on load
+	id         string // IDOf(token), set with token
 	loaded     bool
 	cookieRead bool
 	err        error   // load failure; reported at commit
@@ -128,7 +128,6 @@ func (s *Session) ensure() error {
 	if s.token == nil {
 		return nil
 	}
-	s.id = IDOf(s.token)
 	rec, err := s.m.load(s.ctx, s.id)
 	if err != nil {
 		s.err = err
@@ -153,8 +152,10 @@ func (s *Session) readCookie() {
 		return
 	}
 	s.cookieRead = true
-	if v, ok := cookieValue(s.req.Header, s.m.cfg.CookieName); ok && s.m.keys.verify(v, &s.tokBuf) {
-		s.token = s.tokBuf[:]
+	if v, ok := cookieValue(s.req.Header, s.m.cfg.CookieName); ok {
+		if id, ok := s.m.keys.verify(v, &s.tokBuf); ok {
+			s.token, s.id = s.tokBuf[:], id
+		}
 	}
 }
 

@@ -4,10 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // TokenSize is the number of random bytes in a session token (256 bits).
@@ -21,8 +24,8 @@ const macSize = sha256.Size
 var cookieEncoding = base64.RawURLEncoding.Strict()
 
 // cookieLen is the length of an encoded cookie value: base64url, without
-// padding, of the token followed by its HMAC-SHA256 tag.
-var cookieLen = cookieEncoding.EncodedLen(TokenSize + macSize)
+// padding, of the token followed by its HMAC-SHA256 tag (86 characters).
+const cookieLen = (8*(TokenSize+macSize) + 5) / 6
 
 // MinKeySize is the minimum length of a secret key.
 const MinKeySize = 32
@@ -32,8 +35,64 @@ const MinKeySize = 32
 // v1"), so the same secret can serve other purposes (CSRF, remember-me)
 // without one MAC ever being valid for another. The first key signs; every
 // key verifies, so keys can be rotated by prepending a new one.
+//
+// It remembers the values it verified or signed lately (see
+// verifiedCookies), so that a browser's requests after its first skip the
+// decoding, the HMAC and the hash of the session ID.
 type keyring struct {
 	pools []*sync.Pool // one pool of *macState per key, first signs
+	known verifiedCookies
+}
+
+// verifiedCookies remembers cookie values that verified (or were signed)
+// with their token and session ID, in verifiedSlots slots, a value's slot
+// chosen by a hash of it. A value means the same token and ID for as long
+// as the keyring lives (its keys never change), so an entry is never
+// stale: whether the session still exists is the store's to say, on every
+// request, as without it.
+//
+// It tells a client nothing it could not learn otherwise: only values that
+// verified enter, so a client cannot fill it with values of its choosing;
+// the hash is seeded at random per process, so a client cannot aim at
+// another's slot; and a hit compares the whole value in constant time. A
+// client that presents many valid values of its own only evicts others',
+// which then take the full check again.
+type verifiedCookies struct {
+	seed  maphash.Seed
+	slots [verifiedSlots]atomic.Pointer[verifiedCookie]
+}
+
+// verifiedSlots is the number of slots of a verifiedCookies (a power of
+// two): 64 KiB of pointers, and about 200 bytes per value held.
+const verifiedSlots = 8192
+
+// verifiedCookie is one remembered value.
+type verifiedCookie struct {
+	value [cookieLen]byte
+	token [TokenSize]byte
+	id    string
+}
+
+// slot returns the slot of value v.
+func (c *verifiedCookies) slot(v *[cookieLen]byte) *atomic.Pointer[verifiedCookie] {
+	return &c.slots[maphash.Bytes(c.seed, v[:])&(verifiedSlots-1)]
+}
+
+// get returns the entry of v, or nil.
+func (c *verifiedCookies) get(v *[cookieLen]byte) *verifiedCookie {
+	e := c.slot(v).Load()
+	if e == nil || subtle.ConstantTimeCompare(e.value[:], v[:]) != 1 {
+		return nil
+	}
+	return e
+}
+
+// put remembers that v carries token, stored under id, in place of what
+// its slot held.
+func (c *verifiedCookies) put(v *[cookieLen]byte, token []byte, id string) {
+	e := &verifiedCookie{value: *v, id: id}
+	copy(e.token[:], token)
+	c.slot(v).Store(e)
 }
 
 // macState is a reusable HMAC with room for its sum, so computing a tag
@@ -47,7 +106,7 @@ func newKeyring(keys [][]byte, purpose string) (*keyring, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("session: at least one secret key is required")
 	}
-	kr := &keyring{}
+	kr := &keyring{known: verifiedCookies{seed: maphash.MakeSeed()}}
 	for i, k := range keys {
 		if len(k) < MinKeySize {
 			return nil, fmt.Errorf("session: secret key %d is %d bytes, want at least %d", i+1, len(k), MinKeySize)
@@ -70,7 +129,8 @@ func (kr *keyring) check(i int, msg, tag []byte) bool {
 	return ok
 }
 
-// sign returns the cookie value for token.
+// sign returns the cookie value for token and remembers it, so that the
+// browser's next request need not verify it.
 func (kr *keyring) sign(token []byte) string {
 	st := kr.pools[0].Get().(*macState)
 	st.h.Reset()
@@ -79,29 +139,40 @@ func (kr *keyring) sign(token []byte) string {
 	copy(buf[:], token)
 	copy(buf[TokenSize:], st.h.Sum(st.sum[:0]))
 	kr.pools[0].Put(st)
-	return cookieEncoding.EncodeToString(buf[:])
+	var v [cookieLen]byte
+	cookieEncoding.Encode(v[:], buf[:])
+	kr.known.put(&v, token, IDOf(token))
+	return string(v[:])
 }
 
 // verify decodes a cookie value into dst and reports whether its tag is
 // valid under any key. Garbage of any kind yields false, and so does any
-// spelling of a valid value other than the one sign produced.
-func (kr *keyring) verify(v string, dst *[TokenSize]byte) bool {
+// spelling of a valid value other than the one sign produced. id is the
+// token's session ID, IDOf(dst).
+func (kr *keyring) verify(v string, dst *[TokenSize]byte) (id string, ok bool) {
 	if len(v) != cookieLen {
-		return false
+		return "", false
 	}
-	var src [128]byte // copied to the stack: no allocation for the conversion
+	var src [cookieLen]byte // copied to the stack: no allocation for the conversion
+	copy(src[:], v)
+	if e := kr.known.get(&src); e != nil {
+		*dst = e.token
+		return e.id, true
+	}
 	var buf [TokenSize + macSize]byte
-	n, err := cookieEncoding.Decode(buf[:], src[:copy(src[:], v)])
+	n, err := cookieEncoding.Decode(buf[:], src[:])
 	if err != nil || n != len(buf) {
-		return false
+		return "", false
 	}
 	for i := range kr.pools {
 		if kr.check(i, buf[:TokenSize], buf[TokenSize:]) {
 			copy(dst[:], buf[:TokenSize])
-			return true
+			id := IDOf(dst[:])
+			kr.known.put(&src, dst[:], id)
+			return id, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // newToken returns TokenSize bytes from crypto/rand.

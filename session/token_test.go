@@ -2,6 +2,8 @@ package session
 
 import (
 	"bytes"
+	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -19,11 +21,91 @@ func FuzzVerifyCookie(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		var tok [TokenSize]byte
-		if !kr.verify(v, &tok) {
+		id, ok := kr.verify(v, &tok)
+		if !ok {
 			return
+		}
+		if id != IDOf(tok[:]) {
+			t.Errorf("verify(%q) = ID %q, want IDOf(token) %q", v, id, IDOf(tok[:]))
 		}
 		if again := kr.sign(tok[:]); again != v {
 			t.Errorf("verify accepted %q, which signs as %q: a token has two spellings", v, again)
 		}
 	})
+}
+
+// TestVerifiedCookies checks the keyring's memory of verified values: a
+// value verifies the same, token and ID, whether remembered or not; a
+// value one character off never does, remembered neighbour or not; a
+// keyring with other keys remembers nothing of another's; and values
+// verified by many goroutines at once, far more than there are slots,
+// each yield their own token and ID.
+func TestVerifiedCookies(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	kr, err := newKeyring([][]byte{key}, "hallpass session cookie v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := newKeyring([][]byte{bytes.Repeat([]byte("k"), 32)}, "hallpass session cookie v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := newToken()
+	v := kr.sign(tok)
+	for i := range 3 { // remembered by sign, then by verify
+		var got [TokenSize]byte
+		id, ok := kr.verify(v, &got)
+		if !ok || !bytes.Equal(got[:], tok) || id != IDOf(tok) {
+			t.Fatalf("verify #%d = %x, %q, %v; want %x, %q, true", i+1, got, id, ok, tok, IDOf(tok))
+		}
+		kr.known = verifiedCookies{seed: kr.known.seed} // forget: the next round verifies in full
+	}
+	kr.sign(tok)
+	for i := range v {
+		for _, c := range []byte{'A', '-', '_', '0'} {
+			if v[i] == c {
+				continue
+			}
+			bad := v[:i] + string(c) + v[i+1:]
+			var got [TokenSize]byte
+			if _, ok := kr.verify(bad, &got); ok {
+				t.Fatalf("verify accepted %q, one character off a remembered value", bad)
+			}
+		}
+	}
+	var got [TokenSize]byte
+	if _, ok := other.verify(v, &got); ok {
+		t.Fatal("a keyring with another key accepted the value")
+	}
+
+	const workers, each = 8, 2 * verifiedSlots / 8
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks := make([][]byte, each)
+			vals := make([]string, each)
+			for i := range toks {
+				toks[i] = newToken()
+				vals[i] = kr.sign(toks[i])
+			}
+			for round := range 2 {
+				for i, v := range vals {
+					var got [TokenSize]byte
+					id, ok := kr.verify(v, &got)
+					if !ok || !bytes.Equal(got[:], toks[i]) || id != IDOf(toks[i]) {
+						errs <- fmt.Errorf("round %d: verify of value %d = %x, %q, %v; want its own token and ID", round, i, got, id, ok)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
