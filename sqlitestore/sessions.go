@@ -486,21 +486,28 @@ func (s *SessionStore) write(ctx context.Context, fn func(tx *sql.Tx) (wrote boo
 	}
 	before, okBefore := s.db.wal.stamp()
 	s.cache.beginWrite()
-	wrote, ids, err := fn(tx)
-	commits := 0 // fn failed: rolled back (deferred), nothing committed
-	if err == nil {
-		switch err = tx.Commit(); {
-		case err != nil:
-			commits = -1 // it may or may not have committed
-		case wrote:
-			commits = 1
+	commits := -1 // not known until fn and the commit return (a panic in fn empties the cache)
+	var ids []string
+	defer func() { // before the deferred Rollback, with the write lock still held if fn failed
+		if s.testHookCommitted != nil {
+			s.testHookCommitted()
 		}
+		after, okAfter := s.db.wal.stamp()
+		s.cache.endWrite(before, after, okBefore && okAfter, commits, ids)
+	}()
+	wrote, ids, err := fn(tx)
+	if err != nil {
+		commits = 0 // rolled back (deferred): nothing committed
+		return err
 	}
-	if s.testHookCommitted != nil {
-		s.testHookCommitted()
+	switch err = tx.Commit(); {
+	case err != nil:
+		commits = -1 // it may or may not have committed
+	case wrote:
+		commits = 1
+	default:
+		commits = 0
 	}
-	after, okAfter := s.db.wal.stamp()
-	s.cache.endWrite(before, after, okBefore && okAfter, commits, ids)
 	return err
 }
 
