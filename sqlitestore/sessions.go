@@ -591,17 +591,15 @@ func (c *sessionCache) endWrite(before, after walStamp, ok bool, commits int, id
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.writing--
-	if !ok {
-		clear(c.records)
-		c.version = dbVersion{}
-		return
-	}
-	if c.version == (dbVersion{wal: before}) && follows(before, after, commits) {
+	if ok && c.version == (dbVersion{wal: before}) && follows(before, after, commits) {
 		for _, id := range ids {
 			delete(c.records, id)
 		}
 	} else {
 		clear(c.records)
 	}
-	c.version = dbVersion{wal: after}
+	c.version = dbVersion{} // unknown: the next Load adopts its own
+	if ok {
+		c.version = dbVersion{wal: after}
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -641,7 +642,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	if !w.wroteHeader && code >= 200 {
 		w.wroteHeader = true
 		w.status = code
-		if h := w.Header(); w.noStore && !isNoStore(h["Cache-Control"]) {
+		if h := w.Header(); w.noStore && !slices.Equal(h["Cache-Control"], noStore) {
 			// Only when it differs: storing into a full small map (8
 			// entries, a page's header) grows it to a table, even to
 			// replace a key it holds, and net/http then clones the table.
@@ -672,9 +673,6 @@ func (w *responseWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// isNoStore reports whether v is the single value "no-store".
-func isNoStore(v []string) bool { return len(v) == 1 && v[0] == "no-store" }
 
 // requestState is what outer allocates per request.
 type requestState struct {
