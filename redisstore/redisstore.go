@@ -36,9 +36,11 @@
 //
 // # Round trips and atomicity
 //
-// Load is one HGETALL. Update is one Lua script that checks that the
-// record exists and has not expired, then applies the sets, deletes and
-// new timestamps atomically; when it moves the expiry of a user's
+// Load is one HGETALL, sent through the client's automatic pipeline
+// (AsyncAutoPipeline), so that the Loads of concurrent requests share
+// round trips: under load, one write and one read carry a batch of them.
+// Update is one Lua script that checks that the record exists and has not
+// expired, then applies the sets, deletes and new timestamps atomically; when it moves the expiry of a user's
 // session, a second script raises that session's score in the user's
 // index. Create writes the hash and the index entry in one pipeline.
 // Delete takes two round trips for a user's session (delete the hash, then

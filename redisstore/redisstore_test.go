@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,6 +113,103 @@ func TestLoadIsOneRoundTrip(t *testing.T) {
 		if got := hook.n.Load() - before; got != 1 {
 			t.Errorf("Load(%s) made %d round trips, want 1", tt.name, got)
 		}
+	}
+}
+
+// holdHook holds the first round trip it sees (a command or a pipeline)
+// until release is closed, and counts the round trips.
+type holdHook struct {
+	trips   atomic.Int64
+	held    chan struct{} // closed when the first round trip is held
+	release chan struct{}
+}
+
+func (h *holdHook) trip() {
+	if h.trips.Add(1) == 1 {
+		close(h.held)
+		<-h.release
+	}
+}
+
+func (h *holdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *holdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.trip()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *holdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.trip()
+		return next(ctx, cmds)
+	}
+}
+
+// Loads made while one is in flight wait for it and then go together, in
+// one round trip; each gets its own record, and a Load whose context ends
+// while it waits returns at once with the context's error.
+func TestConcurrentLoadsShareRoundTrips(t *testing.T) {
+	c := testClient(t)
+	s, _ := newStore(t, c, time.Now)
+	ctx := t.Context()
+	const n = 50
+	ids := make([]string, n)
+	now := time.Now()
+	for i := range ids {
+		ids[i] = session.IDOf([]byte(rand.Text()))
+		rec := &session.Record{UserID: fmt.Sprint("user", i), CreatedAt: now, LastSeen: now, Expiry: now.Add(time.Hour)}
+		if err := s.Create(ctx, ids[i], rec); err != nil {
+			t.Fatalf("Create = %v", err)
+		}
+	}
+	hook := &holdHook{held: make(chan struct{}), release: make(chan struct{})}
+	c.AddHook(hook)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Load(ctx, ids[0])
+		first <- err
+	}()
+	<-hook.held // the first Load's round trip is in flight
+
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := s.Load(short, ids[1]); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Load while the pipeline is held, with a 50 ms deadline = %v; want an error wrapping context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Load with a 50 ms deadline returned after %v", d)
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			rec, err := s.Load(ctx, ids[i])
+			if err == nil && rec.UserID != fmt.Sprint("user", i) {
+				err = fmt.Errorf("got the record of %q", rec.UserID)
+			}
+			errs[i] = err
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // let all of them queue
+	close(hook.release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Errorf("first Load = %v", err)
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("Load %d = %v", i+1, err)
+		}
+	}
+	// The held one, the abandoned one (which may have gone alone), then the
+	// 49 queued: far fewer round trips than Loads.
+	if got := hook.trips.Load(); got > 5 {
+		t.Errorf("%d concurrent Loads took %d round trips; want them to share (at most 5)", n, got)
 	}
 }
 

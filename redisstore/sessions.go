@@ -39,6 +39,7 @@ type Options struct {
 // Cluster. It is safe for concurrent use.
 type SessionStore struct {
 	client redis.UniversalClient
+	loads  *redis.AutoPipeliner // nil when client has none (a Ring)
 	prefix string
 	now    func() time.Time
 }
@@ -48,7 +49,11 @@ type SessionStore struct {
 // store.
 func New(client redis.UniversalClient, opts Options) *SessionStore {
 	opts = opts.withDefaults()
-	return &SessionStore{client: client, prefix: opts.Prefix, now: opts.Now}
+	s := &SessionStore{client: client, prefix: opts.Prefix, now: opts.Now}
+	if ap, err := client.AsyncAutoPipeline(); err == nil {
+		s.loads = ap
+	}
+	return s
 }
 
 // withDefaults fills in the documented defaults of unset fields.
@@ -252,11 +257,16 @@ func (s *SessionStore) runPipelined(ctx context.Context, calls []scriptCall) ([]
 }
 
 // Load returns the record stored under id, in one round trip (HGETALL).
+// Concurrent Loads share their round trips: they go through the client's
+// automatic pipeline (AsyncAutoPipeline), which sends the commands queued
+// while one batch is in flight as the next batch. A Load stops waiting
+// when ctx is done (the command itself may still run).
+//
 // It returns session.ErrNotFound when there is none or it has expired, and
 // an error wrapping session.ErrCorrupt when the hash lacks a field or
 // holds one that cannot be parsed.
 func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, error) {
-	h, err := s.client.HGetAll(ctx, s.sessionKey(id)).Result()
+	h, err := s.hgetall(ctx, s.sessionKey(id))
 	if err != nil {
 		return nil, wrap(ctx, "load session", err)
 	}
@@ -271,6 +281,21 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 		return nil, session.ErrNotFound
 	}
 	return rec, nil
+}
+
+// hgetall runs HGETALL key through the automatic pipeline, or directly
+// on a client that has none.
+func (s *SessionStore) hgetall(ctx context.Context, key string) (map[string]string, error) {
+	if s.loads == nil {
+		return s.client.HGetAll(ctx, key).Result()
+	}
+	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", key)
+	// After a context error the command may still be running: its result
+	// must not be read then.
+	if err := s.loads.Submit(ctx, cmd).WaitContext(ctx); err != nil {
+		return nil, err
+	}
+	return cmd.Result()
 }
 
 // parseRecord decodes a session hash, metadata and values.
