@@ -80,7 +80,7 @@ const (
 )
 
 // metaFields lists the metadata fields in the order ListByUser reads them.
-var metaFields = []string{fieldUser, fieldCreated, fieldLastSeen, fieldExpiry, fieldIP, fieldUserAgent}
+var metaFields = [...]string{fieldUser, fieldCreated, fieldLastSeen, fieldExpiry, fieldIP, fieldUserAgent}
 
 func (s *SessionStore) sessionKey(id string) string   { return s.prefix + "s:" + id }
 func (s *SessionStore) indexKey(userID string) string { return s.prefix + "u:" + userID }
@@ -300,13 +300,10 @@ func (s *SessionStore) hgetall(ctx context.Context, key string) (map[string]stri
 
 // parseRecord decodes a session hash, metadata and values.
 func parseRecord(h map[string]string) (*session.Record, error) {
-	meta := make([]*string, len(metaFields))
-	for i, f := range metaFields {
-		if v, ok := h[f]; ok {
-			meta[i] = &v
-		}
-	}
-	rec, err := parseMeta(meta)
+	rec, err := parseMeta(func(i int) (string, bool) {
+		v, ok := h[metaFields[i]]
+		return v, ok
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -319,18 +316,21 @@ func parseRecord(h map[string]string) (*session.Record, error) {
 	return rec, nil
 }
 
-// parseMeta decodes the metadata fields of a session hash, given in the
-// order of metaFields (nil for a missing one).
-func parseMeta(meta []*string) (*session.Record, error) {
-	for i, v := range meta {
-		if v == nil {
+// parseMeta decodes the metadata fields of a session hash; field(i)
+// returns the field metaFields[i], and false if it is missing.
+func parseMeta(field func(i int) (string, bool)) (*session.Record, error) {
+	var meta [len(metaFields)]string
+	for i := range meta {
+		v, ok := field(i)
+		if !ok {
 			return nil, fmt.Errorf("%w: field %q missing", session.ErrCorrupt, metaFields[i])
 		}
+		meta[i] = v
 	}
-	rec := &session.Record{UserID: *meta[0], IP: *meta[4], UserAgent: *meta[5]}
-	for i, t := range []*time.Time{&rec.CreatedAt, &rec.LastSeen, &rec.Expiry} {
+	rec := &session.Record{UserID: meta[0], IP: meta[4], UserAgent: meta[5]}
+	for i, t := range [...]*time.Time{&rec.CreatedAt, &rec.LastSeen, &rec.Expiry} {
 		var err error
-		if *t, err = parseMicros(*meta[1+i]); err != nil {
+		if *t, err = parseMicros(meta[1+i]); err != nil {
 			return nil, fmt.Errorf("%w: field %q: %v", session.ErrCorrupt, metaFields[1+i], err)
 		}
 	}
@@ -453,14 +453,14 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, s.sessionKey(id), metaFields...)
+		cmds[i] = pipe.HMGet(ctx, s.sessionKey(id), metaFields[:]...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, wrap(ctx, "list sessions by user", err)
 	}
 	var stale []any
 	for i, cmd := range cmds {
-		rec, err := parseMeta(metaStrings(cmd.Val()))
+		rec, err := parseMeta(hmgetField(cmd.Val()))
 		if err != nil || rec.UserID != userID || !rec.Expiry.After(now) {
 			// Missing (a nil field), corrupt, replaced or expired: in no
 			// case can it become this user's live session again.
@@ -483,17 +483,16 @@ func (s *SessionStore) ListByUser(ctx context.Context, userID string) ([]session
 	return list, nil
 }
 
-// metaStrings converts an HMGET reply to the form parseMeta takes.
-func metaStrings(vals []any) []*string {
-	out := make([]*string, len(metaFields))
-	for i := range out {
-		if i < len(vals) {
-			if v, ok := vals[i].(string); ok {
-				out[i] = &v
-			}
+// hmgetField returns the field function parseMeta takes for an HMGET
+// reply of metaFields.
+func hmgetField(vals []any) func(i int) (string, bool) {
+	return func(i int) (string, bool) {
+		if i >= len(vals) {
+			return "", false
 		}
+		v, ok := vals[i].(string)
+		return v, ok
 	}
-	return out
 }
 
 // DeleteByUser deletes every session of userID except those listed in

@@ -35,6 +35,25 @@ func Benchmark(b *testing.B, store session.Store) {
 			}
 		}
 	})
+	// Loads from 16 goroutines per core, as concurrent requests make them:
+	// the figure a store that batches round trips improves.
+	b.Run("LoadParallel", func(b *testing.B) {
+		ctx := b.Context()
+		id := session.IDOf([]byte(rand.Text()))
+		if err := store.Create(ctx, id, benchRecord()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := store.Load(ctx, id); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 	b.Run("Update", func(b *testing.B) {
 		ctx := b.Context()
 		id := session.IDOf([]byte(rand.Text()))
