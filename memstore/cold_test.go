@@ -350,3 +350,42 @@ func testColdUserIndex(t *testing.T, newStore func(memstore.SessionOptions) *mem
 		t.Errorf("ListByUser after DeleteByUser = %+v, want only the excepted session", list)
 	}
 }
+
+// TestLoadCached checks the session Manager's path: LoadCached answers
+// only for a record held decoded, with the record Load returns, and a hit
+// counts as a use, so the sweep keeps the record decoded.
+func TestLoadCached(t *testing.T) {
+	for _, st := range newStores {
+		t.Run(st.name, func(t *testing.T) {
+			clock := sessiontest.NewClock()
+			s := st.new(memstore.SessionOptions{Now: clock.Now, SweepInterval: -1})
+			defer s.Close()
+			ctx := t.Context()
+			now := clock.Now()
+			addOthers(t, s, 20, now)
+			id := sessiontest.ScaleID(7)
+			if err := s.Create(ctx, id, sessiontest.ScaleRecord(7, now, now.Add(time.Hour))); err != nil {
+				t.Fatal(err)
+			}
+			if r, ok := s.LoadCached(id); ok {
+				t.Errorf("LoadCached of a record held compact = %v, true; want a miss", r)
+			}
+			if r, ok := s.LoadCached(sessiontest.ScaleID(99999)); ok {
+				t.Errorf("LoadCached of a missing record = %v, true", r)
+			}
+			loaded, err := s.Load(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if r, ok := s.LoadCached(id); !ok || r != loaded {
+					t.Fatalf("LoadCached after Load = %p, %v; want the record Load returned (%p)", r, ok, loaded)
+				}
+				if _, err := s.Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+				checkForm(t, s, id, true)
+			}
+		})
+	}
+}

@@ -227,24 +227,39 @@ func (s *SessionStore) Load(ctx context.Context, id string) (*session.Record, er
 	}
 	h := s.hash(id)
 	sh := s.shardOf(h)
+	r, cold := s.hot(sh, h, id)
+	switch {
+	case r != nil:
+		return liveOrNotFound(r, s.now())
+	case cold:
+		return s.promote(id, h, sh)
+	}
+	return nil, session.ErrNotFound
+}
+
+// LoadCached returns the record stored under id when it is held decoded
+// (session.CachedLoader), without a clock read: the session Manager, its
+// only caller, checks the expiry of every record it loads. ok false sends
+// the Manager to Load, which also decodes a record held compact.
+func (s *SessionStore) LoadCached(id string) (rec *session.Record, ok bool) {
+	h := s.hash(id)
+	r, _ := s.hot(s.shardOf(h), h, id)
+	return r, r != nil
+}
+
+// hot returns the decoded record of id (hash h) in sh, marking it used,
+// or nil, and whether sh holds a compact record under h.
+func (s *SessionStore) hot(sh *sessionShard, h uint64, id string) (rec *session.Record, cold bool) {
 	sh.mu.RLock()
+	defer sh.mu.RUnlock()
 	if e := findHot(sh, h, id); e != nil {
 		if !e.used.Load() {
 			e.used.Store(true)
 		}
-		r := e.rec
-		sh.mu.RUnlock()
-		if !live(r, s.now()) {
-			return nil, session.ErrNotFound
-		}
-		return r, nil
+		return e.rec, false
 	}
-	_, cold := sh.cold[h]
-	sh.mu.RUnlock()
-	if !cold {
-		return nil, session.ErrNotFound
-	}
-	return s.promote(id, h, sh)
+	_, cold = sh.cold[h]
+	return nil, cold
 }
 
 // promote decodes the cold record of id and keeps it hot.

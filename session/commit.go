@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -26,7 +27,10 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		return s.err
 	}
 	m := s.m
-	now := m.cfg.Now()
+	now := s.now // the time the record was checked at, if it was loaded
+	if now.IsZero() {
+		now = m.cfg.Now()
+	}
 	switch {
 	case s.rec == nil && len(s.set) == 0:
 		// Nothing to keep: no server-side session for this browser.
@@ -131,10 +135,24 @@ func (m *Manager) cookie(value string) *http.Cookie {
 // state is the per-request allocation: the Session and the ResponseWriter
 // that commits it before the first byte of the response.
 type state struct {
+	// Context is the request's context as it came in. The state is the
+	// context the handler's request carries: it adds the session (Value
+	// with ctxKey{}) without another allocation.
+	context.Context
+
 	w         http.ResponseWriter
 	s         Session
 	committed bool
 	failed    bool // the session could not be saved; the handler's output is dropped
+}
+
+// Value returns the session for ctxKey{}, and otherwise what the
+// request's own context holds under key.
+func (st *state) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &st.s
+	}
+	return st.Context.Value(key)
 }
 
 func (st *state) commit() {

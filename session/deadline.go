@@ -21,15 +21,16 @@ type InProcessStore interface {
 	InProcess()
 }
 
-// CachedLoader is implemented by stores that keep records they loaded in
-// the process and can tell, without waiting on a network or on another
-// process, that one is still current (sqlitestore's Load cache).
-// LoadCached returns the live record stored under id when it can answer
-// so; ok false means nothing, and the Manager calls Load. The Manager
-// tries LoadCached first, without the per-call deadline of
-// Config.StoreTimeout (a timer on every request), and a wrapper around a
-// store with a method Unwrap() Store is seen through, as for
-// InProcessStore.
+// CachedLoader is implemented by stores that keep records in the process
+// and can tell, without waiting on a network or on another process, that
+// one is still current (sqlitestore's Load cache, memstore's decoded
+// records). LoadCached returns the record stored under id when it can
+// answer so; ok false means nothing, and the Manager calls Load. Unlike
+// Load, it need not check the record's expiry: the Manager checks that of
+// every record it loads. The Manager tries LoadCached first, without the
+// per-call deadline of Config.StoreTimeout (a timer on every request), and
+// a wrapper around a store with a method Unwrap() Store is seen through,
+// as for InProcessStore.
 type CachedLoader interface {
 	LoadCached(id string) (rec *Record, ok bool)
 }

@@ -84,3 +84,29 @@ func TestCachedLoaderFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedRecordExpiryChecked checks that the Manager checks the expiry
+// of a record a CachedLoader returns, which LoadCached need not do.
+func TestCachedRecordExpiryChecked(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name   string
+		expiry time.Time
+		live   bool
+	}{
+		{"expired", now.Add(-time.Second), false},
+		{"expiring now", now, false},
+		{"live", now.Add(time.Minute), true},
+	} {
+		rec := &Record{UserID: "u", CreatedAt: now, LastSeen: now, Expiry: tt.expiry}
+		m, err := New(Config{Store: cachedProbe{deadlineProbe: &deadlineProbe{}, id: "hit", rec: rec},
+			Keys: [][]byte{[]byte("a secret key of at least 32 bytes!")}, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.load(context.Background(), "hit", now)
+		if err != nil || (got != nil) != tt.live {
+			t.Errorf("%s: load = %v, %v; want live %v", tt.name, got, err, tt.live)
+		}
+	}
+}

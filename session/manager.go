@@ -240,14 +240,14 @@ func (m *Manager) storeOK() {
 	m.outage.OK()
 }
 
-// load fetches and checks the record under id. A missing, expired or
-// corrupt record yields (nil, nil).
-func (m *Manager) load(ctx context.Context, id string) (*Record, error) {
+// load fetches the record under id and checks it at now. A missing,
+// expired or corrupt record yields (nil, nil).
+func (m *Manager) load(ctx context.Context, id string, now time.Time) (*Record, error) {
 	rec, err := m.calls.Load(ctx, id)
 	switch {
 	case err == nil:
 		m.storeOK()
-		if !m.live(rec, m.cfg.Now()) {
+		if !m.live(rec, now) {
 			return nil, nil
 		}
 		return rec, nil
@@ -362,7 +362,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		st.w = w
 		st.s.m = m
 		st.s.ctx = r.Context()
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &st.s))
+		st.Context = r.Context()
+		r = r.WithContext(st) // st.Value gives the session
 		st.s.req = r
 		next.ServeHTTP(st, r)
 		if !st.committed {

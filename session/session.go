@@ -52,8 +52,9 @@ type Session struct {
 	id         string // IDOf(token), set with token
 	loaded     bool
 	cookieRead bool
-	err        error   // load failure; reported at commit
-	rec        *Record // the stored record; nil for a new session
+	err        error     // load failure; reported at commit
+	now        time.Time // when the record was loaded; the request's time
+	rec        *Record   // the stored record; nil for a new session
 	set        map[string][]byte
 	del        map[string]struct{}
 
@@ -128,7 +129,8 @@ func (s *Session) ensure() error {
 	if s.token == nil {
 		return nil
 	}
-	rec, err := s.m.load(s.ctx, s.id)
+	s.now = s.m.cfg.Now()
+	rec, err := s.m.load(s.ctx, s.id, s.now)
 	if err != nil {
 		s.err = err
 		return err
