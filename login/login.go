@@ -53,12 +53,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -388,38 +390,44 @@ func (s snapshot) user() *account.User {
 	return &account.User{ID: s.ID, Username: s.Username, Email: s.Email, Roles: slices.Clone(s.Roles), PasswordChangedAt: s.PwAt}
 }
 
-// maxCachedSnapshots bounds the snapshotCache: about a megabyte or two.
-const maxCachedSnapshots = 10000
-
 // snapshotCache keeps decoded user snapshots by their exact encoding, so
 // a request whose session holds the same snapshot as an earlier request
-// costs a map lookup instead of a JSON decode (the largest cost of a
-// logged-in request otherwise). Sessions of one user share an encoding
-// until the user changes, and any change is a new encoding, so an entry
-// is never stale. Full, it starts over. The zero value is ready to use.
+// costs a hash and a comparison instead of a JSON decode (the largest cost
+// of a logged-in request otherwise). Sessions of one user share an
+// encoding until the user changes, and any change is a new encoding, so an
+// entry is never stale. It has a fixed number of slots, each holding the
+// last encoding decoded into it (the slot is chosen by a hash seeded at
+// random per process), so it needs no lock and never grows. The zero value
+// is ready to use.
 type snapshotCache struct {
-	mu sync.RWMutex
-	m  map[string]snapshot
+	slots [snapshotSlots]atomic.Pointer[cachedSnapshot]
+}
+
+// snapshotSlots is the number of slots of a snapshotCache (a power of
+// two): 64 KiB of pointers, and a few hundred bytes per snapshot held.
+const snapshotSlots = 8192
+
+// snapshotSeed seeds the hash that places an encoding in its slot.
+var snapshotSeed = maphash.MakeSeed()
+
+// cachedSnapshot is one decoded snapshot with its encoding.
+type cachedSnapshot struct {
+	enc  string
+	snap snapshot
 }
 
 // decode sets *dst to the snapshot encoded in b.
 func (c *snapshotCache) decode(b []byte, dst *snapshot) error {
-	c.mu.RLock()
-	snap, ok := c.m[string(b)] // no allocation for the key
-	c.mu.RUnlock()
-	if ok {
-		*dst = snap
+	slot := &c.slots[maphash.Bytes(snapshotSeed, b)&(snapshotSlots-1)]
+	if e := slot.Load(); e != nil && e.enc == string(b) {
+		*dst = e.snap
 		return nil
 	}
+	var snap snapshot
 	if err := json.Unmarshal(b, &snap); err != nil {
 		return fmt.Errorf("login: decode the user snapshot: %w", err)
 	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCachedSnapshots {
-		c.m = make(map[string]snapshot)
-	}
-	c.m[string(b)] = snap
-	c.mu.Unlock()
+	slot.Store(&cachedSnapshot{enc: string(b), snap: snap})
 	*dst = snap
 	return nil
 }
@@ -459,6 +467,31 @@ type state struct {
 	authAt time.Time
 	token  *account.APIToken
 	second bool // the session's login passed a second factor
+
+	// authRaw is the encoded time of the session's password login, decoded
+	// by how on first need (most requests never ask). Until then, method
+	// is BySession for a session that holds one, even one that does not
+	// decode: how tells.
+	authRaw []byte
+	decode  sync.Once
+	decoded Method // how's answer when authRaw is set
+}
+
+// how returns how the request was authenticated and, for BySession, when
+// the password was entered.
+func (st *state) how() (Method, time.Time) {
+	if st.authRaw == nil {
+		return st.method, st.authAt
+	}
+	st.decode.Do(func() {
+		// A session without a valid login time was restored by
+		// remember-me (whose login stores none).
+		st.decoded = ByRemember
+		if json.Unmarshal(st.authRaw, &st.authAt) == nil && !st.authAt.IsZero() {
+			st.decoded = BySession
+		}
+	})
+	return st.decoded, st.authAt
 }
 
 type ctxKey struct{}
@@ -483,7 +516,10 @@ func CurrentUser(ctx context.Context) *account.User { return stateOf(ctx).user }
 func IsAuthenticated(ctx context.Context) bool { return stateOf(ctx).user != nil }
 
 // HowAuthenticated returns how the request's user was authenticated.
-func HowAuthenticated(ctx context.Context) Method { return stateOf(ctx).method }
+func HowAuthenticated(ctx context.Context) Method {
+	m, _ := stateOf(ctx).how()
+	return m
+}
 
 // CurrentToken returns the API token that authenticated the request, or
 // nil when it was not authenticated by a bearer token.
@@ -660,12 +696,11 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 			if user == nil {
 				st.user = snap.user()
 			}
-			st.authAt = s.GetTime(authAtKey)
-			_, st.second = s.Raw(secondKey) // present: passed (no decode on every request)
-			st.method = BySession
-			if st.authAt.IsZero() {
-				st.method = ByRemember
+			st.method = ByRemember
+			if raw, ok := s.Raw(authAtKey); ok {
+				st.method, st.authRaw = BySession, raw // if it decodes: see how
 			}
+			_, st.second = s.Raw(secondKey) // present: passed (no decode on every request)
 			return st, nil
 		}
 	}
@@ -1056,10 +1091,15 @@ func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 			m.unauthorized(w, r, ErrUnauthenticated)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
+		if h := w.Header(); !slices.Equal(h["Cache-Control"], noStore) {
+			h["Cache-Control"] = noStore // shared, and full: an append copies it
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// noStore is the Cache-Control header of pages for a logged-in user.
+var noStore = []string{"no-store"}
 
 // RequireRole lets only users with role through: others get 403 (through
 // forbidden, or Config.ErrorHandler with ErrForbidden when it is nil),
@@ -1085,7 +1125,8 @@ func (m *Manager) RequireRole(role string, forbidden http.Handler) func(http.Han
 // fresh).
 func (m *Manager) IsFresh(r *http.Request, d time.Duration) bool {
 	st := stateOf(r.Context())
-	return st.user != nil && st.method == BySession && m.now().Sub(st.authAt) < d
+	method, authAt := st.how()
+	return st.user != nil && method == BySession && m.now().Sub(authAt) < d
 }
 
 // RequireFresh lets through only users who entered their password within
