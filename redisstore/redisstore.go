@@ -39,6 +39,10 @@
 // Load is one HGETALL, sent through the client's automatic pipeline
 // (AsyncAutoPipeline), so that the Loads of concurrent requests share
 // round trips: under load, one write and one read carry a batch of them.
+// The batches go one after the other, so a server (or, on a cluster, a
+// node) that stops answering holds every Load made meanwhile; each
+// still returns when its context ends (the session Manager's per-call
+// deadline), and the batch fails after the client's ReadTimeout.
 // Update is one Lua script that checks that the record exists and has not
 // expired, then applies the sets, deletes and new timestamps atomically; when it moves the expiry of a user's
 // session, a second script raises that session's score in the user's
