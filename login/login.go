@@ -53,14 +53,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -69,6 +67,7 @@ import (
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/internal/outage"
+	"github.com/hallpass/hallpass/internal/slots"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
@@ -395,20 +394,12 @@ func (s snapshot) user() *account.User {
 // costs a hash and a comparison instead of a JSON decode (the largest cost
 // of a logged-in request otherwise). Sessions of one user share an
 // encoding until the user changes, and any change is a new encoding, so an
-// entry is never stale. It has a fixed number of slots, each holding the
-// last encoding decoded into it (the slot is chosen by a hash seeded at
-// random per process), so it needs no lock and never grows. The zero value
-// is ready to use.
+// entry is never stale. It is a slots.Table: each slot holds the last
+// encoding decoded into it, without a lock, and it never grows. The zero
+// value is ready to use.
 type snapshotCache struct {
-	slots [snapshotSlots]atomic.Pointer[cachedSnapshot]
+	slots.Table[cachedSnapshot]
 }
-
-// snapshotSlots is the number of slots of a snapshotCache (a power of
-// two): 64 KiB of pointers, and a few hundred bytes per snapshot held.
-const snapshotSlots = 8192
-
-// snapshotSeed seeds the hash that places an encoding in its slot.
-var snapshotSeed = maphash.MakeSeed()
 
 // cachedSnapshot is one decoded snapshot with its encoding.
 type cachedSnapshot struct {
@@ -418,7 +409,7 @@ type cachedSnapshot struct {
 
 // decode sets *dst to the snapshot encoded in b.
 func (c *snapshotCache) decode(b []byte, dst *snapshot) error {
-	slot := &c.slots[maphash.Bytes(snapshotSeed, b)&(snapshotSlots-1)]
+	slot := c.Slot(b)
 	if e := slot.Load(); e != nil && e.enc == string(b) {
 		*dst = e.snap
 		return nil

@@ -8,9 +8,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
-	"hash/maphash"
 	"sync"
-	"sync/atomic"
+
+	"github.com/hallpass/hallpass/internal/slots"
 )
 
 // TokenSize is the number of random bytes in a session token (256 bits).
@@ -45,26 +45,21 @@ type keyring struct {
 }
 
 // verifiedCookies remembers cookie values that verified (or were signed)
-// with their token and session ID, in verifiedSlots slots, a value's slot
-// chosen by a hash of it. A value means the same token and ID for as long
-// as the keyring lives (its keys never change), so an entry is never
-// stale: whether the session still exists is the store's to say, on every
-// request, as without it.
+// with their token and session ID, in a slots.Table (slots.Size slots,
+// about 200 bytes per value held). A value means the same token and ID for
+// as long as the keyring lives (its keys never change), so an entry is
+// never stale: whether the session still exists is the store's to say, on
+// every request, as without it.
 //
 // It tells a client nothing it could not learn otherwise: only values that
 // verified enter, so a client cannot fill it with values of its choosing;
-// the hash is seeded at random per process, so a client cannot aim at
-// another's slot; and a hit compares the whole value in constant time. A
-// client that presents many valid values of its own only evicts others',
+// the table's hash is seeded at random per process, so a client cannot aim
+// at another's slot; and a hit compares the whole value in constant time.
+// A client that presents many valid values of its own only evicts others',
 // which then take the full check again.
 type verifiedCookies struct {
-	seed  maphash.Seed
-	slots [verifiedSlots]atomic.Pointer[verifiedCookie]
+	slots.Table[verifiedCookie]
 }
-
-// verifiedSlots is the number of slots of a verifiedCookies (a power of
-// two): 64 KiB of pointers, and about 200 bytes per value held.
-const verifiedSlots = 8192
 
 // verifiedCookie is one remembered value.
 type verifiedCookie struct {
@@ -73,14 +68,9 @@ type verifiedCookie struct {
 	id    string
 }
 
-// slot returns the slot of value v.
-func (c *verifiedCookies) slot(v *[cookieLen]byte) *atomic.Pointer[verifiedCookie] {
-	return &c.slots[maphash.Bytes(c.seed, v[:])&(verifiedSlots-1)]
-}
-
 // get returns the entry of v, or nil.
 func (c *verifiedCookies) get(v *[cookieLen]byte) *verifiedCookie {
-	e := c.slot(v).Load()
+	e := c.Slot(v[:]).Load()
 	if e == nil || subtle.ConstantTimeCompare(e.value[:], v[:]) != 1 {
 		return nil
 	}
@@ -92,7 +82,7 @@ func (c *verifiedCookies) get(v *[cookieLen]byte) *verifiedCookie {
 func (c *verifiedCookies) put(v *[cookieLen]byte, token []byte, id string) {
 	e := &verifiedCookie{value: *v, id: id}
 	copy(e.token[:], token)
-	c.slot(v).Store(e)
+	c.Slot(v[:]).Store(e)
 }
 
 // macState is a reusable HMAC with room for its sum, so computing a tag
@@ -106,7 +96,7 @@ func newKeyring(keys [][]byte, purpose string) (*keyring, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("session: at least one secret key is required")
 	}
-	kr := &keyring{known: verifiedCookies{seed: maphash.MakeSeed()}}
+	kr := &keyring{}
 	for i, k := range keys {
 		if len(k) < MinKeySize {
 			return nil, fmt.Errorf("session: secret key %d is %d bytes, want at least %d", i+1, len(k), MinKeySize)

@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"crypto/rand"
 	"testing"
 	"time"
@@ -23,11 +24,7 @@ import (
 //	func BenchmarkSessionStore(b *testing.B) { sessiontest.Benchmark(b, newStore(b)) }
 func Benchmark(b *testing.B, store session.Store) {
 	b.Run("Load", func(b *testing.B) {
-		ctx := b.Context()
-		id := session.IDOf([]byte(rand.Text()))
-		if err := store.Create(ctx, id, benchRecord()); err != nil {
-			b.Fatal(err)
-		}
+		ctx, id := ctxAndStored(b, store, benchRecord())
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := store.Load(ctx, id); err != nil {
@@ -38,11 +35,7 @@ func Benchmark(b *testing.B, store session.Store) {
 	// Loads from 16 goroutines per core, as concurrent requests make them:
 	// the figure a store that batches round trips improves.
 	b.Run("LoadParallel", func(b *testing.B) {
-		ctx := b.Context()
-		id := session.IDOf([]byte(rand.Text()))
-		if err := store.Create(ctx, id, benchRecord()); err != nil {
-			b.Fatal(err)
-		}
+		ctx, id := ctxAndStored(b, store, benchRecord())
 		b.ReportAllocs()
 		b.SetParallelism(16)
 		b.RunParallel(func(pb *testing.PB) {
@@ -55,11 +48,7 @@ func Benchmark(b *testing.B, store session.Store) {
 		})
 	})
 	b.Run("Update", func(b *testing.B) {
-		ctx := b.Context()
-		id := session.IDOf([]byte(rand.Text()))
-		if err := store.Create(ctx, id, benchRecord()); err != nil {
-			b.Fatal(err)
-		}
+		ctx, id := ctxAndStored(b, store, benchRecord())
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := store.Load(ctx, id); err != nil {
@@ -73,12 +62,8 @@ func Benchmark(b *testing.B, store session.Store) {
 		}
 	})
 	b.Run("Renew", func(b *testing.B) {
-		ctx := b.Context()
 		rec := benchRecord()
-		id := session.IDOf([]byte(rand.Text()))
-		if err := store.Create(ctx, id, rec); err != nil {
-			b.Fatal(err)
-		}
+		ctx, id := ctxAndStored(b, store, rec)
 		b.ReportAllocs()
 		for b.Loop() {
 			next := session.IDOf([]byte(rand.Text()))
@@ -91,6 +76,17 @@ func Benchmark(b *testing.B, store session.Store) {
 			id = next
 		}
 	})
+}
+
+// ctxAndStored returns b's context and the ID of a new session that holds
+// rec in store.
+func ctxAndStored(b *testing.B, store session.Store, rec *session.Record) (context.Context, string) {
+	b.Helper()
+	id := session.IDOf([]byte(rand.Text()))
+	if err := store.Create(b.Context(), id, rec); err != nil {
+		b.Fatal(err)
+	}
+	return b.Context(), id
 }
 
 // benchRecord returns a typical record: a user's session with a few small
