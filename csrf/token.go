@@ -36,11 +36,18 @@ func NewSecret() []byte {
 // secret should come from [NewSecret]; a token masked from a secret of
 // another length never passes Valid.
 func Mask(secret []byte) string {
-	buf := make([]byte, 2*len(secret))
+	// The pad and its encoding are made on the stack for a secret of
+	// SecretSize: the string is the call's one allocation.
+	var pad [2 * SecretSize]byte
+	var enc [(2*SecretSize*8 + 5) / 6]byte
+	buf := pad[:]
+	if len(secret) != SecretSize {
+		buf = make([]byte, 2*len(secret))
+	}
 	otp, masked := buf[:len(secret)], buf[len(secret):]
 	rand.Read(otp)
 	subtle.XORBytes(masked, otp, secret)
-	return tokenEncoding.EncodeToString(buf)
+	return string(tokenEncoding.AppendEncode(enc[:0], buf))
 }
 
 // Unmask reverses [Mask] and returns the secret a token carries. It

@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -72,10 +73,14 @@ func TestValid(t *testing.T) {
 }
 
 func TestUnmask(t *testing.T) {
-	secret := NewSecret()
-	got, err := Unmask(Mask(secret))
-	if err != nil || !bytes.Equal(got, secret) {
-		t.Fatalf("Unmask(Mask(secret)) = %x, %v, want %x, nil", got, err, secret)
+	// SecretSize is masked on the stack, other lengths on the heap.
+	for _, n := range []int{1, SecretSize - 1, SecretSize, SecretSize + 1, 90} {
+		secret := make([]byte, n)
+		rand.Read(secret)
+		got, err := Unmask(Mask(secret))
+		if err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("Unmask(Mask(%d-byte secret)) = %x, %v, want %x, nil", n, got, err, secret)
+		}
 	}
 
 	tests := []struct {

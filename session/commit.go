@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -18,11 +19,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		return nil
 	}
 	h := w.Header()
-	if _, ok := h["Vary"]; ok {
-		vary.Add(h, "Cookie") // once, though other layers may have named it
-	} else {
-		h["Vary"] = varyCookie[:1:1] // shared and full: an append copies it
-	}
+	vary.Add(h, "Cookie") // once, though other layers may have named it
 	if s.err != nil {
 		return s.err
 	}
@@ -187,6 +184,18 @@ func (st *state) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return st.w.Write(b)
+}
+
+// WriteString is Write for a string: io.WriteString passes it down to
+// net/http's writer without a copy.
+func (st *state) WriteString(s string) (int, error) {
+	if !st.committed {
+		st.commit()
+	}
+	if st.failed {
+		return len(s), nil
+	}
+	return io.WriteString(st.w, s)
 }
 
 // Flush commits the session and flushes the underlying writer.

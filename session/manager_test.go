@@ -651,11 +651,18 @@ func TestStoreDown(t *testing.T) {
 	f := newFixture(t)
 	cookie := f.start("k", "v")
 	f.store.down.Store(true)
-	for i := range 3 {
+	// Each way of writing the page: the session's writer has Write and
+	// WriteString.
+	writes := []func(http.ResponseWriter, string){
+		func(w http.ResponseWriter, s string) { io.WriteString(w, s) },
+		func(w http.ResponseWriter, s string) { w.Write([]byte(s)) },
+		func(w http.ResponseWriter, s string) { fmt.Fprint(w, s) },
+	}
+	for i, write := range writes {
 		resp := f.do(cookie, func(w http.ResponseWriter, r *http.Request, s *session.Session) {
 			s.GetString("k")
 			w.Header().Set("Content-Type", "text/html")
-			io.WriteString(w, "secret page")
+			write(w, "secret page")
 		})
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), "secret") {

@@ -27,9 +27,6 @@ const (
 	persistKey = "_persistent"
 )
 
-// varyCookie is the Vary header of responses that depend on the session.
-var varyCookie = []string{"Cookie"}
-
 // Limits on what a session records about its client.
 const (
 	maxUserAgent = 512

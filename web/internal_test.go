@@ -165,3 +165,40 @@ func TestPanicRecovery(t *testing.T) {
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 }
+
+// TestPageCacheBound checks that the page cache gives back what it was
+// given, split where the token goes, and never holds more than
+// maxCachedPages pages, even with puts from many goroutines.
+func TestPageCacheBound(t *testing.T) {
+	var c pageCache
+	page := func(i int) []byte { return fmt.Appendf(nil, "<p>page %d</p>%s<p>end</p>", i, tokenMark) }
+	key := func(i int) pageKey { return pageKey{name: "dashboard", userID: fmt.Sprint(i)} }
+	parts := c.put(key(0), page(0))
+	if got, ok := c.get(key(0)); !ok || len(got) != 2 || string(got[0]) != "<p>page 0</p>" || string(got[1]) != "<p>end</p>" || &got[0][0] != &parts[0][0] {
+		t.Fatalf("get after put = %q, %v; want the parts put returned", got, ok)
+	}
+	if _, ok := c.get(key(1)); ok {
+		t.Fatal("get of a key never put: found")
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 3 * maxCachedPages {
+				n := g*3*maxCachedPages + i
+				c.put(key(n), page(n))
+				if got, ok := c.get(key(n)); ok && !bytes.Equal(got[0], fmt.Appendf(nil, "<p>page %d</p>", n)) {
+					t.Errorf("page %d read back as %q", n, got[0])
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	held := 0
+	c.m.Range(func(k, v any) bool { held++; return true })
+	if held == 0 || held > maxCachedPages+4 {
+		t.Errorf("cache holds %d pages after %d puts, want 1 to %d", held, 12*maxCachedPages, maxCachedPages+4)
+	}
+}

@@ -144,7 +144,9 @@ func TestAccessLog(t *testing.T) {
 	}
 }
 
-func TestObserve(t *testing.T) {
+// observed returns an env whose Config.Observe records every request,
+// and a function that returns the requests recorded since its last call.
+func observed(t *testing.T) (*env, func() []web.Request) {
 	var mu sync.Mutex
 	var got []web.Request
 	e := newEnv(t, func(c *server.Config) {
@@ -154,14 +156,24 @@ func TestObserve(t *testing.T) {
 			got = append(got, q)
 		}
 	})
+	return e, func() []web.Request {
+		mu.Lock()
+		defer mu.Unlock()
+		taken := got
+		got = nil
+		return taken
+	}
+}
+
+func TestObserve(t *testing.T) {
+	e, taken := observed(t)
 	e.addUser("ada")
 	b := e.browser()
 	b.login("ada", "wrong password")
 	b.form("/login", url.Values{"username": {"ada"}}) // no CSRF token: 403 before the route
 	b.get("/static/style.css")
 
-	mu.Lock()
-	defer mu.Unlock()
+	got := taken()
 	type seen struct {
 		method, route string
 		status        int
@@ -218,4 +230,21 @@ func TestProbes(t *testing.T) {
 	b = e.browser()
 	check("/readyz", 503, "unavailable")
 	check("/healthz", 200, "ok")
+}
+
+// TestObserveBytes checks that Request.Bytes counts every byte of the
+// body, however the page was written: rendered (the login page), rendered
+// and cached (the dashboard's first view), or from its cached parts
+// around a CSRF token (the next views).
+func TestObserveBytes(t *testing.T) {
+	e, taken := observed(t)
+	e.addUser("ada")
+	b := e.loggedIn("ada")
+	taken()
+	for _, path := range []string{"/login", "/dashboard", "/dashboard", "/dashboard"} {
+		r := b.get(path)
+		if got := taken(); len(got) != 1 || got[0].Status != 200 || got[0].Bytes != int64(len(r.body)) {
+			t.Errorf("GET %s: Observe saw %+v, want status 200 and %d bytes", path, got, len(r.body))
+		}
+	}
 }

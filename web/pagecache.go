@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // plainPage is implemented by the data of pages that show nothing but
@@ -28,10 +29,11 @@ const maxCachedPages = 2000
 // mitigation wants). Executing html/template was the largest cost of an
 // authenticated page (a quarter of the CPU at saturation). The key holds
 // everything the layout shows, so an entry is never stale; full, the
-// cache starts over.
+// cache starts over. A hit takes no lock (sync.Map): the pages of every
+// request read it, on every core.
 type pageCache struct {
-	mu sync.RWMutex
-	m  map[pageKey][][]byte
+	m sync.Map // pageKey -> [][]byte
+	n atomic.Int64
 }
 
 // pageKey is everything a plain page's output depends on.
@@ -63,21 +65,23 @@ func keyOf(name string, b *base) pageKey {
 
 // get returns the parts of the page under k, if cached.
 func (c *pageCache) get(k pageKey) ([][]byte, bool) {
-	c.mu.RLock()
-	parts, ok := c.m[k]
-	c.mu.RUnlock()
-	return parts, ok
+	v, ok := c.m.Load(k)
+	if !ok {
+		return nil, false
+	}
+	return v.([][]byte), true
 }
 
 // put keeps page, rendered with tokenMark for its token, under k, and
 // returns its parts.
 func (c *pageCache) put(k pageKey, page []byte) [][]byte {
 	parts := bytes.Split(bytes.Clone(page), []byte(tokenMark))
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCachedPages {
-		c.m = make(map[pageKey][][]byte)
+	if c.n.Add(1) > maxCachedPages {
+		// Puts racing with this one may land before or after the clear;
+		// the cache holds at most a few pages more than its bound.
+		c.m.Clear()
+		c.n.Store(1)
 	}
-	c.m[k] = parts
-	c.mu.Unlock()
+	c.m.Store(k, parts)
 	return parts
 }

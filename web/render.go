@@ -156,7 +156,6 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 			b.CSRF = csrf.Mask(secret)
 		}
 	}
-	var buf bytes.Buffer
 	t := pages[name]
 	if _, plain := d.(plainPage); plain && t != nil && len(b.Flashes) == 0 {
 		k := keyOf(name, b)
@@ -166,18 +165,20 @@ func renderPage(w http.ResponseWriter, r *http.Request, status int, name string,
 			if token != "" {
 				b.CSRF = tokenMark
 			}
+			var buf bytes.Buffer
 			err := t.ExecuteTemplate(&buf, "layout", d)
 			b.CSRF = token
 			if err == nil {
 				parts, ok = plainPages.put(k, buf.Bytes()), true
 			}
-			buf.Reset()
 		}
 		if ok {
 			writeParts(w, status, parts, b.CSRF)
 			return
 		}
 	}
+	// Declared here, so that a cached page does not allocate it.
+	var buf bytes.Buffer
 	if t == nil {
 		logger.Error("web: no such template", "template", name)
 		status = http.StatusInternalServerError

@@ -538,16 +538,18 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		start := time.Now()
 		id := s.requestID(r)
 		h["X-Request-Id"] = []string{id} // canonical form of X-Request-ID
-		// One allocation for both.
+		// One allocation for the writer, the request's information and
+		// the context that carries the latter.
 		st := &requestState{
-			rw: responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")},
-			ri: requestInfo{version: s.version, id: id},
+			Context: r.Context(),
+			rw:      responseWriter{ResponseWriter: w, noStore: !strings.HasPrefix(r.URL.Path, "/static/")},
+			ri:      requestInfo{version: s.version, id: id},
 		}
 		rw, ri := &st.rw, &st.ri
 		if s.mux != nil {
 			_, ri.route = s.mux.Handler(r)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+		r = r.WithContext(st)
 		if s.accessLog || s.observe != nil {
 			defer s.done(r, rw, start)
 		}
@@ -661,6 +663,17 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteString is Write for a string: io.WriteString passes it down to
+// net/http's writer without a copy.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := io.WriteString(w.ResponseWriter, s)
+	w.bytes += int64(n)
+	return n, err
+}
+
 // Flush sends buffered data to the client.
 func (w *responseWriter) Flush() {
 	if !w.wroteHeader {
@@ -676,8 +689,21 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // requestState is what outer allocates per request.
 type requestState struct {
+	// Context is the request's context as it came in; the state is the
+	// context of the request the layers below see, adding ri under
+	// infoKey{} (Value) without another allocation.
+	context.Context
 	rw responseWriter
 	ri requestInfo
+}
+
+// Value returns the request's information for infoKey{}, and otherwise
+// what the request's own context holds under key.
+func (st *requestState) Value(key any) any {
+	if key == (infoKey{}) {
+		return &st.ri
+	}
+	return st.Context.Value(key)
 }
 
 // requestInfo is per-request state shared by the layers of one request.

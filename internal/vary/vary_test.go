@@ -25,3 +25,25 @@ func TestAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestAddSharesCookie checks that responses naming Cookie alone, which
+// share one slice, never see a value another response adds.
+func TestAddSharesCookie(t *testing.T) {
+	a, b := http.Header{}, http.Header{}
+	Add(a, "Cookie")
+	Add(b, "Cookie")
+	a.Add("Vary", "Accept-Encoding")
+	Add(a, "Origin")
+	b.Set("Vary", "Cookie, Accept")
+	c := http.Header{}
+	Add(c, "Cookie")
+	if got := strings.Join(a.Values("Vary"), "|"); got != "Cookie|Accept-Encoding|Origin" {
+		t.Errorf("first response: Vary %q", got)
+	}
+	if got := strings.Join(b.Values("Vary"), "|"); got != "Cookie, Accept" {
+		t.Errorf("second response: Vary %q", got)
+	}
+	if got := strings.Join(c.Values("Vary"), "|"); got != "Cookie" {
+		t.Errorf("a later response: Vary %q, want Cookie", got)
+	}
+}
