@@ -596,10 +596,11 @@ func HasScope(ctx context.Context, scope string) bool {
 func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !m.needState(w, r, "RequireScope") {
+			st := m.needState(w, r, "RequireScope")
+			if st == nil {
 				return
 			}
-			if HowAuthenticated(r.Context()) == ByBearer && !HasScope(r.Context(), scope) {
+			if st.method == ByBearer && !st.token.HasScope(scope) {
 				m.fail(w, r, insufficientScope(scope))
 				return
 			}
@@ -1075,10 +1076,11 @@ func (m *Manager) unauthorized(w http.ResponseWriter, r *http.Request, err error
 // RequireLogin lets only requests with a logged-in user through.
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !m.needState(w, r, "RequireLogin") {
+		st := m.needState(w, r, "RequireLogin")
+		if st == nil {
 			return
 		}
-		if !IsAuthenticated(r.Context()) {
+		if st.user == nil {
 			m.unauthorized(w, r, ErrUnauthenticated)
 			return
 		}

@@ -22,13 +22,6 @@ var ErrNoMiddleware error = &autherr.Error{Kind: autherr.Internal, Code: "middle
 const wiringFix = "wrap your mux as sessions.Middleware(lm.Middleware(lm.CSRF(mux))), " +
 	"or build it with hallpass.New and wrap your mux with auth.Handler"
 
-// resolved reports whether Middleware ran for the request whose context
-// is ctx.
-func resolved(ctx context.Context) bool {
-	_, ok := session.FromContext(ctx).RequestValue(ctxKey{}).(*state)
-	return ok
-}
-
 // miswired logs, once per Manager, that what ran outside the middleware
 // it needs, with the fix. Such a request is answered 500 (never a silent
 // 503 or a redirect loop), and every later one too, but logged only once.
@@ -50,14 +43,14 @@ func (m *Manager) needSession(w http.ResponseWriter, r *http.Request, what strin
 	return false
 }
 
-// needState answers a request that Middleware did not resolve with
-// ErrNoMiddleware, logged once, and reports false; it reports true when
-// Middleware ran.
-func (m *Manager) needState(w http.ResponseWriter, r *http.Request, what string) bool {
-	if resolved(r.Context()) {
-		return true
+// needState returns the state Middleware resolved for r. A request it
+// did not resolve is answered with ErrNoMiddleware, logged once, and
+// needState returns nil.
+func (m *Manager) needState(w http.ResponseWriter, r *http.Request, what string) *state {
+	if st, ok := session.FromContext(r.Context()).RequestValue(ctxKey{}).(*state); ok {
+		return st
 	}
 	m.miswired(r.Context(), what+" runs outside login.Manager.Middleware")
 	m.fail(w, r, ErrNoMiddleware)
-	return false
+	return nil
 }

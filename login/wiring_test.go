@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/login"
 )
 
@@ -31,6 +32,9 @@ func TestWrongMiddlewareOrder(t *testing.T) {
 			"GET", "/admin", "login middleware is missing"},
 		{"RequireFresh without login middleware", func(e *env) http.Handler { return e.sessions.Middleware(e.mux()) },
 			"GET", "/fresh", "login middleware is missing"},
+		{"RequireScope without login middleware", func(e *env) http.Handler {
+			return e.sessions.Middleware(e.lm.RequireScope(apitoken.ScopeAdmin)(http.NotFoundHandler()))
+		}, "GET", "/", "login middleware is missing"},
 		{"Logout without sessions", func(e *env) http.Handler { return e.mux() },
 			"POST", "/logout", ""},
 	}
