@@ -41,8 +41,9 @@ type config struct {
 	AbsoluteTimeout time.Duration
 	RememberFor     time.Duration
 	PasswordMin     int
-	HashConcurrency int  // 0: GOMAXPROCS with HashProcesses, else password.DefaultMaxConcurrent()
-	HashProcesses   bool // argon2 in worker processes under SCHED_IDLE
+	HashConcurrency int    // 0: GOMAXPROCS with HashProcesses, else password.DefaultMaxConcurrent()
+	HashProcesses   bool   // argon2 in worker processes under SCHED_IDLE
+	GCMinHeap       uint64 // bytes; 0: the Go runtime's own heap goal (internal/gcfloor)
 	TrustedProxies  []netip.Prefix
 	LogLevel        slog.Level
 	MetricsAddr     string // "": no metrics listener
@@ -178,6 +179,14 @@ var settings = []setting{
 		return nil
 	}},
 	{"hash-processes", "HALLPASS_HASH_PROCESSES", defaultHashProcesses, "compute argon2 password hashes in worker processes (\"hallpass hash-worker\") whose threads run only on CPU nothing else wants (SCHED_IDLE, Linux), so a login flood does not slow pages; false: in the server process", boolSetting(func(c *config) *bool { return &c.HashProcesses })},
+	{"gc-min-heap", "HALLPASS_GC_MIN_HEAP", "32MiB", "heap the Go garbage collector lets the server grow to before it collects, while the live heap is smaller (fewer collections under load for a few tens of megabytes); 0 leaves the runtime's default; ignored when GOGC is set", func(c *config, v string) error {
+		n, err := parseMiB(v)
+		if err != nil || (n != 0 && (n < 4<<20 || n > 64<<30)) {
+			return fmt.Errorf("want 0 or a size from 4MiB to 64GiB, like 32MiB or 1GiB")
+		}
+		c.GCMinHeap = n
+		return nil
+	}},
 	{"trusted-proxies", "HALLPASS_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", func(c *config, v string) error {
 		c.TrustedProxies = nil
 		if v == "" {
@@ -259,6 +268,26 @@ func durationSetting(field func(*config) *time.Duration) func(*config, string) e
 		*field(c) = d
 		return nil
 	}
+}
+
+// parseMiB parses a size written as 0 or a whole number of MiB or GiB.
+func parseMiB(v string) (uint64, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"MiB", 20}, {"GiB", 30}} {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			n, err := strconv.ParseUint(num, 10, 32)
+			if err != nil {
+				return 0, err
+			}
+			return n << u.shift, nil
+		}
+	}
+	return 0, fmt.Errorf("no unit (MiB or GiB) in %q", v)
 }
 
 func boolSetting(field func(*config) *bool) func(*config, string) error {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hallpass/hallpass/internal/gcfloor"
 	"github.com/hallpass/hallpass/internal/hashworker"
 	"github.com/hallpass/hallpass/internal/logbuf"
 	"io"
@@ -386,6 +387,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.close()
+	defer startGCFloor(cfg, logger)()
 	a.startHashWorkers(logger, stderr)
 	stopMetrics, err := startMetrics(a, logger)
 	if err != nil {
@@ -427,6 +429,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// startGCFloor keeps the collector's heap goal at HALLPASS_GC_MIN_HEAP or
+// more (internal/gcfloor), unless the GOGC variable chose the collector's
+// pace, and logs which. It returns the function that stops it.
+func startGCFloor(cfg *config, logger *slog.Logger) (stop func()) {
+	switch gogc, set := os.LookupEnv("GOGC"); {
+	case set:
+		logger.Info("garbage collector: GOGC is set, HALLPASS_GC_MIN_HEAP is not applied", "GOGC", gogc)
+		return func() {}
+	case cfg.GCMinHeap == 0:
+		return func() {}
+	}
+	logger.Info("garbage collector", "min_heap_mib", cfg.GCMinHeap>>20)
+	return gcfloor.Start(cfg.GCMinHeap)
 }
 
 // openURL is the address to print at start-up: the base URL, unless it
