@@ -4,7 +4,7 @@
 // (100 by default) over what the last cycle found live, or at 4 MiB. A
 // server whose live heap is a few megabytes but that allocates a few
 // kilobytes per request then collects dozens of times a second at full
-// load, and pays for it on every request (a fifth of a busy hallpass
+// load, and pays for it on every request (about a sixth of a busy hallpass
 // server's CPU). Start raises GOGC after each cycle just enough that the
 // next goal is at least a given size while the live heap is small, and
 // leaves GOGC alone once the live heap is large enough to reach that size
