@@ -385,8 +385,8 @@ func (s snapshot) sameUser(o snapshot) bool {
 
 // user returns the user s copies; its Roles are its own (a snapshot may
 // be shared through the snapshotCache).
-func (s snapshot) user() *account.User {
-	return &account.User{ID: s.ID, Username: s.Username, Email: s.Email, Roles: slices.Clone(s.Roles), PasswordChangedAt: s.PwAt}
+func (s snapshot) user() account.User {
+	return account.User{ID: s.ID, Username: s.Username, Email: s.Email, Roles: slices.Clone(s.Roles), PasswordChangedAt: s.PwAt}
 }
 
 // snapshotCache keeps decoded user snapshots by their exact encoding, so
@@ -454,6 +454,7 @@ func (m Method) String() string {
 // state is the per-request result of resolving the user.
 type state struct {
 	user   *account.User
+	copy   account.User // what user points to when it comes from the session's snapshot
 	method Method
 	authAt time.Time
 	token  *account.APIToken
@@ -686,7 +687,8 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 			}
 			st.user = user
 			if user == nil {
-				st.user = snap.user()
+				st.copy = snap.user() // in the state's own allocation
+				st.user = &st.copy
 			}
 			st.method = ByRemember
 			if raw, ok := s.Raw(authAtKey); ok {
