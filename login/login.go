@@ -453,12 +453,12 @@ func (m Method) String() string {
 
 // state is the per-request result of resolving the user.
 type state struct {
-	user   *account.User
-	copy   account.User // what user points to when it comes from the session's snapshot
-	method Method
-	authAt time.Time
-	token  *account.APIToken
-	second bool // the session's login passed a second factor
+	user     *account.User
+	snapUser account.User // what user points to when it comes from the session's snapshot
+	method   Method
+	authAt   time.Time
+	token    *account.APIToken
+	second   bool // the session's login passed a second factor
 
 	// authRaw is the encoded time of the session's password login, decoded
 	// by how on first need (most requests never ask). Until then, method
@@ -687,8 +687,8 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 			}
 			st.user = user
 			if user == nil {
-				st.copy = snap.user() // in the state's own allocation
-				st.user = &st.copy
+				st.snapUser = snap.user() // in the state's own allocation
+				st.user = &st.snapUser
 			}
 			st.method = ByRemember
 			if raw, ok := s.Raw(authAtKey); ok {
