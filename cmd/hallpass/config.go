@@ -179,7 +179,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"hash-processes", "HALLPASS_HASH_PROCESSES", defaultHashProcesses, "compute argon2 password hashes in worker processes (\"hallpass hash-worker\") whose threads run only on CPU nothing else wants (SCHED_IDLE, Linux), so a login flood does not slow pages; false: in the server process", boolSetting(func(c *config) *bool { return &c.HashProcesses })},
-	{"gc-min-heap", "HALLPASS_GC_MIN_HEAP", "32MiB", "heap the Go garbage collector lets the server grow to before it collects, while the live heap is smaller (fewer collections under load for a few tens of megabytes); 0 leaves the runtime's default; ignored when GOGC is set", func(c *config, v string) error {
+	{"gc-min-heap", "HALLPASS_GC_MIN_HEAP", "32MiB", "heap the Go garbage collector lets the server grow to before it collects, while the live heap is smaller (fewer collections under load for a few tens of megabytes), at most a quarter of a container's memory limit; 0 leaves the runtime's default; ignored when GOGC is set", func(c *config, v string) error {
 		n, err := parseMiB(v)
 		if err != nil || (n != 0 && (n < 4<<20 || n > 64<<30)) {
 			return fmt.Errorf("want 0 or a size from 4MiB to 64GiB, like 32MiB or 1GiB")

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/hallpass/hallpass/internal/gcfloor"
 )
 
 // TestGCMinHeap runs the server and reads the collector's pace from its
@@ -19,17 +25,21 @@ func TestGCMinHeap(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		env      []string
+		floor    uint64  // the floor in force; 0 for none
 		min, max float64 // of GOGC
 		log      string
 	}{
 		// 32 MiB over a live heap of a few MiB: 800 at most (the
 		// runtime's own minimum heap is 4 MiB × GOGC/100).
-		{"default", nil, 101, 800, `msg="garbage collector" min_heap_mib=32`},
-		{"larger floor", []string{"HALLPASS_GC_MIN_HEAP=256MiB"}, 801, 6400, `msg="garbage collector" min_heap_mib=256`},
-		{"off", []string{"HALLPASS_GC_MIN_HEAP=0"}, 100, 100, ""},
-		{"GOGC set", []string{"GOGC=150"}, 150, 150, `GOGC is set, HALLPASS_GC_MIN_HEAP is not applied`},
+		{"default", nil, 32 << 20, 101, 800, `msg="garbage collector" min_heap_mib=32`},
+		{"larger floor", []string{"HALLPASS_GC_MIN_HEAP=256MiB"}, 256 << 20, 801, 6400, `msg="garbage collector" min_heap_mib=256`},
+		{"off", []string{"HALLPASS_GC_MIN_HEAP=0"}, 0, 100, 100, ""},
+		{"GOGC set", []string{"GOGC=150"}, 0, 150, 150, `GOGC is set, HALLPASS_GC_MIN_HEAP is not applied`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if limit, ok := gcfloor.ContainerLimit(os.DirFS("/")); ok && gcfloor.ForLimit(tc.floor, limit) < tc.floor {
+				t.Skipf("this machine's memory limit (%d MiB) lowers the floor: TestGCMinHeapInContainer covers that", limit>>20)
+			}
 			p := startProcess(t, append(tc.env, "HALLPASS_METRICS_ADDR=127.0.0.1:0")...)
 			logs := p.logs.String()
 			m := metricsRE.FindStringSubmatch(logs)
@@ -55,6 +65,37 @@ func TestGCMinHeap(t *testing.T) {
 			}
 			if tc.log == "" && strings.Contains(logs, "garbage collector") {
 				t.Errorf("start-up logs a heap floor that is off:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestGCMinHeapInContainer checks that a container's memory limit caps the
+// floor at a quarter of it, and says so at start-up; a roomy container or
+// none leaves HALLPASS_GC_MIN_HEAP as it is.
+func TestGCMinHeapInContainer(t *testing.T) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set in the environment: the floor is off")
+	}
+	for _, tc := range []struct {
+		name, limit string // memory.max; "" for no control group
+		want        string
+	}{
+		{"small container", "67108864", `msg="garbage collector" min_heap_mib=16 container_limit_mib=64`},
+		{"roomy container", "4294967296", `msg="garbage collector" min_heap_mib=32` + "\n"},
+		{"no limit", "max", `msg="garbage collector" min_heap_mib=32` + "\n"},
+		{"no control group", "", `msg="garbage collector" min_heap_mib=32` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := fstest.MapFS{}
+			if tc.limit != "" {
+				root["sys/fs/cgroup/memory.max"] = &fstest.MapFile{Data: []byte(tc.limit + "\n")}
+			}
+			var logs bytes.Buffer
+			stop := startGCFloor(&config{GCMinHeap: 32 << 20}, slog.New(slog.NewTextHandler(&logs, nil)), root)
+			stop()
+			if !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("start-up logged %q, want %q", logs.String(), tc.want)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/internal/hashworker"
 	"github.com/hallpass/hallpass/internal/logbuf"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -387,7 +388,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.close()
-	defer startGCFloor(cfg, logger)()
+	defer startGCFloor(cfg, logger, os.DirFS("/"))()
 	a.startHashWorkers(logger, stderr)
 	stopMetrics, err := startMetrics(a, logger)
 	if err != nil {
@@ -433,8 +434,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // startGCFloor keeps the collector's heap goal at HALLPASS_GC_MIN_HEAP or
 // more (internal/gcfloor), unless the GOGC variable chose the collector's
-// pace, and logs which. It returns the function that stops it.
-func startGCFloor(cfg *config, logger *slog.Logger) (stop func()) {
+// pace, and logs which. In a control group with a memory limit (a
+// container; root is the file system's root) the floor is at most a
+// quarter of that limit. It returns the function that stops it.
+func startGCFloor(cfg *config, logger *slog.Logger, root fs.FS) (stop func()) {
 	switch gogc, set := os.LookupEnv("GOGC"); {
 	case set:
 		logger.Info("garbage collector: GOGC is set, HALLPASS_GC_MIN_HEAP is not applied", "GOGC", gogc)
@@ -442,8 +445,14 @@ func startGCFloor(cfg *config, logger *slog.Logger) (stop func()) {
 	case cfg.GCMinHeap == 0:
 		return func() {}
 	}
-	logger.Info("garbage collector", "min_heap_mib", cfg.GCMinHeap>>20)
-	return gcfloor.Start(cfg.GCMinHeap)
+	floor, args := cfg.GCMinHeap, []any{"min_heap_mib", cfg.GCMinHeap >> 20}
+	if limit, ok := gcfloor.ContainerLimit(root); ok && gcfloor.ForLimit(floor, limit) < floor {
+		floor = gcfloor.ForLimit(floor, limit)
+		args = []any{"min_heap_mib", floor >> 20, "container_limit_mib", limit >> 20,
+			"note", "HALLPASS_GC_MIN_HEAP lowered to a quarter of the container's memory limit"}
+	}
+	logger.Info("garbage collector", args...)
+	return gcfloor.Start(floor)
 }
 
 // openURL is the address to print at start-up: the base URL, unless it

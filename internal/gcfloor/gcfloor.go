@@ -10,16 +10,20 @@
 // leaves GOGC alone once the live heap is large enough to reach that size
 // by itself: memory grows by at most the floor, never by a multiple of a
 // large heap. A memory limit (GOMEMLIMIT) still applies: the collector
-// runs early rather than pass it.
+// runs early rather than pass it; ContainerLimit and ForLimit keep a floor
+// within a container's share.
 //
 // It is for programs, not libraries: GOGC is the whole process's setting.
 package gcfloor
 
 import (
+	"io/fs"
 	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -135,4 +139,39 @@ func (t *tuner) stop() {
 		running = nil
 		runningMu.Unlock()
 	}
+}
+
+// ContainerShare is the largest part of a container's memory limit a floor
+// may take: the rest is the live heap, the runtime and everything else.
+const ContainerShare = 4 // a quarter
+
+// ContainerLimit returns the memory limit of the control group the process
+// runs in, read from root (the file system's root: os.DirFS("/")), and
+// whether there is one: cgroup v2's memory.max, else v1's
+// memory.limit_in_bytes. "max", v1's "no limit" (a value near 2^63) and a
+// missing or unreadable file mean none.
+func ContainerLimit(root fs.FS) (uint64, bool) {
+	for _, name := range []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := fs.ReadFile(root, name)
+		if err != nil {
+			continue
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "max" {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n >= 1<<62 {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// ForLimit returns floor, lowered to a ContainerShare of limit when that
+// is less (a small container would otherwise run out of memory sooner than
+// without a floor).
+func ForLimit(floor, limit uint64) uint64 {
+	return min(floor, limit/ContainerShare)
 }

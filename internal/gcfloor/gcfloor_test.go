@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -126,5 +127,38 @@ func TestStartZeroAndOff(t *testing.T) {
 	debug.SetGCPercent(100)
 	if running != nil {
 		t.Error("a floor is recorded as running after GOGC off")
+	}
+}
+
+func TestContainerLimit(t *testing.T) {
+	const v2, v1 = "sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  uint64
+		ok    bool
+	}{
+		{"cgroup v2 limit", map[string]string{v2: "67108864\n"}, 64 << 20, true},
+		{"cgroup v2 no limit", map[string]string{v2: "max\n"}, 0, false},
+		{"cgroup v1 limit", map[string]string{v1: "268435456\n"}, 256 << 20, true},
+		{"cgroup v1 no limit", map[string]string{v1: "9223372036854771712\n"}, 0, false},
+		{"v2 wins over v1", map[string]string{v2: "max", v1: "268435456"}, 0, false},
+		{"unreadable value", map[string]string{v2: "lots"}, 0, false},
+		{"no control group", nil, 0, false},
+	}
+	for _, tt := range tests {
+		root := fstest.MapFS{}
+		for name, data := range tt.files {
+			root[name] = &fstest.MapFile{Data: []byte(data)}
+		}
+		if got, ok := ContainerLimit(root); got != tt.want || ok != tt.ok {
+			t.Errorf("%s: ContainerLimit = %d, %v; want %d, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got := ForLimit(32<<20, 64<<20); got != 16<<20 {
+		t.Errorf("ForLimit(32 MiB, 64 MiB) = %d, want 16 MiB", got)
+	}
+	if got := ForLimit(32<<20, 1<<30); got != 32<<20 {
+		t.Errorf("ForLimit(32 MiB, 1 GiB) = %d, want 32 MiB", got)
 	}
 }
