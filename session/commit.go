@@ -167,20 +167,24 @@ func (st *state) commit() {
 
 func (st *state) Header() http.Header { return st.w.Header() }
 
-func (st *state) WriteHeader(code int) {
+// ready commits the session before the first byte of the response, once,
+// and reports whether the handler's output goes through (false once the
+// session could not be saved: the error page has been written instead).
+func (st *state) ready() bool {
 	if !st.committed {
 		st.commit()
 	}
-	if !st.failed {
+	return !st.failed
+}
+
+func (st *state) WriteHeader(code int) {
+	if st.ready() {
 		st.w.WriteHeader(code)
 	}
 }
 
 func (st *state) Write(b []byte) (int, error) {
-	if !st.committed {
-		st.commit()
-	}
-	if st.failed {
+	if !st.ready() {
 		return len(b), nil
 	}
 	return st.w.Write(b)
@@ -189,10 +193,7 @@ func (st *state) Write(b []byte) (int, error) {
 // WriteString is Write for a string: io.WriteString passes it down to
 // net/http's writer without a copy.
 func (st *state) WriteString(s string) (int, error) {
-	if !st.committed {
-		st.commit()
-	}
-	if st.failed {
+	if !st.ready() {
 		return len(s), nil
 	}
 	return io.WriteString(st.w, s)
@@ -200,10 +201,7 @@ func (st *state) WriteString(s string) (int, error) {
 
 // Flush commits the session and flushes the underlying writer.
 func (st *state) Flush() {
-	if !st.committed {
-		st.commit()
-	}
-	if f, ok := st.w.(http.Flusher); ok && !st.failed {
+	if f, ok := st.w.(http.Flusher); st.ready() && ok {
 		f.Flush()
 	}
 }

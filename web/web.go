@@ -654,10 +654,17 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *responseWriter) Write(b []byte) (int, error) {
+// started sends the default 200 header when the handler writes before
+// it chose a status, as net/http would, so that noStore and the status
+// are applied and recorded.
+func (w *responseWriter) started() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.started()
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
@@ -666,9 +673,7 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // WriteString is Write for a string: io.WriteString passes it down to
 // net/http's writer without a copy.
 func (w *responseWriter) WriteString(s string) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
+	w.started()
 	n, err := io.WriteString(w.ResponseWriter, s)
 	w.bytes += int64(n)
 	return n, err
@@ -676,9 +681,7 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 
 // Flush sends buffered data to the client.
 func (w *responseWriter) Flush() {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
+	w.started()
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

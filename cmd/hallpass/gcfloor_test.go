@@ -2,12 +2,9 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -21,7 +18,6 @@ import (
 // default, and a GOGC the operator set wins; start-up says which.
 func TestGCMinHeap(t *testing.T) {
 	metricsRE := regexp.MustCompile(`metrics=(http://\S+/metrics)`)
-	gogcRE := regexp.MustCompile(`(?m)^go_gc_gogc_percent (\S+)$`)
 	for _, tc := range []struct {
 		name     string
 		env      []string
@@ -46,19 +42,9 @@ func TestGCMinHeap(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no metrics address in the logs:\n%s", logs)
 			}
-			resp, err := http.Get(m[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			g := gogcRE.FindSubmatch(body)
-			if g == nil {
-				t.Fatalf("no go_gc_gogc_percent in the metrics:\n%s", body)
-			}
-			gogc, err := strconv.ParseFloat(string(g[1]), 64)
-			if err != nil || gogc < tc.min || gogc > tc.max {
-				t.Errorf("go_gc_gogc_percent %s, want %v to %v", g[1], tc.min, tc.max)
+			gogc, ok := scrape(t, m[1])["go_gc_gogc_percent"]
+			if !ok || gogc < tc.min || gogc > tc.max {
+				t.Errorf("go_gc_gogc_percent %v (exposed: %v), want %v to %v", gogc, ok, tc.min, tc.max)
 			}
 			if tc.log != "" && !strings.Contains(logs, tc.log) {
 				t.Errorf("start-up logs lack %s:\n%s", tc.log, logs)
