@@ -4,8 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"hash"
 	"sync"
@@ -71,10 +71,26 @@ type verifiedCookie struct {
 // get returns the entry of v, or nil.
 func (c *verifiedCookies) get(v *[cookieLen]byte) *verifiedCookie {
 	e := c.Slot(v[:]).Load()
-	if e == nil || subtle.ConstantTimeCompare(e.value[:], v[:]) != 1 {
+	if e == nil || !sameValue(&e.value, v) {
 		return nil
 	}
 	return e
+}
+
+// sameValue reports whether a and b are the same cookie value, in a time
+// that does not depend on their contents: as subtle.ConstantTimeCompare,
+// which goes a byte at a time, but eight bytes at a time (on the hot path
+// of every request, it was a twentieth of a session's cost).
+func sameValue(a, b *[cookieLen]byte) bool {
+	var d uint64
+	i := 0
+	for ; i+8 <= cookieLen; i += 8 {
+		d |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
+	}
+	for ; i < cookieLen; i++ {
+		d |= uint64(a[i] ^ b[i])
+	}
+	return d == 0
 }
 
 // put remembers that v carries token, stored under id, in place of what

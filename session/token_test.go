@@ -112,6 +112,32 @@ func TestVerifiedCookies(t *testing.T) {
 	}
 }
 
+// TestSameValue checks the remembered value's comparison against
+// bytes.Equal: equal values, and a value that differs from another in one
+// bit, at each byte (the eight-byte words and the tail after them) and at
+// each bit of the first, the last and a middle byte.
+func TestSameValue(t *testing.T) {
+	var a [cookieLen]byte
+	copy(a[:], "the cookie value the keyring signed for some token, eighty-six characters long......")
+	b := a
+	if !sameValue(&a, &b) {
+		t.Fatal("equal values compare unequal")
+	}
+	for i := range cookieLen {
+		bits := []byte{0x01}
+		if i == 0 || i == cookieLen/2 || i == cookieLen-1 {
+			bits = []byte{0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80}
+		}
+		for _, bit := range bits {
+			b := a
+			b[i] ^= bit
+			if got, want := sameValue(&a, &b), bytes.Equal(a[:], b[:]); got != want {
+				t.Fatalf("byte %d, bit %#x: sameValue = %v, bytes.Equal = %v", i, bit, got, want)
+			}
+		}
+	}
+}
+
 // BenchmarkVerifyCookie is the cost of reading a session cookie: a value
 // the keyring remembers, and one it verifies in full (decoding, the
 // HMAC-SHA256 check and the SHA-256 of the ID).
