@@ -15,6 +15,7 @@ import (
 // revoked by user.
 func ExampleNew() {
 	client := memcache.New("127.0.0.1:11211", "127.0.0.2:11211")
+	client.MaxIdleConns = 64 // gomemcache keeps 2 by default: see Connections
 	sessions, err := session.New(session.Config{
 		Store: memcachestore.New(client, memcachestore.Options{}),
 		Keys:  [][]byte{[]byte(os.Getenv("SECRET_KEY"))},

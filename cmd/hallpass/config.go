@@ -118,14 +118,18 @@ var settings = []setting{
 		}
 		return nil
 	}},
-	{"session-store", "HALLPASS_SESSION_STORE", "sqlite", "where sessions live: sqlite, memory, redis://..., rediss://..., redis+cluster://host:port[,host:port], postgres://..., memcached://host:port[,host:port]", func(c *config, v string) error {
+	{"session-store", "HALLPASS_SESSION_STORE", "sqlite", "where sessions live: sqlite, memory, redis://..., rediss://..., redis+cluster://host:port[,host:port], postgres://..., memcached://host:port[,host:port][?max_idle_conns=N]", func(c *config, v string) error {
 		switch {
 		case v == "sqlite", v == "memory":
 		case hasScheme(v, redisSchemes...):
 			if err := checkRedisURL(v); err != nil {
 				return err
 			}
-		case hasScheme(v, "postgres", "postgresql", "memcached"):
+		case hasScheme(v, "memcached"):
+			if _, err := memcachedClient(v); err != nil {
+				return err
+			}
+		case hasScheme(v, "postgres", "postgresql"):
 		default:
 			return fmt.Errorf("want sqlite, memory, or a redis://, rediss://, redis+cluster://, postgres:// or memcached:// URL")
 		}

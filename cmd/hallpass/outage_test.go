@@ -194,6 +194,7 @@ type proxy struct {
 	ln      net.Listener
 	conns   []net.Conn
 	frozen  atomic.Bool
+	opened  atomic.Int64 // connections accepted so far
 }
 
 // freeze stops forwarding without closing anything.
@@ -248,6 +249,7 @@ func (p *proxy) restore() {
 			if err != nil {
 				return
 			}
+			p.opened.Add(1)
 			p.mu.Lock()
 			p.conns = append(p.conns, c)
 			p.mu.Unlock()
@@ -416,6 +418,92 @@ func TestFrozenRedis(t *testing.T) {
 	p := newProxy(t, u.Host)
 	u.Host = p.addr
 	freezeAndThaw(t, p, map[string]string{"HALLPASS_SESSION_STORE": u.String()})
+}
+
+// memcachedProxy returns a proxy to the test Memcached, and skips the test
+// without one.
+func memcachedProxy(t *testing.T) *proxy {
+	t.Helper()
+	addr := os.Getenv("HALLPASS_TEST_MEMCACHED_ADDR")
+	if addr == "" {
+		t.Skip("HALLPASS_TEST_MEMCACHED_ADDR not set; skipping the Memcached server tests")
+	}
+	return newProxy(t, addr)
+}
+
+// Memcached becomes unreachable mid-run, through a proxy the test cuts,
+// and comes back.
+func TestOutageMemcached(t *testing.T) {
+	p := memcachedProxy(t)
+	srv, logs := inProcess(t, testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": "memcached://" + p.addr}))
+	b := signUp(t, srv.URL)
+
+	p.cut()
+	checkOutage(t, srv.URL, b, logs)
+	p.restore()
+	waitRecovered(t, srv.URL, b, logs)
+}
+
+// Memcached goes silent mid-run: gomemcache has no context, so its own
+// timeout (500ms) bounds each call.
+func TestFrozenMemcached(t *testing.T) {
+	p := memcachedProxy(t)
+	freezeAndThaw(t, p, map[string]string{"HALLPASS_SESSION_STORE": "memcached://" + p.addr})
+}
+
+// Concurrent requests share the server's connections to Memcached instead
+// of each dialing its own: gomemcache keeps two idle connections per
+// server unless told otherwise, so every request beyond the second opened
+// and closed one (hundreds here), leaving a socket in TIME_WAIT each time.
+func TestMemcachedKeepsConnections(t *testing.T) {
+	p := memcachedProxy(t)
+	srv, _ := inProcess(t, testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": "memcached://" + p.addr}))
+	b := signUp(t, srv.URL)
+	base, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookies []string
+	for _, c := range b.jar.Cookies(base) {
+		cookies = append(cookies, c.String())
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
+	get := func() error {
+		req, _ := http.NewRequest("GET", srv.URL+"/dashboard", nil)
+		req.Header.Set("Cookie", strings.Join(cookies, "; "))
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Welcome ada!") {
+			return fmt.Errorf("dashboard: %d, want 200 with Welcome ada!", resp.StatusCode)
+		}
+		return nil
+	}
+	before := p.opened.Load()
+	const clients, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			for range each {
+				if err := get(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := p.opened.Load() - before; n > 2*clients {
+		t.Errorf("%d requests from %d clients at once opened %d connections to Memcached; want at most %d (idle connections reused)", clients*each, clients, n, 2*clients)
+	}
 }
 
 // HALLPASS_HASH_CONCURRENCY sets how many password hashes the server

@@ -32,6 +32,14 @@ func TestStoreSettings(t *testing.T) {
 		{map[string]string{"HALLPASS_SESSION_STORE": "rediss+cluster://:pw@10.0.0.1:7000"}, ""},
 		{map[string]string{"HALLPASS_REDIS_URL": "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"}, ""},
 		{map[string]string{"HALLPASS_STORE_TIMEOUT": "500ms"}, ""},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:11211,b:11211?max_idle_conns=128&timeout=250ms"}, ""},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a"}, "not a host:port"},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:99999"}, "not a host:port"},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:11211?max_idle_conns=0"}, "max_idle_conns"},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:11211?max_idle_conns=lots"}, "max_idle_conns"},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:11211?timeout=2h"}, "timeout"},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:11211?timeout=soon"}, "timeout"},
+		{map[string]string{"HALLPASS_SESSION_STORE": "memcached://a:11211?pool=3"}, `unknown parameter "pool"`},
 		{map[string]string{"HALLPASS_SESSION_STORE": "redis+cluster://10.0.0.1:7000,,10.0.0.2:7000"}, "HALLPASS_SESSION_STORE"},
 		{map[string]string{"HALLPASS_SESSION_STORE": "redis+cluster://10.0.0.1:7000/0"}, "HALLPASS_SESSION_STORE"},
 		{map[string]string{"HALLPASS_SESSION_STORE": "redis+cluster://:hunter2@10.0.0.1:7000,10.0.0.2"}, "HALLPASS_SESSION_STORE"},
@@ -56,6 +64,33 @@ func TestStoreSettings(t *testing.T) {
 	cfg, err := buildConfig(map[string]string{})
 	if err != nil || cfg.StoreTimeout != 3*time.Second {
 		t.Errorf("default StoreTimeout = %v (%v), want 3s", cfg.StoreTimeout, err)
+	}
+}
+
+// The Memcached client keeps memcachedMaxIdle idle connections per server
+// unless the URL sets max_idle_conns, and gomemcache's timeout unless it
+// sets timeout.
+func TestMemcachedClient(t *testing.T) {
+	tests := []struct {
+		url     string
+		maxIdle int
+		timeout time.Duration
+	}{
+		{"memcached://127.0.0.1:11211", memcachedMaxIdle, 0},
+		{"memcached://10.0.0.1:11211, 10.0.0.2:11211/", memcachedMaxIdle, 0},
+		{"memcached://127.0.0.1:11211?max_idle_conns=200", 200, 0},
+		{"memcached://127.0.0.1:11211?timeout=2s&max_idle_conns=8", 8, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		c, err := memcachedClient(tt.url)
+		if err != nil {
+			t.Errorf("%s: %v", tt.url, err)
+			continue
+		}
+		if c.MaxIdleConns != tt.maxIdle || c.Timeout != tt.timeout {
+			t.Errorf("%s: MaxIdleConns %d, Timeout %v; want %d, %v", tt.url, c.MaxIdleConns, c.Timeout, tt.maxIdle, tt.timeout)
+		}
+		c.Close()
 	}
 }
 
