@@ -457,7 +457,8 @@ func TestFrozenMemcached(t *testing.T) {
 // and closed one (hundreds here), leaving a socket in TIME_WAIT each time.
 func TestMemcachedKeepsConnections(t *testing.T) {
 	p := memcachedProxy(t)
-	srv, _ := inProcess(t, testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": "memcached://" + p.addr}))
+	// A roomy timeout: a slow call under -race must not close its connection.
+	srv, _ := inProcess(t, testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": "memcached://" + p.addr + "?timeout=5s"}))
 	b := signUp(t, srv.URL)
 	base, err := url.Parse(srv.URL)
 	if err != nil {
