@@ -195,7 +195,10 @@ type Config struct {
 	// connect or a disconnect).
 	Flash func(r *http.Request, msg string)
 	// HTTPClient talks to the providers. Default a client with a
-	// 10-second timeout.
+	// 10-second timeout that keeps up to 32 idle connections to each
+	// provider (net/http's default transport keeps 2, so concurrent
+	// sign-ins beyond two would each dial the provider and shake hands
+	// again).
 	HTTPClient *http.Client
 	// RetryEvery is how often the discovery of a provider that did not
 	// answer is tried again. Default DefaultRetryEvery.
@@ -214,6 +217,7 @@ type Service struct {
 	providers []*provider
 	byID      map[string]*provider
 	stop      context.CancelFunc
+	ownClient bool // cfg.HTTPClient is the default, made for this Service
 	done      chan struct{}
 	first     chan struct{} // closed after the first discovery round
 	// origins is FormOrigins' answer, made again when a provider becomes
@@ -278,8 +282,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = lc.ErrorHandler
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	ownClient := cfg.HTTPClient == nil
+	if ownClient {
+		cfg.HTTPClient = defaultHTTPClient()
 	}
 	if cfg.RetryEvery <= 0 {
 		cfg.RetryEvery = DefaultRetryEvery
@@ -290,7 +295,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, lc: lc, byID: map[string]*provider{}, done: make(chan struct{}), first: make(chan struct{})}
+	s := &Service{cfg: cfg, lc: lc, byID: map[string]*provider{}, done: make(chan struct{}), first: make(chan struct{}), ownClient: ownClient}
 	root := strings.TrimSuffix(base.String(), "/")
 	for _, p := range cfg.Providers {
 		switch {
@@ -323,10 +328,32 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the discovery retries.
+// idlePerProvider is how many idle connections the default HTTP client
+// keeps to each provider.
+const idlePerProvider = 32
+
+// defaultHTTPClient returns the client for Config.HTTPClient's default:
+// net/http's default transport (its proxy settings, dial and TLS
+// timeouts), copied, keeping idlePerProvider idle connections per host
+// instead of 2, with a 10-second timeout.
+func defaultHTTPClient() *http.Client {
+	c := &http.Client{Timeout: 10 * time.Second}
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = t.Clone()
+		t.MaxIdleConnsPerHost = idlePerProvider
+		c.Transport = t
+	}
+	return c
+}
+
+// Close stops the discovery retries, and closes the idle connections of
+// the default HTTP client (a client given in Config is left alone).
 func (s *Service) Close() {
 	s.stop()
 	<-s.done
+	if s.ownClient {
+		s.cfg.HTTPClient.CloseIdleConnections()
+	}
 }
 
 // WaitDiscovery waits until the first discovery round is over (every

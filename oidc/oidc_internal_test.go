@@ -3,12 +3,15 @@ package oidc
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,5 +250,52 @@ func TestErrorsHaveKinds(t *testing.T) {
 	}
 	if !errors.Is(refuse(ErrDenied, "x"), ErrDenied) {
 		t.Error("a refusal does not wrap its error")
+	}
+}
+
+// The default client keeps its connections to a provider when sign-ins
+// come at once: 16 concurrent requests, four times over, open 16
+// connections, not the 58 that net/http's default of two idle connections
+// per host would (each request past the second dials a new one, and with
+// a real provider shakes hands over TLS again).
+func TestDefaultClientKeepsConnections(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond) // the requests of a round overlap
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"x","token_type":"Bearer"}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := defaultHTTPClient()
+	defer client.CloseIdleConnections()
+	const concurrent, rounds = 16, 4
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, concurrent)
+		for range concurrent {
+			wg.Go(func() {
+				resp, err := client.PostForm(srv.URL+"/token", url.Values{"grant_type": {"authorization_code"}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round+1, err)
+		}
+	}
+	if n := opened.Load(); n > concurrent+concurrent/2 {
+		t.Errorf("%d rounds of %d concurrent requests opened %d connections; want about %d (idle ones reused)", rounds, concurrent, n, concurrent)
 	}
 }
