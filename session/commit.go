@@ -23,6 +23,12 @@ func (s *Session) commit(w http.ResponseWriter) error {
 	if s.err != nil {
 		return s.err
 	}
+	if s.storeDown != nil {
+		// A Renew, SetUser or Destroy of this request found the store
+		// unavailable: answer with that now rather than after another
+		// call's deadline.
+		return s.storeDown
+	}
 	m := s.m
 	now := s.now // the time the record was checked at, if it was loaded
 	if now.IsZero() {

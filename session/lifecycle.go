@@ -1,5 +1,7 @@
 package session
 
+import "errors"
+
 // SetPersistent chooses, for this session, between a cookie that outlives
 // the browser (true) and a browser-session cookie (false), overriding
 // Config.Persistent.
@@ -84,14 +86,14 @@ func (s *Session) renew(userID string) error {
 	tok := newToken()
 	id := IDOf(tok)
 	if err := m.calls.Create(s.ctx, id, rec); err != nil {
-		return m.storeErr(s.ctx, "create", err)
+		return s.storeErr("create", err)
 	}
 	if s.rec != nil {
 		if err := m.calls.Delete(s.ctx, s.id); err != nil {
 			// The new session exists but the old one may still work: fail
 			// loudly rather than leave two live tokens behind silently.
 			m.calls.Delete(s.ctx, id)
-			return m.storeErr(s.ctx, "delete", err)
+			return s.storeErr("delete", err)
 		}
 	}
 	m.storeOK()
@@ -102,6 +104,18 @@ func (s *Session) renew(userID string) error {
 	s.set, s.del = nil, nil
 	s.writeCookie, s.expireCookie = true, false
 	return nil
+}
+
+// storeErr is Manager.storeErr for a call this session made, and
+// remembers a store found unavailable, so that the commit does not wait on
+// it a second time in the same request for the same answer. Callers hold
+// s.mu.
+func (s *Session) storeErr(op string, err error) error {
+	err = s.m.storeErr(s.ctx, op, err)
+	if errors.Is(err, ErrStoreUnavailable) {
+		s.storeDown = err
+	}
+	return err
 }
 
 func (s *Session) clientInfo() (ip, ua string) {
@@ -131,7 +145,7 @@ func (s *Session) Destroy() error {
 	s.err = nil
 	if s.token != nil {
 		if err := s.m.calls.Delete(s.ctx, s.id); err != nil {
-			return s.m.storeErr(s.ctx, "delete", err)
+			return s.storeErr("delete", err)
 		}
 		s.m.storeOK()
 		s.m.revoked(s.ctx, 1)

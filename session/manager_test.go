@@ -695,6 +695,59 @@ func TestStoreDown(t *testing.T) {
 	}
 }
 
+// A store call that finds the store unavailable in a handler (a login's
+// SetUser, a Renew, a logout's Destroy) is the request's answer: the
+// commit does not call the store again, which would only wait out another
+// deadline for the same 503 (a login to a silent store took twice
+// HALLPASS_STORE_TIMEOUT).
+func TestStoreFailureAnswersAtCommit(t *testing.T) {
+	tests := []struct {
+		name   string
+		cookie bool // a stored session, else a new one
+		act    func(*session.Session) error
+	}{
+		{"login of a new session", false, func(s *session.Session) error { return s.SetUser("u1") }},
+		{"login of a stored session", true, func(s *session.Session) error { return s.SetUser("u1") }},
+		{"renew", true, func(s *session.Session) error { return s.Renew() }},
+		{"logout", true, func(s *session.Session) error { return s.Destroy() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			cookie := ""
+			if tt.cookie {
+				cookie = f.start("k", "v")
+			}
+			var actErr error
+			var before int64
+			resp := f.do(cookie, func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+				s.Put("flash", "hello") // a change the commit would save
+				if err := s.Load(); err != nil {
+					t.Fatal(err)
+				}
+				before = f.store.writes()
+				f.store.down.Store(true)
+				actErr = tt.act(s)
+				s.Put("next", "/account") // and one more after the failure
+				io.WriteString(w, "page")
+			})
+			if !errors.Is(actErr, session.ErrStoreUnavailable) {
+				t.Errorf("%s with the store down: %v, want ErrStoreUnavailable", tt.name, actErr)
+			}
+			if n := f.store.writes() - before; n != 1 {
+				t.Errorf("%d store writes from the failure on, want 1 (the failed call; none at commit)", n)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), "page") {
+				t.Errorf("response: %d %q, want 503 without the page", resp.StatusCode, body)
+			}
+			if c := f.sessionCookie(resp); c != nil && c.Value != "" {
+				t.Errorf("a session cookie was set after the store failed: %v", c)
+			}
+		})
+	}
+}
+
 // A store that fails for some calls and answers others, as a Redis Cluster
 // with one dead master does, is one outage in the log, not one per
 // failure: the end is logged only after 3 seconds without a failure.

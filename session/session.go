@@ -50,6 +50,7 @@ type Session struct {
 	loaded     bool
 	cookieRead bool
 	err        error     // load failure; reported at commit
+	storeDown  error     // a store call of this request found the store unavailable; reported at commit
 	now        time.Time // when the record was loaded; the request's time
 	rec        *Record   // the stored record; nil for a new session
 	set        map[string][]byte
