@@ -28,6 +28,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/session"
 )
 
 // Prefix starts every token.
@@ -112,6 +113,23 @@ type Service struct {
 	// a use within this long of the recorded one does not write. Default
 	// one minute.
 	TouchEvery time.Duration
+	// StoreTimeout is the deadline of each Store call; past it the call
+	// fails as unavailable (a 503), as with the session store, instead of
+	// hanging the request while the store is silent. Default
+	// session.DefaultStoreTimeout (3 seconds); negative: none.
+	StoreTimeout time.Duration
+}
+
+// storeCtx returns ctx with the deadline of one Store call.
+func (s *Service) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.StoreTimeout
+	if d == 0 {
+		d = session.DefaultStoreTimeout
+	}
+	if d < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 func (s *Service) now() time.Time {
@@ -214,7 +232,9 @@ func (s *Service) Create(ctx context.Context, userID, name string, scopes []stri
 	if expiresIn > 0 {
 		t.ExpiresAt = now.Add(expiresIn)
 	}
-	if err := s.Store.CreateToken(ctx, t); err != nil {
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if err := s.Store.CreateToken(sctx, t); err != nil {
 		return "", nil, storeErr("create", err)
 	}
 	return secret, t, nil
@@ -242,7 +262,9 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 		return nil, ErrInvalid
 	}
 	now := s.now()
-	t, err := s.Store.TokenByHash(ctx, Hash(secret), now)
+	sctx, cancel := s.storeCtx(ctx)
+	t, err := s.Store.TokenByHash(sctx, Hash(secret), now)
+	cancel()
 	if errors.Is(err, account.ErrNotFound) {
 		return nil, ErrInvalid
 	}
@@ -254,7 +276,9 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 		every = time.Minute
 	}
 	if now.Sub(t.LastUsedAt) >= every {
-		if err := s.Store.TouchToken(ctx, t.ID, now); err != nil {
+		sctx, cancel := s.storeCtx(ctx)
+		defer cancel()
+		if err := s.Store.TouchToken(sctx, t.ID, now); err != nil {
 			return nil, storeErr("record use", err)
 		}
 		t.LastUsedAt = now
@@ -264,7 +288,9 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 
 // List returns the user's tokens, without secrets (none are stored).
 func (s *Service) List(ctx context.Context, userID string) ([]*account.APIToken, error) {
-	l, err := s.Store.ListTokens(ctx, userID)
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	l, err := s.Store.ListTokens(sctx, userID)
 	if err != nil {
 		return nil, storeErr("list", err)
 	}
@@ -274,7 +300,9 @@ func (s *Service) List(ctx context.Context, userID string) ([]*account.APIToken,
 // Revoke deletes the user's token id; account.ErrNotFound when the user
 // has no such token.
 func (s *Service) Revoke(ctx context.Context, userID, id string) error {
-	if err := s.Store.DeleteToken(ctx, userID, id); err != nil {
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if err := s.Store.DeleteToken(sctx, userID, id); err != nil {
 		return storeErr("revoke", err)
 	}
 	return nil
@@ -282,7 +310,9 @@ func (s *Service) Revoke(ctx context.Context, userID, id string) error {
 
 // RevokeAll deletes every token of the user and returns how many.
 func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
-	n, err := s.Store.DeleteTokensByUser(ctx, userID)
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	n, err := s.Store.DeleteTokensByUser(sctx, userID)
 	if err != nil {
 		return n, storeErr("revoke all", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/session/sessiontest"
 )
@@ -208,5 +209,73 @@ func TestCreateScopes(t *testing.T) {
 	}
 	if list, _ := s.List(ctx, "7"); len(list) != 1 {
 		t.Errorf("List after a refused Create = %d tokens, want 1", len(list))
+	}
+}
+
+// silentTokens is a token store whose network went silent: every call
+// waits until its context ends.
+type silentTokens struct{ account.TokenStore }
+
+func (silentTokens) CreateToken(ctx context.Context, t *account.APIToken) error {
+	<-ctx.Done()
+	return fmt.Errorf("test: write: %w", ctx.Err())
+}
+
+func (silentTokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+func (silentTokens) ListTokens(ctx context.Context, userID string) ([]*account.APIToken, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+func (silentTokens) DeleteToken(ctx context.Context, userID, id string) error {
+	<-ctx.Done()
+	return fmt.Errorf("test: write: %w", ctx.Err())
+}
+
+func (silentTokens) DeleteTokensByUser(ctx context.Context, userID string) (int, error) {
+	<-ctx.Done()
+	return 0, fmt.Errorf("test: write: %w", ctx.Err())
+}
+
+// Every Service call fails as unavailable once StoreTimeout has passed
+// on a silent store, instead of hanging the request that made it (token
+// management had no deadline: a silent database held it until the
+// client gave up).
+func TestStoreTimeout(t *testing.T) {
+	s := &apitoken.Service{Store: silentTokens{memstore.NewAccountStore()}, StoreTimeout: 20 * time.Millisecond}
+	secret := apitoken.Prefix + strings.Repeat("A", 43)
+	if !apitoken.WellFormed(secret) {
+		t.Fatalf("%q is not well formed", secret)
+	}
+	ops := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Create", func(ctx context.Context) error {
+			_, _, err := s.Create(ctx, "7", "ci", []string{apitoken.ScopeRead}, 0)
+			return err
+		}},
+		{"Check", func(ctx context.Context) error { _, err := s.Check(ctx, secret); return err }},
+		{"List", func(ctx context.Context) error { _, err := s.List(ctx, "7"); return err }},
+		{"Revoke", func(ctx context.Context) error { return s.Revoke(ctx, "7", "1") }},
+		{"RevokeAll", func(ctx context.Context) error { _, err := s.RevokeAll(ctx, "7"); return err }},
+	}
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- op.call(context.Background()) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) || autherr.KindOf(err) != autherr.Unavailable {
+					t.Errorf("%s on a silent store = %v (kind %v), want Unavailable wrapping context.DeadlineExceeded", op.name, err, autherr.KindOf(err))
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s on a silent store still waiting after 30s; want it to fail after StoreTimeout", op.name)
+			}
+		})
 	}
 }
