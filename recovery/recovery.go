@@ -40,6 +40,7 @@ import (
 	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/internal/workq"
 	"github.com/hallpass/hallpass/mail"
+	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
 )
 
@@ -135,6 +136,13 @@ type Config struct {
 	// worker; more are dropped with a log line. Default 100.
 	Backlog int
 
+	// StoreTimeout is the deadline of each call to Tokens, Users and
+	// SetEmail; past it the call fails and the request gets a 503, as
+	// with the session store, instead of hanging while a store is
+	// silent. Default session.DefaultStoreTimeout (3 seconds); negative:
+	// none.
+	StoreTimeout time.Duration
+
 	Audit  *audit.Logger // records every step; nil discards
 	Logger *slog.Logger  // operational errors; default slog.Default()
 	Now    func() time.Time
@@ -194,6 +202,16 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = session.DefaultStoreTimeout
+	}
+	if d := cfg.StoreTimeout; d > 0 {
+		cfg.Tokens = deadlineStore{cfg.Tokens, d}
+		cfg.Users = deadlineUsers{cfg.Users, d}
+		if cfg.SetEmail != nil {
+			cfg.SetEmail = deadlineEmails{cfg.SetEmail, d}
+		}
 	}
 	return &Service{cfg: cfg, jobs: workq.New(cfg.Backlog, 1)}, nil
 }

@@ -3,6 +3,8 @@ package recovery_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -164,5 +166,83 @@ func TestChangeEmailWithAppUsers(t *testing.T) {
 	}
 	if stored, _ := f.users.UserByID(ctx, "u-1"); stored.Email != "ada@new.example.com" {
 		t.Errorf("stored address %q", stored.Email)
+	}
+}
+
+// silentStore is a link store, user source and email setter whose network
+// went silent: every call waits until its context ends.
+type silentStore struct{ recovery.Store }
+
+func (silentStore) EmailToken(ctx context.Context, hash []byte, p recovery.Purpose) (*recovery.Token, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+func (silentStore) TakeEmailToken(ctx context.Context, hash []byte, p recovery.Purpose) (*recovery.Token, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: write: %w", ctx.Err())
+}
+
+func (silentStore) VerifiedEmail(ctx context.Context, userID string) (string, time.Time, error) {
+	<-ctx.Done()
+	return "", time.Time{}, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+type silentUsers struct{}
+
+func (silentUsers) UserByID(ctx context.Context, id string) (*account.User, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+func (silentUsers) UserByEmail(ctx context.Context, email string) (*account.User, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("test: read: %w", ctx.Err())
+}
+
+// Each step a request takes fails as unavailable once StoreTimeout has
+// passed on a silent store, instead of hanging the request (the links'
+// store had no deadline: a silent database held a reset or a verification
+// until the client gave up).
+func TestStoreTimeout(t *testing.T) {
+	svc, err := recovery.New(recovery.Config{
+		Tokens:       silentStore{memstore.NewRecoveryStore()},
+		Users:        silentUsers{},
+		Mailer:       &mail.Log{Logger: slog.New(slog.DiscardHandler)},
+		SetPassword:  func(context.Context, string, string) error { return nil },
+		BaseURL:      "https://app.example.com",
+		StoreTimeout: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	secret := strings.Repeat("A", 43) // the shape of a link's secret: the store is asked
+	ada := &account.User{ID: "u-1", Username: "ada", Email: "ada@example.com"}
+	steps := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"CheckReset", func(ctx context.Context) error { _, err := svc.CheckReset(ctx, secret); return err }},
+		{"ResetPassword", func(ctx context.Context) error {
+			_, err := svc.ResetPassword(ctx, secret, "correct horse battery", "192.0.2.1")
+			return err
+		}},
+		{"Verify", func(ctx context.Context) error { _, err := svc.Verify(ctx, secret, "192.0.2.1"); return err }},
+		{"Verified", func(ctx context.Context) error { _, err := svc.Verified(ctx, ada); return err }},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- st.call(context.Background()) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, recovery.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s on a silent store = %v, want ErrUnavailable wrapping context.DeadlineExceeded", st.name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s on a silent store still waiting after 30s; want it to fail after StoreTimeout", st.name)
+			}
+		})
 	}
 }

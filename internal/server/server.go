@@ -302,18 +302,19 @@ func newRecovery(cfg Config, lm *login.Manager, auditLog *audit.Logger) (*recove
 		counter = throttle.NewMemoryCounter(throttle.MemoryOptions{Now: cfg.Now})
 	}
 	return recovery.New(recovery.Config{
-		Tokens:      cfg.Recovery,
-		Users:       users,
-		SetEmail:    emails,
-		Mailer:      cfg.Mailer,
-		SetPassword: func(ctx context.Context, id, pw string) error { return lm.SetPassword(ctx, "", id, pw) },
-		Policy:      password.Policy{MinLength: cfg.PasswordMin},
-		BaseURL:     cfg.Web.BaseURL,
-		ResetFor:    cfg.ResetFor,
-		VerifyFor:   cfg.VerifyFor,
-		Counter:     counter,
-		Audit:       auditLog,
-		Logger:      cfg.Logger,
-		Now:         cfg.Now,
+		Tokens:       cfg.Recovery,
+		Users:        users,
+		SetEmail:     emails,
+		Mailer:       cfg.Mailer,
+		SetPassword:  func(ctx context.Context, id, pw string) error { return lm.SetPassword(ctx, "", id, pw) },
+		Policy:       password.Policy{MinLength: cfg.PasswordMin},
+		BaseURL:      cfg.Web.BaseURL,
+		ResetFor:     cfg.ResetFor,
+		VerifyFor:    cfg.VerifyFor,
+		Counter:      counter,
+		StoreTimeout: cfg.StoreTimeout,
+		Audit:        auditLog,
+		Logger:       cfg.Logger,
+		Now:          cfg.Now,
 	})
 }
