@@ -97,6 +97,7 @@ func (s *Session) renew(userID string) error {
 		}
 	}
 	m.storeOK()
+	s.storeDown = nil // answered after all: the commit may save
 	if userID != "" && (s.rec == nil || s.rec.UserID != userID) {
 		m.created(s.ctx)
 	}
@@ -148,6 +149,7 @@ func (s *Session) Destroy() error {
 			return s.storeErr("delete", err)
 		}
 		s.m.storeOK()
+		s.storeDown = nil
 		s.m.revoked(s.ctx, 1)
 	}
 	s.token, s.id, s.rec = nil, "", nil

@@ -746,6 +746,24 @@ func TestStoreFailureAnswersAtCommit(t *testing.T) {
 			}
 		})
 	}
+	// A handler that tries again once the store is back gets its page and
+	// its session.
+	f := newFixture(t)
+	resp := f.do("", func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+		s.Put("flash", "hello")
+		f.store.down.Store(true)
+		if err := s.SetUser("u1"); !errors.Is(err, session.ErrStoreUnavailable) {
+			t.Errorf("SetUser with the store down: %v, want ErrStoreUnavailable", err)
+		}
+		f.store.down.Store(false)
+		if err := s.SetUser("u1"); err != nil {
+			t.Errorf("SetUser with the store back: %v", err)
+		}
+		io.WriteString(w, "page")
+	})
+	if c := f.sessionCookie(resp); resp.StatusCode != http.StatusOK || c == nil || c.Value == "" {
+		t.Errorf("after a failed then a successful SetUser: %d, cookie %v; want 200 with the session's cookie", resp.StatusCode, c)
+	}
 }
 
 // A store that fails for some calls and answers others, as a Redis Cluster
