@@ -14,7 +14,7 @@ import (
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
-	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/internal/storetest"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/session/sessiontest"
 )
@@ -266,16 +266,7 @@ func TestStoreTimeout(t *testing.T) {
 	}
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() { done <- op.call(context.Background()) }()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.DeadlineExceeded) || autherr.KindOf(err) != autherr.Unavailable {
-					t.Errorf("%s on a silent store = %v (kind %v), want Unavailable wrapping context.DeadlineExceeded", op.name, err, autherr.KindOf(err))
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("%s on a silent store still waiting after 30s; want it to fail after StoreTimeout", op.name)
-			}
+			storetest.FailsWithin(t, 30*time.Second, context.DeadlineExceeded, func() error { return op.call(context.Background()) })
 		})
 	}
 }

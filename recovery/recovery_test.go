@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/internal/storetest"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/mail/mailtest"
 	"github.com/hallpass/hallpass/memstore"
@@ -233,16 +234,7 @@ func TestStoreTimeout(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() { done <- st.call(context.Background()) }()
-			select {
-			case err := <-done:
-				if !errors.Is(err, recovery.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("%s on a silent store = %v, want ErrUnavailable wrapping context.DeadlineExceeded", st.name, err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("%s on a silent store still waiting after 30s; want it to fail after StoreTimeout", st.name)
-			}
+			storetest.FailsWithin(t, 30*time.Second, recovery.ErrUnavailable, func() error { return st.call(context.Background()) })
 		})
 	}
 }

@@ -459,20 +459,9 @@ func TestMemcachedKeepsConnections(t *testing.T) {
 	p := memcachedProxy(t)
 	// A roomy timeout: a slow call under -race must not close its connection.
 	srv, _ := inProcess(t, testConfig(t, map[string]string{"HALLPASS_SESSION_STORE": "memcached://" + p.addr + "?timeout=5s"}))
-	b := signUp(t, srv.URL)
-	base, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cookies []string
-	for _, c := range b.jar.Cookies(base) {
-		cookies = append(cookies, c.String())
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
+	b := signUp(t, srv.URL) // its client and cookie jar are safe for concurrent use
 	get := func() error {
-		req, _ := http.NewRequest("GET", srv.URL+"/dashboard", nil)
-		req.Header.Set("Cookie", strings.Join(cookies, "; "))
-		resp, err := client.Do(req)
+		resp, err := b.c.Get(srv.URL + "/dashboard")
 		if err != nil {
 			return err
 		}
