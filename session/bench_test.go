@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hallpass/hallpass/internal/benchratio"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/sqlitestore"
@@ -88,15 +89,32 @@ func BenchmarkReadOnly(b *testing.B) {
 	for name, store := range benchStores(b) {
 		b.Run(name, func(b *testing.B) {
 			m := benchManager(b, store)
-			req := benchRequest(b, m)
-			serve(b, m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if session.FromRequest(r).GetString("user") != "ada" {
-					b.Fatal("session lost")
-				}
-				hello(w, r)
-			})), req)
+			serve(b, readOnly(b, m), benchRequest(b, m))
 		})
 	}
+}
+
+// BenchmarkReadOnlyVsBare runs BenchmarkReadOnly's handler and
+// BenchmarkBare's in alternating batches and reports their ratio (x-base),
+// which holds still on a machine whose speed drifts.
+func BenchmarkReadOnlyVsBare(b *testing.B) {
+	for name, store := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			m := benchManager(b, store)
+			benchratio.Handlers(b, http.HandlerFunc(hello), httptest.NewRequest("GET", "/", nil),
+				readOnly(b, m), benchRequest(b, m))
+		})
+	}
+}
+
+// readOnly returns m's middleware around a handler that reads the session.
+func readOnly(b *testing.B, m *session.Manager) http.Handler {
+	return m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if session.FromRequest(r).GetString("user") != "ada" {
+			b.Fatal("session lost")
+		}
+		hello(w, r)
+	}))
 }
 
 // A request with a session cookie whose handler never touches the session:
