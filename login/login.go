@@ -59,6 +59,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -452,38 +453,60 @@ func (m Method) String() string {
 }
 
 // state is the per-request result of resolving the user.
+//
+// How the request was authenticated follows from what is set: nothing
+// (anonymous), user and token (bearer), user alone (remember-me), user and
+// authRaw (a session, if authRaw decodes). The state is allocated on every
+// request: it keeps no field it can do without.
 type state struct {
 	user     *account.User
-	snapUser account.User // what user points to when it comes from the session's snapshot
-	method   Method
-	authAt   time.Time
-	token    *account.APIToken
-	second   bool // the session's login passed a second factor
+	snapUser account.User      // what user points to when it comes from the session's snapshot
+	token    *account.APIToken // the bearer token that authenticated the request
 
 	// authRaw is the encoded time of the session's password login, decoded
-	// by how on first need (most requests never ask). Until then, method
-	// is BySession for a session that holds one, even one that does not
-	// decode: how tells.
+	// by how on first need (most requests never ask) into authAt: a zero
+	// time when it does not decode. Until then, kind says BySession for a
+	// session that holds one: how tells.
 	authRaw []byte
-	decode  sync.Once
-	decoded Method // how's answer when authRaw is set
+	authAt  atomic.Pointer[time.Time]
+	second  bool // the session's login passed a second factor
+}
+
+// kind returns how the request was authenticated, as far as it can tell
+// without decoding authRaw.
+func (st *state) kind() Method {
+	switch {
+	case st.user == nil:
+		return Anonymous
+	case st.token != nil:
+		return ByBearer
+	case st.authRaw != nil:
+		return BySession
+	}
+	return ByRemember
 }
 
 // how returns how the request was authenticated and, for BySession, when
 // the password was entered.
 func (st *state) how() (Method, time.Time) {
-	if st.authRaw == nil {
-		return st.method, st.authAt
+	if st.user == nil || st.authRaw == nil {
+		return st.kind(), time.Time{}
 	}
-	st.decode.Do(func() {
+	at := st.authAt.Load()
+	if at == nil {
+		// Concurrent askers may each decode: they store the same time.
+		at = new(time.Time)
+		if json.Unmarshal(st.authRaw, at) != nil {
+			*at = time.Time{}
+		}
+		st.authAt.Store(at)
+	}
+	if at.IsZero() {
 		// A session without a valid login time was restored by
 		// remember-me (whose login stores none).
-		st.decoded = ByRemember
-		if json.Unmarshal(st.authRaw, &st.authAt) == nil && !st.authAt.IsZero() {
-			st.decoded = BySession
-		}
-	})
-	return st.decoded, st.authAt
+		return ByRemember, time.Time{}
+	}
+	return BySession, *at
 }
 
 type ctxKey struct{}
@@ -552,7 +575,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.fail(w, r, err)
 			return
 		}
-		if need := MethodScope(r.Method); st.method == ByBearer && !st.token.HasScope(need) {
+		if need := MethodScope(r.Method); st.token != nil && !st.token.HasScope(need) {
 			m.fail(w, r, insufficientScope(need))
 			return
 		}
@@ -580,7 +603,7 @@ func MethodScope(method string) string {
 // request.
 func HasScope(ctx context.Context, scope string) bool {
 	st := stateOf(ctx)
-	switch st.method {
+	switch st.kind() {
 	case BySession, ByRemember:
 		return true
 	case ByBearer:
@@ -601,7 +624,7 @@ func (m *Manager) RequireScope(scope string) func(http.Handler) http.Handler {
 			if st == nil {
 				return
 			}
-			if st.method == ByBearer && !st.token.HasScope(scope) {
+			if st.token != nil && !st.token.HasScope(scope) {
 				m.fail(w, r, insufficientScope(scope))
 				return
 			}
@@ -690,9 +713,8 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request) (*state, error
 				st.snapUser = snap.user() // in the state's own allocation
 				st.user = &st.snapUser
 			}
-			st.method = ByRemember
 			if raw, ok := s.Raw(authAtKey); ok {
-				st.method, st.authRaw = BySession, raw // if it decodes: see how
+				st.authRaw = raw // BySession if it decodes: see how
 			}
 			_, st.second = s.Raw(secondKey) // present: passed (no decode on every request)
 			return st, nil
@@ -726,7 +748,6 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 		return st, nil
 	}
 	st.user = public(u)
-	st.method = ByBearer
 	st.token = tok
 	return st, nil
 }

@@ -169,7 +169,6 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		f(ctx)
 	}
 	st.user = fresh
-	st.method = ByRemember
 	st.second = !enrolled.IsZero()
 	return st, nil
 }

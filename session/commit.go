@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -46,7 +45,7 @@ func (s *Session) commit(w http.ResponseWriter) error {
 			return m.storeErr(s.ctx, "create", err)
 		}
 		m.storeOK()
-		s.token, s.id, s.rec, s.set = tok, id, rec, nil
+		s.token, s.id, s.rec, s.set = [TokenSize]byte(tok), id, rec, nil
 		s.writeCookie = true
 	default:
 		if s.rec.UserID == "" && s.emptyAfterChanges() {
@@ -88,8 +87,8 @@ func (s *Session) commit(w http.ResponseWriter) error {
 		}
 		m.storeOK()
 	}
-	if s.writeCookie && s.token != nil {
-		c := m.cookie(m.keys.sign(s.token))
+	if s.writeCookie && s.id != "" {
+		c := m.cookie(m.keys.sign(s.token[:]))
 		if s.persistent() {
 			c.Expires = s.rec.CreatedAt.Add(m.cfg.AbsoluteTimeout)
 			c.MaxAge = int(c.Expires.Sub(now) / time.Second)
@@ -137,17 +136,19 @@ func (m *Manager) cookie(value string) *http.Cookie {
 
 // state is the per-request allocation: the Session and the ResponseWriter
 // that commits it before the first byte of the response.
+//
+// The state is also the context the handler's request carries: the
+// request's context as it came in (s.ctx), plus the session (Value with
+// ctxKey{}), without another allocation.
 type state struct {
-	// Context is the request's context as it came in. The state is the
-	// context the handler's request carries: it adds the session (Value
-	// with ctxKey{}) without another allocation.
-	context.Context
-
-	w         http.ResponseWriter
-	s         Session
-	committed bool
-	failed    bool // the session could not be saved; the handler's output is dropped
+	w http.ResponseWriter
+	s Session
 }
+
+// Deadline, Done and Err are those of the request's own context.
+func (st *state) Deadline() (time.Time, bool) { return st.s.ctx.Deadline() }
+func (st *state) Done() <-chan struct{}       { return st.s.ctx.Done() }
+func (st *state) Err() error                  { return st.s.ctx.Err() }
 
 // Value returns the session for ctxKey{}, and otherwise what the
 // request's own context holds under key.
@@ -155,13 +156,13 @@ func (st *state) Value(key any) any {
 	if key == (ctxKey{}) {
 		return &st.s
 	}
-	return st.Context.Value(key)
+	return st.s.ctx.Value(key)
 }
 
 func (st *state) commit() {
-	st.committed = true
+	st.s.committed = true
 	if err := st.s.commit(st.w); err != nil {
-		st.failed = true
+		st.s.failed = true
 		h := st.w.Header()
 		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Location", "Set-Cookie", "ETag", "Last-Modified"} {
 			h.Del(k)
@@ -177,10 +178,10 @@ func (st *state) Header() http.Header { return st.w.Header() }
 // and reports whether the handler's output goes through (false once the
 // session could not be saved: the error page has been written instead).
 func (st *state) ready() bool {
-	if !st.committed {
+	if !st.s.committed {
 		st.commit()
 	}
-	return !st.failed
+	return !st.s.failed
 }
 
 func (st *state) WriteHeader(code int) {

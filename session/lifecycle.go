@@ -101,7 +101,7 @@ func (s *Session) renew(userID string) error {
 	if userID != "" && (s.rec == nil || s.rec.UserID != userID) {
 		m.created(s.ctx)
 	}
-	s.token, s.id, s.rec = tok, id, rec
+	s.token, s.id, s.rec = [TokenSize]byte(tok), id, rec
 	s.set, s.del = nil, nil
 	s.writeCookie, s.expireCookie = true, false
 	return nil
@@ -144,7 +144,7 @@ func (s *Session) Destroy() error {
 	s.readCookie()
 	s.loaded = true
 	s.err = nil
-	if s.token != nil {
+	if s.id != "" {
 		if err := s.m.calls.Delete(s.ctx, s.id); err != nil {
 			return s.storeErr("delete", err)
 		}
@@ -152,7 +152,7 @@ func (s *Session) Destroy() error {
 		s.storeDown = nil
 		s.m.revoked(s.ctx, 1)
 	}
-	s.token, s.id, s.rec = nil, "", nil
+	s.id, s.rec = "", nil
 	s.set, s.del = nil, nil
 	s.writeCookie, s.expireCookie = false, true
 	return nil

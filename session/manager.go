@@ -362,11 +362,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		st.w = w
 		st.s.m = m
 		st.s.ctx = r.Context()
-		st.Context = r.Context()
 		r = r.WithContext(st) // st.Value gives the session
 		st.s.req = r
 		next.ServeHTTP(st, r)
-		if !st.committed {
+		if !st.s.committed {
 			st.commit()
 		}
 	})

@@ -43,25 +43,28 @@ type Session struct {
 	ctx context.Context
 	req *http.Request
 
-	mu         sync.Mutex
-	token      []byte // from a valid cookie, or issued by Renew; nil for none
-	tokBuf     [TokenSize]byte
-	id         string // IDOf(token), set with token
-	loaded     bool
-	cookieRead bool
-	err        error     // load failure; reported at commit
-	storeDown  error     // a store call of this request found the store unavailable; reported at commit
-	now        time.Time // when the record was loaded; the request's time
-	rec        *Record   // the stored record; nil for a new session
-	set        map[string][]byte
-	del        map[string]struct{}
+	mu        sync.Mutex
+	token     [TokenSize]byte // from a valid cookie, or issued by Renew, when id is set
+	id        string          // IDOf(token); empty for no token
+	err       error           // load failure; reported at commit
+	storeDown error           // a store call of this request found the store unavailable; reported at commit
+	now       time.Time       // when the record was loaded; the request's time
+	rec       *Record         // the stored record; nil for a new session
+	set       map[string][]byte
+	del       map[string]struct{}
 
+	reqVal  reqValue    // SetRequestValue's first, in place
+	moreVal *[]reqValue // and any others (rare: kept out of the allocation every request makes)
+
+	// The flags, together: the Session is part of the one allocation
+	// every request makes (state), which is kept small.
+	loaded       bool
+	cookieRead   bool
 	touched      bool // used at all: the response varies by cookie
 	writeCookie  bool // the token or its lifetime changed
 	expireCookie bool // the browser's cookie must go
-
-	reqVals [2]reqValue // SetRequestValue's, the first two in place
-	moreVal []reqValue
+	committed    bool // state: the commit ran
+	failed       bool // state: the session could not be saved; the handler's output is dropped
 }
 
 // reqValue is a value kept with SetRequestValue.
@@ -80,19 +83,21 @@ func (s *Session) SetRequestValue(key, v any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.reqVals {
-		if e := &s.reqVals[i]; e.key == nil || e.key == key {
-			e.key, e.v = key, v
+	if e := &s.reqVal; e.key == nil || e.key == key {
+		e.key, e.v = key, v
+		return
+	}
+	if s.moreVal == nil {
+		s.moreVal = new([]reqValue)
+	}
+	more := *s.moreVal
+	for i := range more {
+		if more[i].key == key {
+			more[i].v = v
 			return
 		}
 	}
-	for i := range s.moreVal {
-		if s.moreVal[i].key == key {
-			s.moreVal[i].v = v
-			return
-		}
-	}
-	s.moreVal = append(s.moreVal, reqValue{key, v})
+	*s.moreVal = append(more, reqValue{key, v})
 }
 
 // RequestValue returns the value SetRequestValue kept under key during this
@@ -103,12 +108,13 @@ func (s *Session) RequestValue(key any) any {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.reqVals {
-		if e.key == key {
-			return e.v
-		}
+	if s.reqVal.key == key {
+		return s.reqVal.v
 	}
-	for _, e := range s.moreVal {
+	if s.moreVal == nil {
+		return nil
+	}
+	for _, e := range *s.moreVal {
 		if e.key == key {
 			return e.v
 		}
@@ -124,7 +130,7 @@ func (s *Session) ensure() error {
 	}
 	s.loaded = true
 	s.readCookie()
-	if s.token == nil {
+	if s.id == "" {
 		return nil
 	}
 	s.now = s.m.cfg.Now()
@@ -136,7 +142,7 @@ func (s *Session) ensure() error {
 	if rec == nil {
 		// Unknown, expired or corrupt: start afresh with a new token, so a
 		// token the server did not issue is never adopted (fixation).
-		s.token, s.id = nil, ""
+		s.id = ""
 		s.expireCookie = true
 		return nil
 	}
@@ -153,8 +159,8 @@ func (s *Session) readCookie() {
 	}
 	s.cookieRead = true
 	if v, ok := cookieValue(s.req.Header, s.m.cfg.CookieName); ok {
-		if id, ok := s.m.keys.verify(v, &s.tokBuf); ok {
-			s.token, s.id = s.tokBuf[:], id
+		if id, ok := s.m.keys.verify(v, &s.token); ok {
+			s.id = id
 		}
 	}
 }
