@@ -180,7 +180,9 @@ type Config struct {
 	// RememberFor is the lifetime of a remember-me token. Default 30 days.
 	RememberFor time.Duration
 	// RememberCookie names the remember-me cookie. Default
-	// "hallpass_remember", prefixed with "__Host-" when Secure.
+	// "hallpass_remember", prefixed with "__Host-" when Secure. It must be
+	// a valid cookie name (no spaces, =, ; or other separators), as
+	// DeviceCookie; New says so otherwise.
 	RememberCookie string
 
 	// Tokens checks API bearer tokens; nil turns them off.
@@ -293,6 +295,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Secure && !strings.HasPrefix(cfg.DeviceCookie, "__Host-") {
 		cfg.DeviceCookie = "__Host-" + cfg.DeviceCookie
+	}
+	for _, name := range []string{cfg.RememberCookie, cfg.DeviceCookie} {
+		if (&http.Cookie{Name: name}).Valid() != nil {
+			// net/http would drop every cookie of that name without a word.
+			return nil, fmt.Errorf("login: cookie name %q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", name)
+		}
 	}
 	if cfg.DeviceFor == 0 {
 		cfg.DeviceFor = 365 * 24 * time.Hour

@@ -68,7 +68,9 @@ type Config struct {
 	Secure bool
 
 	// CookieName names the session cookie. Default "hallpass_session",
-	// prefixed with "__Host-" when Secure is set.
+	// prefixed with "__Host-" when Secure is set. It must be a valid
+	// cookie name (RFC 6265's token: no spaces, '=', ';' or other
+	// separators); New says so otherwise.
 	CookieName string
 
 	// SameSite is the cookie's SameSite attribute. Default Lax.
@@ -171,6 +173,10 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Secure && !strings.HasPrefix(cfg.CookieName, "__Host-") {
 		cfg.CookieName = "__Host-" + cfg.CookieName
+	}
+	if (&http.Cookie{Name: cfg.CookieName}).Valid() != nil {
+		// net/http would drop every cookie of that name without a word.
+		return nil, fmt.Errorf("session: Config.CookieName %q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", cfg.CookieName)
 	}
 	if cfg.SameSite == 0 {
 		cfg.SameSite = http.SameSiteLaxMode

@@ -933,11 +933,19 @@ func TestNewValidates(t *testing.T) {
 		{"no keys", session.Config{Store: mem}},
 		{"short key", session.Config{Store: mem, Keys: [][]byte{[]byte("short")}}},
 		{"negative timeout", session.Config{Store: mem, Keys: [][]byte{testKey}, IdleTimeout: -time.Second}},
+		{"cookie name with a space", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "my session"}},
+		{"cookie name with =", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "a=b"}},
+		{"cookie name with ;", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "a;b"}},
+		{"cookie name not ASCII", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "séance"}},
 	}
 	for _, tt := range tests {
 		if _, err := session.New(tt.cfg); err == nil {
 			t.Errorf("New(%s): want an error", tt.name)
 		}
+	}
+	m, err := session.New(session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "app.sid-1", Secure: true})
+	if err != nil || m.CookieName() != "__Host-app.sid-1" {
+		t.Errorf("New with a valid cookie name = %v, %v; want __Host-app.sid-1", m, err)
 	}
 }
 
