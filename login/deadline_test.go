@@ -13,7 +13,6 @@ import (
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
-	"github.com/hallpass/hallpass/session"
 )
 
 // hangingUsers never answers a lookup by name: it waits until the call's
@@ -28,12 +27,7 @@ func (hangingUsers) UserByUsername(ctx context.Context, name string) (*account.U
 // A login whose account lookup does not answer within StoreTimeout fails
 // as a store outage (503) instead of hanging the request.
 func TestStoreTimeout(t *testing.T) {
-	mem := memstore.NewSessionStore(memstore.SessionOptions{})
-	t.Cleanup(func() { mem.Close() })
-	sessions, err := session.New(session.Config{Store: mem, Keys: [][]byte{key}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions := memSessions(t)
 	lm, err := login.New(login.Config{
 		Sessions:     sessions,
 		Users:        hangingUsers{memstore.NewAccountStore()},
@@ -58,33 +52,5 @@ func TestStoreTimeout(t *testing.T) {
 	}
 	if _, err := login.New(login.Config{Sessions: sessions, Users: memstore.NewAccountStore(), Passwords: &password.Hasher{}, StoreTimeout: -time.Second}); err == nil {
 		t.Error("login.New with a negative StoreTimeout = nil error, want an error")
-	}
-}
-
-// TestNewValidatesCookieNames checks that New refuses a remember-me or
-// device cookie name net/http would drop, and accepts a valid one.
-func TestNewValidatesCookieNames(t *testing.T) {
-	mem := memstore.NewSessionStore(memstore.SessionOptions{})
-	t.Cleanup(func() { mem.Close() })
-	sessions, err := session.New(session.Config{Store: mem, Keys: [][]byte{key}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		remember, device string
-		ok               bool
-	}{
-		{"", "", true},
-		{"app.remember", "app-device_1", true},
-		{"remember me", "", false},
-		{"", "device=1", false},
-		{"a;b", "", false},
-		{"", "appareil-é", false},
-	} {
-		_, err := login.New(login.Config{Sessions: sessions, Users: memstore.NewAccountStore(), Passwords: &password.Hasher{},
-			RememberCookie: tt.remember, DeviceCookie: tt.device})
-		if (err == nil) != tt.ok {
-			t.Errorf("New with cookies %q and %q: err = %v, want ok %v", tt.remember, tt.device, err, tt.ok)
-		}
 	}
 }

@@ -925,3 +925,39 @@ func TestRegisterValidation(t *testing.T) {
 		t.Errorf("Register(ADA) = %v, want ErrUsernameTaken", err)
 	}
 }
+
+// memSessions returns a session manager on a memory store, closed with
+// the test.
+func memSessions(t *testing.T) *session.Manager {
+	t.Helper()
+	mem := memstore.NewSessionStore(memstore.SessionOptions{})
+	t.Cleanup(func() { mem.Close() })
+	sessions, err := session.New(session.Config{Store: mem, Keys: [][]byte{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sessions
+}
+
+// TestNewValidatesCookieNames checks that New refuses a remember-me or
+// device cookie name net/http would drop, and accepts a valid one.
+func TestNewValidatesCookieNames(t *testing.T) {
+	sessions := memSessions(t)
+	for _, tt := range []struct {
+		remember, device string
+		ok               bool
+	}{
+		{"", "", true},
+		{"app.remember", "app-device_1", true},
+		{"remember me", "", false},
+		{"", "device=1", false},
+		{"a;b", "", false},
+		{"", "appareil-é", false},
+	} {
+		_, err := login.New(login.Config{Sessions: sessions, Users: memstore.NewAccountStore(), Passwords: &password.Hasher{},
+			RememberCookie: tt.remember, DeviceCookie: tt.device})
+		if (err == nil) != tt.ok {
+			t.Errorf("New with cookies %q and %q: err = %v, want ok %v", tt.remember, tt.device, err, tt.ok)
+		}
+	}
+}
