@@ -54,7 +54,8 @@ type Config struct {
 	// before a request that only reads the session refreshes it with a
 	// store write. Default: a tenth of IdleTimeout, so with the defaults a
 	// read-only request writes at most once every 3 minutes, and an idle
-	// session ends between 27 and 30 minutes after its last request.
+	// session ends between 27 and 30 minutes after its last request. It
+	// must be shorter than IdleTimeout.
 	TouchInterval time.Duration
 
 	// Persistent makes session cookies outlive the browser (they carry an
@@ -73,7 +74,8 @@ type Config struct {
 	// separators); New says so otherwise.
 	CookieName string
 
-	// SameSite is the cookie's SameSite attribute. Default Lax.
+	// SameSite is the cookie's SameSite attribute. Default Lax. None
+	// needs Secure, as browsers do.
 	SameSite http.SameSite
 
 	// Logger receives store failures and corrupt records. Default
@@ -168,6 +170,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.TouchInterval == 0 {
 		cfg.TouchInterval = cfg.IdleTimeout / 10
 	}
+	if cfg.TouchInterval >= cfg.IdleTimeout {
+		// The last-seen time would never be refreshed before the idle
+		// timeout: users reading pages would be logged out mid-visit.
+		return nil, fmt.Errorf("session: Config.TouchInterval (%v) must be shorter than IdleTimeout (%v), or active sessions end while in use", cfg.TouchInterval, cfg.IdleTimeout)
+	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "hallpass_session"
 	}
@@ -180,6 +187,10 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.SameSite == 0 {
 		cfg.SameSite = http.SameSiteLaxMode
+	}
+	if cfg.SameSite == http.SameSiteNoneMode && !cfg.Secure {
+		// Browsers refuse a SameSite=None cookie that is not Secure.
+		return nil, errors.New("session: Config.SameSite None needs Secure (https): browsers drop such a cookie otherwise")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -937,6 +937,9 @@ func TestNewValidates(t *testing.T) {
 		{"cookie name with =", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "a=b"}},
 		{"cookie name with ;", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "a;b"}},
 		{"cookie name not ASCII", session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "séance"}},
+		{"touch as long as idle", session.Config{Store: mem, Keys: [][]byte{testKey}, IdleTimeout: time.Minute, TouchInterval: time.Minute}},
+		{"touch longer than the default idle", session.Config{Store: mem, Keys: [][]byte{testKey}, TouchInterval: time.Hour}},
+		{"SameSite None without Secure", session.Config{Store: mem, Keys: [][]byte{testKey}, SameSite: http.SameSiteNoneMode}},
 	}
 	for _, tt := range tests {
 		if _, err := session.New(tt.cfg); err == nil {
@@ -946,6 +949,14 @@ func TestNewValidates(t *testing.T) {
 	m, err := session.New(session.Config{Store: mem, Keys: [][]byte{testKey}, CookieName: "app.sid-1", Secure: true})
 	if err != nil || m.CookieName() != "__Host-app.sid-1" {
 		t.Errorf("New with a valid cookie name = %v, %v; want __Host-app.sid-1", m, err)
+	}
+	for _, cfg := range []session.Config{
+		{Store: mem, Keys: [][]byte{testKey}, SameSite: http.SameSiteNoneMode, Secure: true},
+		{Store: mem, Keys: [][]byte{testKey}, IdleTimeout: time.Minute, TouchInterval: 59 * time.Second},
+	} {
+		if _, err := session.New(cfg); err != nil {
+			t.Errorf("New(SameSite %v, Secure %v, idle %v, touch %v) = %v, want no error", cfg.SameSite, cfg.Secure, cfg.IdleTimeout, cfg.TouchInterval, err)
+		}
 	}
 }
 
