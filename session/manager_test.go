@@ -922,6 +922,61 @@ func TestNilSession(t *testing.T) {
 	}
 }
 
+// TestMiddlewareKeepsContext checks that the context the handler's request
+// carries is the incoming one plus the session: its values, its deadline,
+// its cancellation (with its cause) and their propagation to a context the
+// handler derives from it.
+func TestMiddlewareKeepsContext(t *testing.T) {
+	type key struct{}
+	f := newFixture(t)
+	deadline := time.Now().Add(time.Hour)
+	cause := errors.New("client went away")
+	ctx, cancelDeadline := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), deadline)
+	defer cancelDeadline()
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var handlerErr error
+	h := f.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		rc := r.Context()
+		if session.FromContext(rc) == nil {
+			handlerErr = errors.New("no session in the request's context")
+			return
+		}
+		if v := rc.Value(key{}); v != "v" {
+			handlerErr = fmt.Errorf("Value(key) = %v, want v", v)
+			return
+		}
+		if d, ok := rc.Deadline(); !ok || !d.Equal(deadline) {
+			handlerErr = fmt.Errorf("Deadline() = %v, %v; want %v, true", d, ok, deadline)
+			return
+		}
+		child, stop := context.WithCancel(rc)
+		defer stop()
+		if rc.Err() != nil || child.Err() != nil {
+			handlerErr = fmt.Errorf("Err() = %v before the cancellation", rc.Err())
+			return
+		}
+		cancel(cause)
+		for _, c := range []context.Context{rc, child} {
+			select {
+			case <-c.Done():
+			case <-time.After(5 * time.Second):
+				handlerErr = errors.New("Done() not closed after the incoming context was cancelled")
+				return
+			}
+		}
+		if !errors.Is(rc.Err(), context.Canceled) || context.Cause(rc) != cause || context.Cause(child) != cause {
+			handlerErr = fmt.Errorf("after cancel: Err() = %v, Cause = %v, child's Cause = %v; want Canceled, %v", rc.Err(), context.Cause(rc), context.Cause(child), cause)
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx))
+	<-done
+	if handlerErr != nil {
+		t.Error(handlerErr)
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	mem := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
 	defer mem.Close()
