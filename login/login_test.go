@@ -930,7 +930,7 @@ func TestRegisterValidation(t *testing.T) {
 // the test.
 func memSessions(t *testing.T) *session.Manager {
 	t.Helper()
-	mem := memstore.NewSessionStore(memstore.SessionOptions{})
+	mem := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	sessions, err := session.New(session.Config{Store: mem, Keys: [][]byte{key}})
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/redisstore"
-	"github.com/hallpass/hallpass/session"
 	"github.com/hallpass/hallpass/throttle"
 )
 
@@ -108,14 +107,8 @@ func (h *countingHasher) DummyVerify(ctx context.Context, pw string) error {
 // counts in counter.
 func newThrottledManager(t *testing.T, h login.Hasher, counter throttle.Counter, cfg throttle.Config) *login.Manager {
 	t.Helper()
-	store := memstore.NewSessionStore(memstore.SessionOptions{SweepInterval: -1})
-	t.Cleanup(func() { store.Close() })
-	sessions, err := session.New(session.Config{Store: store, Keys: [][]byte{key}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	lm, err := login.New(login.Config{
-		Sessions:  sessions,
+		Sessions:  memSessions(t),
 		Users:     memstore.NewAccountStore(),
 		Passwords: h,
 		Throttle:  throttle.New(counter, cfg),
