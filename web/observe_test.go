@@ -216,6 +216,7 @@ func TestProbes(t *testing.T) {
 	e.store.down.Store(true)
 	check("/livez", 200, "ok")
 	check("/readyz", 503, "unavailable")
+	check("/healthz", 503, "unavailable") // its own text, not the session layer's 503 page
 	if r := b.send("POST", "/livez", nil); r.code != http.StatusMethodNotAllowed && r.code != http.StatusServiceUnavailable {
 		t.Errorf("POST /livez: %d, want 405 (or 503 with the session store down)", r.code)
 	}

@@ -741,9 +741,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
-// probes answers GET /livez and /readyz before the session, login and
-// CSRF layers, so a probe that sends a cookie never waits for the
-// session store, and a liveness probe touches nothing.
+// probes answers GET /livez, /readyz and /healthz before the session,
+// login and CSRF layers, so a probe that sends a cookie (a browser
+// opening /healthz) never waits for the session store, and a liveness
+// probe touches nothing.
 func (s *Server) probes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -753,6 +754,9 @@ func (s *Server) probes(next http.Handler) http.Handler {
 				return
 			case "/readyz":
 				s.readyz(w, r)
+				return
+			case "/healthz":
+				s.healthz(w, r)
 				return
 			}
 		}
