@@ -149,7 +149,7 @@ func writeError(logger *slog.Logger, w http.ResponseWriter, r *http.Request, err
 		writeJSON(w, p.status, autherr.Body{Error: p.code, Message: p.message, Fields: autherr.FieldsOf(err)})
 		return
 	}
-	d := &errorPage{Heading: p.title, Message: p.message, Status: p.status, RequestID: RequestID(r.Context())}
+	d := &errorPage{base: base{Title: p.title}, Heading: p.title, Message: p.message, Status: p.status, RequestID: RequestID(r.Context())}
 	if p.code == "invalid_token" {
 		d.Link, d.LinkText = "/password/forgot", "Ask for a new link"
 		if strings.HasPrefix(r.URL.Path, "/verify/") {

@@ -265,7 +265,7 @@ func TestNotFound(t *testing.T) {
 	if r.code != http.StatusNotFound {
 		t.Fatalf("GET /no/such/page: %d", r.code)
 	}
-	mustContain(t, "404 page", r.body, "<!doctype html>", "Page not found", "ada", "Log out")
+	mustContain(t, "404 page", r.body, "<!doctype html>", "<title>Page not found · hallpass</title>", "ada", "Log out")
 	if r := e.browser().get("/api/nothing"); r.code != http.StatusNotFound || !strings.Contains(r.body, `"error":"not_found"`) {
 		t.Errorf("GET /api/nothing: %d %s, want 404 JSON", r.code, r.body)
 	}
