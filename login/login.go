@@ -125,7 +125,9 @@ const msgFresh = "Please enter your password again to continue."
 
 // storeFailure wraps err, a failure of a store while doing what, as
 // ErrStoreUnavailable, and logs it once per outage of the stores the
-// Manager calls (accounts, remember-me, API tokens, throttle counters).
+// Manager calls (accounts, remember-me, API tokens). The throttle's
+// counter, often in another place (Redis), has an outage log of its own:
+// see counterFailure.
 func (m *Manager) storeFailure(ctx context.Context, what string, err error) error {
 	m.outage.Failed(ctx, what, err)
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, what, err)
@@ -268,7 +270,8 @@ type Manager struct {
 	remember string
 	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
 	deleter  account.Deleter // cfg.Users as given, when it can delete users
-	outage   *outage.Log     // failures of the stores besides the session store
+	outage   *outage.Log     // failures of the stores besides the session store and the throttle's
+	counter  *outage.Log     // failures of the throttle's counter (Redis, when shared)
 	wiring   sync.Once       // the missing middleware is logged once
 	snaps    snapshotCache   // decoded user snapshots, by their encoding
 }
@@ -351,7 +354,8 @@ func New(cfg Config) (*Manager, error) {
 	cfg.Passwords = &busyHasher{Hasher: cfg.Passwords, log: cfg.Logger, now: cfg.Now}
 	_, indexed := cfg.Sessions.Store().(session.UserIndex)
 	return &Manager{cfg: cfg, sessions: cfg.Sessions, users: users, indexed: indexed, reload: !indexed || !full,
-		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter, outage: ol}, nil
+		log: cfg.Logger, remember: cfg.RememberCookie, devKeys: devKeys, deleter: deleter, outage: ol,
+		counter: &outage.Log{Name: "login: throttle counter", Logger: cfg.Logger, Now: cfg.Now}}, nil
 }
 
 // Config returns the Manager's configuration with its defaults filled in,

@@ -2,13 +2,11 @@ package login
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
-	"github.com/hallpass/hallpass/throttle"
 )
 
 // Register creates an account with the given password after checking the
@@ -36,11 +34,7 @@ func (m *Manager) SignUp(r *http.Request, username, email, password string) (*ac
 		if t == nil {
 			return nil
 		}
-		err := t.AllowRegistration(r.Context(), m.ip(r))
-		if err != nil && !errors.Is(err, throttle.ErrThrottled) {
-			return m.storeFailure(r.Context(), "throttle", err)
-		}
-		return err
+		return m.counted(r.Context(), t.AllowRegistration(r.Context(), m.ip(r)))
 	}
 	return m.register(r.Context(), limit, username, email, password, nil)
 }

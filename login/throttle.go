@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/hallpass/hallpass/throttle"
@@ -27,13 +28,24 @@ func (m *Manager) reserve(r *http.Request, a throttle.Attempt) (reservation, err
 		return reservation{}, nil
 	}
 	res, err := t.Reserve(r.Context(), a)
-	switch {
-	case errors.Is(err, throttle.ErrThrottled):
+	if err := m.counted(r.Context(), err); err != nil {
 		return reservation{}, err
-	case err != nil:
-		return reservation{}, m.storeFailure(r.Context(), "throttle", err)
 	}
 	return reservation{m: m, res: res}, nil
+}
+
+// counted passes on the result of a throttle check: nil, or the
+// throttle's refusal (throttle.ErrThrottled), both of which mean the
+// counter answered; any other error is the counter's failure, wrapped as
+// ErrStoreUnavailable and logged once per outage of the counter, under
+// its own name: the accounts may well be answering meanwhile.
+func (m *Manager) counted(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, throttle.ErrThrottled) {
+		m.counter.OK()
+		return err
+	}
+	m.counter.Failed(ctx, "throttle", err)
+	return fmt.Errorf("%w: throttle: %w", ErrStoreUnavailable, err)
 }
 
 // fail keeps the check counted as a failure.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,5 +325,67 @@ func TestRegisterChecksBeforeHashing(t *testing.T) {
 		if got := e.hasher.Stats().Computations - before; got != 0 {
 			t.Errorf("%s: Register hashed %d passwords, want 0", tt.name, got)
 		}
+	}
+}
+
+// downCounter is a throttle counter that fails every call while down is
+// set, as Redis does when it stops answering.
+type downCounter struct {
+	throttle.Counter
+	down atomic.Bool
+}
+
+var errCounterDown = errors.New("redis: dial tcp 10.0.0.2:6379: connection refused")
+
+func (c *downCounter) Incr(ctx context.Context, key string, window time.Duration) (int, time.Time, error) {
+	if c.down.Load() {
+		return 0, time.Time{}, errCounterDown
+	}
+	return c.Counter.Incr(ctx, key, window)
+}
+
+func (c *downCounter) Reserve(ctx context.Context, key string, limit int, window time.Duration) (int, time.Time, bool, error) {
+	if c.down.Load() {
+		return 0, time.Time{}, false, errCounterDown
+	}
+	return c.Counter.Reserve(ctx, key, limit, window)
+}
+
+func (c *downCounter) Get(ctx context.Context, key string) (int, time.Time, error) {
+	if c.down.Load() {
+		return 0, time.Time{}, errCounterDown
+	}
+	return c.Counter.Get(ctx, key)
+}
+
+// A throttle counter that stops answering refuses logins with 503 (never
+// lets them through uncounted) and its outage is logged once, under its
+// own name (the accounts answer meanwhile), then its recovery once.
+func TestThrottleCounterOutage(t *testing.T) {
+	counter := &downCounter{Counter: throttle.NewMemoryCounter(throttle.MemoryOptions{})}
+	e := newEnv(t, func(c *login.Config) { c.Throttle = throttle.New(counter, throttle.Config{Now: c.Now}) })
+	e.addUser("ada", "correct horse battery")
+
+	counter.down.Store(true)
+	for i := range 3 {
+		if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusServiceUnavailable {
+			t.Fatalf("login %d with the counter down: %d, want 503", i+1, r.code)
+		}
+	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, "login: throttle counter unavailable"); n != 1 {
+		t.Errorf("the counter's outage was logged %d times for three logins, want once:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "account store") {
+		t.Errorf("a counter outage was logged as the account store's:\n%s", logs)
+	}
+
+	counter.down.Store(false)
+	e.clock.Advance(5 * time.Second) // past the outage's quiet period
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("login with the counter back: %d, want 303", r.code)
+	}
+	if n := strings.Count(e.logs.String(), "login: throttle counter recovered"); n != 1 {
+		t.Errorf("the counter's recovery was logged %d times, want once:\n%s", n, e.logs.String())
 	}
 }
