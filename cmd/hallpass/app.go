@@ -374,7 +374,7 @@ func secretKeys(cfg *config) ([][]byte, error) {
 	}
 	k, err := hallpass.KeyFile(filepath.Join(cfg.Data, "secret.key"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("HALLPASS_DATA: %w", err)
 	}
 	return [][]byte{k}, nil
 }
@@ -384,7 +384,7 @@ func secretKeys(cfg *config) ([][]byte, error) {
 // owner-only permissions too.
 func ensureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create the data directory: %w", err)
+		return fmt.Errorf("HALLPASS_DATA: create the data directory: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -68,6 +69,9 @@ func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, operan
 	case operands != noOperands && operands != anyOperands && fs.NArg() != 1:
 		return nil, nil, &usageError{fmt.Sprintf("%s: want exactly %s (usage: hallpass %s%s)", cmd.name, operands, cmd.name, cmd.args)}
 	}
+	if err := checkDataDir(cmd, cfg, env.stderr); err != nil {
+		return nil, nil, err
+	}
 	// Commands do not sign anyone in: no provider discovery.
 	cfg.OIDC = nil
 	a, err := openApp(ctx, cfg, cliLogger(env.stderr, cfg.LogLevel))
@@ -75,6 +79,28 @@ func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, operan
 		return nil, nil, err
 	}
 	return a, fs, nil
+}
+
+// checkDataDir stops a command that would work on a data directory that
+// does not exist: it was most likely run without the server's
+// HALLPASS_DATA (or with a misspelt one), and would otherwise create an
+// empty directory with a secret key of its own, then report that the
+// server's users do not exist. Only the commands that add users go on,
+// to set up a server before its first start, and say where they put the
+// data.
+func checkDataDir(cmd command, cfg *config, stderr io.Writer) error {
+	uses := len(cfg.SecretKeys) == 0 || cfg.DatabaseURL == "" || cfg.SessionStore == "sqlite"
+	if !uses {
+		return nil
+	}
+	if _, err := os.Stat(cfg.Data); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or an error openApp reports with its cause
+	}
+	if cmd.name == "users add" || cmd.name == "users import" {
+		fmt.Fprintf(stderr, "hallpass: created the data directory %s (HALLPASS_DATA); start the server with the same one\n", cfg.Data)
+		return nil
+	}
+	return fmt.Errorf("no data directory at %s (HALLPASS_DATA): set HALLPASS_DATA or --data to the server's, as commands work on its data", cfg.Data)
 }
 
 // cliLogger returns the logger of a command: audit events at the

@@ -144,11 +144,16 @@ func wantLoggedOut(t *testing.T, b *browser, base, who string) {
 	}
 }
 
-// helpCommands are the commands that "hallpass help" lists.
-var helpCommands = []string{"[serve]", "users add", "users list", "users show", "users disable", "users enable", "users set-role",
-	"users set-password", "users delete", "users import", "sessions list", "sessions revoke", "version", "help"}
-
+// TestCLIHelp checks that "hallpass help" lists every command, those of
+// the groups as their own help does (from the same table), and that each
+// group's help lists its own.
 func TestCLIHelp(t *testing.T) {
+	helpCommands := []string{"[serve]", "version", "help"}
+	for _, group := range []string{"users", "sessions"} {
+		for _, c := range subcommands[group] {
+			helpCommands = append(helpCommands, c.name+c.args)
+		}
+	}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		c := newCLI(t)
 		out := c.ok("", args...)
@@ -168,6 +173,7 @@ func TestCLIHelp(t *testing.T) {
 		{[]string{"help", "users"}, []string{"Usage: hallpass users COMMAND", "enable "}, []string{"revoke"}},
 		{[]string{"sessions", "--help"}, []string{"Usage: hallpass sessions COMMAND", "list ", "revoke "}, []string{"import", "delete"}},
 		{[]string{"sessions", "-h"}, []string{"Usage: hallpass sessions COMMAND"}, []string{"import"}},
+		{[]string{"help", "serve"}, []string{"Usage: hallpass serve", "--idle-timeout DURATION"}, []string{"sessions revoke"}},
 	} {
 		c := newCLI(t)
 		out, stderr, err := c.exec("", tc.args...)
@@ -195,7 +201,7 @@ func TestCLISubcommandHelp(t *testing.T) {
 		args      []string
 		want, not []string
 	}{
-		{[]string{"serve", "--help"}, []string{"--data DIR", "HALLPASS_DATA", "--idle-timeout DURATION", "--addr HOST:PORT", "--database-url URL"}, nil},
+		{[]string{"serve", "--help"}, []string{"--data DIR", "HALLPASS_DATA", "--idle-timeout DURATION", "--addr HOST:PORT", "--database-url URL", "--hash-concurrency N"}, nil},
 		{[]string{"--help-me"}, nil, nil}, // a flag of the default command, serve: unknown, so a usage error
 		{[]string{"users", "add", "--help"}, []string{"--email ADDRESS", "--role ROLE", "--password-stdin "}, []string{"--idle-timeout", "-email string"}},
 		{[]string{"users", "add", "bob", "--email", "b@example.com", "-h"}, []string{"--email ADDRESS"}, []string{"--idle-timeout"}},
@@ -362,7 +368,9 @@ func TestCLIBadConfig(t *testing.T) {
 		{env: map[string]string{"HALLPASS_BASE_URL": "https://login.example.com/app"}, want: []string{"HALLPASS_BASE_URL", "without a path"}},
 	} {
 		c := newCLI(t)
-		c.env["HALLPASS_DATA"] = filepath.Join(c.data, "not-yet")
+		if tc.want != nil {
+			c.env["HALLPASS_DATA"] = filepath.Join(c.data, "not-yet")
+		}
 		for k, v := range tc.env {
 			c.env[k] = v
 		}
@@ -378,6 +386,46 @@ func TestCLIBadConfig(t *testing.T) {
 		if _, err := os.Stat(c.env["HALLPASS_DATA"]); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("env %v: a bad setting still created the data directory", tc.env)
 		}
+	}
+}
+
+// A command run without the server's data directory (HALLPASS_DATA unset
+// or misspelt) says so and creates nothing, rather than open an empty
+// database with a secret key of its own and report the server's users
+// missing; only the commands that add users create it, to set up a
+// server before its first start, and they say where.
+func TestCLIMissingDataDir(t *testing.T) {
+	c := newCLI(t)
+	missing := filepath.Join(c.data, "hallpass-data")
+	c.env["HALLPASS_DATA"] = missing
+	for _, args := range [][]string{{"users", "list"}, {"users", "show", "ada"}, {"sessions", "list"}, {"sessions", "revoke", "--user", "ada"}, {"users", "disable", "ada"}} {
+		_, _, err := c.exec("", args...)
+		if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "no data directory at "+missing+" (HALLPASS_DATA)") {
+			t.Errorf("hallpass %s without the data directory: %v (exit %d), want an error naming it and HALLPASS_DATA, exit 1", strings.Join(args, " "), err, exitCode(err))
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("hallpass %s created the data directory (stat: %v)", strings.Join(args, " "), err)
+		}
+	}
+	_, stderr, err := c.exec("correct horse battery\n", "users", "add", "ada", "--email", "ada@example.com", "--password-stdin")
+	if err != nil || !strings.Contains(stderr, "created the data directory "+missing) {
+		t.Fatalf("users add without the data directory: %v, stderr %q; want it created, and said so", err, stderr)
+	}
+	if row := c.listed("ada"); row == nil {
+		t.Error("users list after users add created the directory: no ada")
+	}
+	if _, stderr, _ := c.exec("correct horse battery\n", "users", "add", "bob", "--email", "bob@example.com", "--password-stdin"); strings.Contains(stderr, "created") {
+		t.Errorf("users add with the directory there says it created it: %q", stderr)
+	}
+
+	// A data directory that cannot be one is named by its setting.
+	file := filepath.Join(c.data, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.env["HALLPASS_DATA"] = file
+	if _, _, err := c.exec("", "users", "list"); err == nil || !strings.HasPrefix(err.Error(), "HALLPASS_DATA: ") {
+		t.Errorf("users list with HALLPASS_DATA a regular file: %v, want an error starting with the setting", err)
 	}
 }
 

@@ -88,7 +88,7 @@ var settings = []setting{
 		c.Addr = v
 		return nil
 	}},
-	{"base-url", "HALLPASS_BASE_URL", "http://localhost:8080", "public URL of the site; https turns on Secure and __Host- cookies and HSTS", func(c *config, v string) error {
+	{"base-url", "HALLPASS_BASE_URL", "http://localhost:8080", "public URL of the site (default: http://localhost with the port of --addr); https turns on Secure and __Host- cookies and HSTS", func(c *config, v string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			return fmt.Errorf("want an http or https URL without a path, like https://login.example.com")

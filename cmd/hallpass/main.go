@@ -74,7 +74,10 @@ Usage:
   hallpass users enable NAME
   hallpass users set-role NAME [ROLE...]   replace the roles (none: no roles)
   hallpass users set-password NAME [--password-stdin]
+  hallpass users send-reset NAME           email a password reset link
+  hallpass users reset-2fa NAME            remove TOTP and passkeys, end sessions
   hallpass users delete NAME               ends their sessions and tokens too
+  hallpass users unlink NAME PROVIDER      disconnect an OpenID Connect identity
   hallpass users import FILE [--skip-invalid]
                                            CSV or JSON Lines: username,email,password_hash[,roles]
   hallpass sessions list [--user NAME] [-o json]
@@ -110,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "hallpass", versionString())
 		return nil
 	case "help", "-h", "--help", "-help":
-		if len(rest) > 0 && (rest[0] == "users" || rest[0] == "sessions") {
+		if len(rest) > 0 && (rest[0] == "users" || rest[0] == "sessions" || rest[0] == "serve") {
 			return run(ctx, []string{rest[0], "--help"}, getenv, stdin, stdout, stderr)
 		}
 		fmt.Fprint(stdout, helpText)
@@ -295,11 +298,11 @@ func settingMeta(s setting) string {
 	case strings.HasSuffix(s.flag, "s") && s.def == "":
 		return "LIST"
 	}
+	if _, err := strconv.Atoi(s.def); err == nil {
+		return "N" // before DURATION: "0" parses as both
+	}
 	if _, err := time.ParseDuration(s.def); err == nil {
 		return "DURATION"
-	}
-	if _, err := strconv.Atoi(s.def); err == nil {
-		return "N"
 	}
 	if s.flag == "data" {
 		return "DIR"
