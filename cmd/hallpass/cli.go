@@ -907,6 +907,7 @@ func printable(s string, n int) string {
 // sessionJSON is a session in -o json output.
 type sessionJSON struct {
 	ID        string    `json:"id"`
+	LogID     string    `json:"log_id"` // the session= of log lines and audit events
 	User      string    `json:"user"`
 	UserID    string    `json:"user_id"`
 	IP        string    `json:"ip"`
@@ -937,7 +938,7 @@ func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) e
 		arr = &jsonArray{w: env.stdout}
 	} else {
 		tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER\tSESSION\tIP\tSTARTED\tLAST SEEN\tUSER AGENT")
+		fmt.Fprintln(tw, "USER\tSESSION\tLOG ID\tIP\tSTARTED\tLAST SEEN\tUSER AGENT")
 	}
 	show := func(users []*account.User) error {
 		for _, u := range users {
@@ -947,13 +948,13 @@ func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) e
 			}
 			for _, s := range list {
 				if arr != nil {
-					if err := arr.add(sessionJSON{ID: s.ID, User: u.Username, UserID: u.ID, IP: s.IP, CreatedAt: s.CreatedAt.UTC(),
+					if err := arr.add(sessionJSON{ID: s.ID, LogID: session.ShortID(s.ID), User: u.Username, UserID: u.ID, IP: s.IP, CreatedAt: s.CreatedAt.UTC(),
 						LastSeen: s.LastSeen.UTC(), ExpiresAt: s.Expiry.UTC(), UserAgent: s.UserAgent}); err != nil {
 						return err
 					}
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", escapeText(u.Username), s.ID[:min(sessionIDLen, len(s.ID))], printable(s.IP, 45),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escapeText(u.Username), s.ID[:min(sessionIDLen, len(s.ID))], session.ShortID(s.ID), printable(s.IP, 45),
 					s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.LastSeen.UTC().Format("2006-01-02 15:04"), printable(s.UserAgent, 60))
 			}
 		}
@@ -983,7 +984,7 @@ func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv)
 	var name, id string
 	a, _, err := openCLI(ctx, cmd, args, env, noOperands, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "user", "", "end every session and remember-me token of the user `NAME`")
-		fs.StringVar(&id, "id", "", "end the one session with this `ID`, as \"sessions list\" prints it")
+		fs.StringVar(&id, "id", "", "end the one session with this `ID`, as \"sessions list\" prints it (or its LOG ID, the session= of log lines)")
 	})
 	if err != nil {
 		return err
@@ -1023,11 +1024,13 @@ func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv)
 }
 
 // findSession finds the live session whose ID starts with prefix (at least
-// sessionIDLen characters, or the whole ID) among the sessions of users,
-// or of everyone when users is nil.
+// sessionIDLen characters, or the whole ID), or whose log ID
+// (session.ShortID, the session= of log lines and audit events) is
+// prefix, among the sessions of users, or of everyone when users is nil.
 func findSession(ctx context.Context, a *app, users []*account.User, prefix string) (*account.User, string, error) {
-	if len(prefix) < sessionIDLen {
-		return nil, "", &usageError{fmt.Sprintf("sessions revoke: --id wants the %d characters that \"sessions list\" prints", sessionIDLen)}
+	logID := len(prefix) == len(session.ShortID("x"))
+	if len(prefix) < sessionIDLen && !logID {
+		return nil, "", &usageError{fmt.Sprintf("sessions revoke: --id wants the %d characters of SESSION or the %d of LOG ID that \"sessions list\" prints", sessionIDLen, len(session.ShortID("x")))}
 	}
 	var owner *account.User
 	var found []string
@@ -1038,7 +1041,7 @@ func findSession(ctx context.Context, a *app, users []*account.User, prefix stri
 				return describe(err)
 			}
 			for _, s := range list {
-				if strings.HasPrefix(s.ID, prefix) {
+				if strings.HasPrefix(s.ID, prefix) || logID && session.ShortID(s.ID) == prefix {
 					owner, found = u, append(found, s.ID)
 				}
 			}

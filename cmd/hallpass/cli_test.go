@@ -89,12 +89,18 @@ func (c *cli) fails(stdin string, args ...string) (msg, stderr string) {
 // serve starts the server in-process on the CLI's data directory.
 func (c *cli) serve() *httptest.Server {
 	c.t.Helper()
+	srv, _ := c.serveLogged()
+	return srv
+}
+
+// serveLogged is serve, returning the server's log too.
+func (c *cli) serveLogged() (*httptest.Server, *lockedBuffer) {
+	c.t.Helper()
 	cfg, _, err := parseConfig("serve", "hallpass serve", nil, c.getenv, io.Discard, nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	srv, _ := inProcess(c.t, cfg)
-	return srv
+	return inProcess(c.t, cfg)
 }
 
 // accounts opens the data directory's account store directly, to read
@@ -284,7 +290,7 @@ func TestCLIUnknownCommand(t *testing.T) {
 		{[]string{"users", "list", "-o", "yaml"}, `invalid value "yaml" for flag -o: want text or json`},
 		{[]string{"users", "show"}, "users show: want exactly one username"},
 		{[]string{"users", "delete", "a", "b"}, "users delete: want exactly one username"},
-		{[]string{"sessions", "revoke", "--id", "abc"}, "--id wants the 12 characters"},
+		{[]string{"sessions", "revoke", "--id", "abc"}, "--id wants the 12 characters of SESSION or the 8 of LOG ID"},
 		{[]string{"users", "add", "bob", "--email", "b@example.com"}, "pass --password-stdin"}, // stdin is no terminal
 		{[]string{"sessions", "revoke"}, "want --user NAME"},
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
@@ -928,7 +934,7 @@ func TestCLISessionsEscapeAndRevokeByID(t *testing.T) {
 		Expiry: now.Add(time.Hour), IP: "203.0.113.7\x1b[1m", UserAgent: evil}); err != nil {
 		t.Fatal(err)
 	}
-	srv := c.serve()
+	srv, logs := c.serveLogged()
 	other := logIn(t, srv.URL, "alice", "correct horse battery")
 
 	out := c.ok("", "sessions", "list")
@@ -962,8 +968,26 @@ func TestCLISessionsEscapeAndRevokeByID(t *testing.T) {
 	if msg, _ := c.fails("", "sessions", "revoke", "--id", short); !strings.Contains(msg, "no live session with ID "+short) {
 		t.Errorf("sessions revoke of an ended session: %q", msg)
 	}
-	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 1 session and 0 remember-me tokens of alice\n" {
-		t.Errorf("sessions revoke --user printed %q, want 1 session and 0 remember-me tokens", out)
+
+	// The other session, found by the session= of its login's audit line,
+	// which sessions list prints as its LOG ID.
+	var left []struct {
+		ID    string
+		LogID string `json:"log_id"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("", "sessions", "list", "-o", "json")), &left); err != nil || len(left) != 1 {
+		t.Fatalf("sessions list -o json = %+v, %v; want alice's other session", left, err)
+	}
+	logID := left[0].LogID
+	if !strings.Contains(logs.String(), "session="+logID) || !strings.Contains(c.ok("", "sessions", "list"), " "+logID+" ") {
+		t.Fatalf("log ID %q: not in the login's audit line or not in sessions list:\n%s", logID, logs)
+	}
+	if out := c.ok("", "sessions", "revoke", "--id", logID); out != "ended session "+left[0].ID[:12]+" of alice\n" {
+		t.Errorf("sessions revoke --id %s (a log ID) printed %q", logID, out)
+	}
+	wantLoggedOut(t, other, srv.URL, "alice's other session after revoking it by its log ID")
+	if out := c.ok("", "sessions", "revoke", "--user", "alice"); out != "ended 0 sessions and 0 remember-me tokens of alice\n" {
+		t.Errorf("sessions revoke --user printed %q, want none left", out)
 	}
 }
 
