@@ -119,7 +119,7 @@ func TestAccessLog(t *testing.T) {
 		route  string
 		status float64
 		id     string
-	}{{"GET /login", 200, r.h.Get("X-Request-ID")}, {"", 404, ""}} {
+	}{{"GET /login", 200, r.h.Get("X-Request-ID")}, {"unmatched", 404, ""}} {
 		got := last2[i]
 		if got["method"] != "GET" || got["route"] != want.route || got["status"] != want.status {
 			t.Errorf("access log line %v, want method GET, route %q, status %v", got, want.route, want.status)

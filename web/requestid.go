@@ -85,10 +85,14 @@ func (s *Server) logRequest(ctx context.Context, q Request, now time.Time) {
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
+	route := q.Route
+	if route == "" {
+		route = "unmatched" // as the metrics label it
+	}
 	r := slog.NewRecord(now, slog.LevelInfo, accessLogMessage, 0)
 	r.AddAttrs(
 		slog.String("method", q.Method),
-		slog.String("route", q.Route),
+		slog.String("route", route),
 		slog.Int("status", q.Status),
 		slog.Duration("duration", q.Duration),
 		slog.Int64("bytes", q.Bytes))
