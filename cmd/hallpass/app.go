@@ -66,7 +66,7 @@ type app struct {
 
 	recovery *recovery.Service // reset, verification and change-of-address links
 	twofa    *twofa.Service    // second factors
-	passkeys *passkey.Service  // nil when the base URL names no host
+	passkeys passkey.Store     // the users' passkeys (the CLI removes them whatever the base URL)
 	mailer   mail.Mailer       // SMTP or the development mailer, without the queue (for the CLI)
 
 	identities identity.Store // links to OpenID Connect identities
@@ -237,6 +237,12 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 	} else {
 		twofaStore, passkeyStore = a.pg.TwoFA(), a.pg.Passkeys()
 	}
+	servedPasskeys := passkeyStore
+	if cfg.command {
+		// A command signs no one in: no relying party (nor the warning
+		// that an IP address cannot be one).
+		servedPasskeys = nil
+	}
 	users, _ := a.accounts.(recovery.Users)
 	emails, _ := a.accounts.(recovery.EmailSetter)
 	queue, err := a.openMailer(cfg)
@@ -292,7 +298,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		ResetFor:             cfg.ResetFor,
 		RequireVerifiedEmail: cfg.RequireVerified,
 		TwoFA:                twofaStore,
-		Passkeys:             passkeyStore,
+		Passkeys:             servedPasskeys,
 		SessionHooks:         a.metrics.SessionHooks(),
 		LoginHooks:           a.metrics.LoginHooks(),
 		Web: web.Config{
@@ -320,7 +326,7 @@ func openApp(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err
 		svc.WaitDiscovery(wait)
 		cancel()
 	}
-	a.twofa, a.passkeys = srv.TwoFA, srv.Passkeys
+	a.twofa, a.passkeys = srv.TwoFA, passkeyStore
 	a.closers = append(a.closers, func() error {
 		// Hand over the links already asked for before the stores close.
 		ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)

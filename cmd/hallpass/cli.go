@@ -72,8 +72,10 @@ func openCLI(ctx context.Context, cmd command, args []string, env cliEnv, operan
 	if err := checkDataDir(cmd, cfg, env.stderr); err != nil {
 		return nil, nil, err
 	}
-	// Commands do not sign anyone in: no provider discovery.
+	// Commands do not sign anyone in: no provider discovery, no passkey
+	// relying party.
 	cfg.OIDC = nil
+	cfg.command = true
 	a, err := openApp(ctx, cfg, cliLogger(env.stderr, cfg.LogLevel))
 	if err != nil {
 		return nil, nil, err
@@ -793,17 +795,18 @@ func usersReset2FA(ctx context.Context, cmd command, args []string, env cliEnv) 
 		return describe(err)
 	}
 	removed := err == nil
-	if a.passkeys != nil {
-		keys, err := a.passkeys.List(ctx, u.ID)
-		if err != nil {
+	// From the store, whatever this command's base URL (the server's
+	// passkeys are off for an IP address, the CLI's settings may differ).
+	keys, err := a.passkeys.CredentialsByUser(ctx, u.ID)
+	if err != nil {
+		return describe(err)
+	}
+	for _, k := range keys {
+		if err := a.passkeys.DeleteCredential(ctx, u.ID, k.ID); err != nil && !errors.Is(err, account.ErrNotFound) {
 			return describe(err)
 		}
-		for _, k := range keys {
-			if err := a.passkeys.Remove(ctx, u.ID, k.ID); err != nil && !errors.Is(err, account.ErrNotFound) {
-				return describe(err)
-			}
-			removed = true
-		}
+		auditLog(ctx, a, audit.Event{Name: audit.PasskeyRemove, UserID: u.ID, Reason: "reset"})
+		removed = true
 	}
 	if !removed {
 		return fmt.Errorf("%s has no second factor", u.Username)

@@ -56,6 +56,8 @@ type config struct {
 	RequireVerified bool            // refuse logins of unverified addresses
 	OIDC            []oidc.Provider // from HALLPASS_OIDC_PROVIDERS and HALLPASS_OIDC_<ID>_*
 	Require2FAFor   []string        // roles that must enrol a second factor
+
+	command bool // a CLI command: nothing is served, no one signs in
 }
 
 // From returns the sender of the server's email.

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/passkey"
+	"github.com/hallpass/hallpass/sqlitestore"
 	"github.com/hallpass/hallpass/twofa"
 )
 
@@ -72,5 +76,39 @@ func TestCLIReset2FA(t *testing.T) {
 	}
 	if r := b.do("GET", srv.URL+"/dashboard", nil); r.Header.Get("Location") != "/account/2fa" {
 		t.Errorf("dashboard after reset-2fa: %d %q, want 303 /account/2fa", r.Code, r.Header.Get("Location"))
+	}
+}
+
+// users reset-2fa removes passkeys from the store whatever the command's
+// base URL: with an IP address (where the server turns passkeys off) it
+// once skipped them while saying they were removed. No passkey warning
+// either: a command serves no one.
+func TestCLIReset2FAPasskeys(t *testing.T) {
+	c := newCLI(t)
+	c.ok("correct horse battery\n", "users", "add", "ada", "--email", "ada@example.com", "--password-stdin")
+	ada, err := c.accounts().UserByUsername(context.Background(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cred := &passkey.Credential{ID: []byte("a credential ID"), UserID: ada.ID, Name: "Phone", CreatedAt: time.Now(), Data: []byte("{}")}
+	if err := db.Passkeys().AddCredential(context.Background(), cred); err != nil {
+		t.Fatal(err)
+	}
+
+	c.env["HALLPASS_BASE_URL"] = "http://127.0.0.1:8080"
+	out, errOut, err := c.exec("", "users", "reset-2fa", "ada")
+	if err != nil || !strings.Contains(out, "removed the second factors") {
+		t.Fatalf("reset-2fa: %v %q %q", err, out, errOut)
+	}
+	if left, err := db.Passkeys().CredentialsByUser(context.Background(), ada.ID); err != nil || len(left) != 0 {
+		t.Errorf("passkeys of ada after reset-2fa: %d, %v; want none", len(left), err)
+	}
+	if !strings.Contains(errOut, "passkey.remove") || strings.Contains(errOut, "passkeys: off") {
+		t.Errorf("reset-2fa's log: want the removal audited and no passkey warning:\n%s", errOut)
 	}
 }
