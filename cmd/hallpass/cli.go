@@ -301,6 +301,14 @@ func usersAdd(ctx context.Context, cmd command, args []string, env cliEnv) error
 		return err
 	}
 	defer a.close()
+	// The fields before the password: a typo in them is found before the
+	// operator types a password twice (Register checks them again).
+	var fields account.FieldErrors
+	fields.Add(account.ValidateUsername(fs.Arg(0)))
+	fields.Add(account.ValidateEmail(email))
+	if err := fields.Err(); err != nil {
+		return describe(err)
+	}
 	pw, err := readPassword(env.stdin, env.stderr, fromStdin)
 	if err != nil {
 		return err

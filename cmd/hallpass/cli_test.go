@@ -506,6 +506,9 @@ func TestCLIUsers(t *testing.T) {
 		{"bad email", pw, []string{"carol", "--email", "not-an-email"}, "email"},
 		{"bad username", pw, []string{"carol smith", "--email", "c@example.com"}, "username"},
 		{"bad role", pw, []string{"carol", "--email", "c@example.com", "--role", "Super User"}, "role"},
+		// The fields are checked before the password is read: both named,
+		// though standard input holds none.
+		{"bad fields, no password", "", []string{"x", "--email", "bad"}, "3 to 64 characters long. please enter a valid email address"},
 	} {
 		msg, _ := c.fails(tc.stdin, append(append([]string{"users", "add"}, tc.args...), "--password-stdin")...)
 		if !strings.Contains(strings.ToLower(msg), tc.want) {
