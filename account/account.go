@@ -261,6 +261,21 @@ type Rehasher interface {
 	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 }
 
+// PasswordChanger is an optional Store capability: a password change
+// that takes effect only while the stored hash is still the one the
+// user's current password was checked against, so that of concurrent
+// changes made with the same current password exactly one wins (the
+// others find it wrong, as it now is). hallpass's stores implement it;
+// with a store that does not, login.Manager.ChangePassword falls back to
+// SetPassword, where the last of such concurrent changes wins.
+type PasswordChanger interface {
+	// ChangePassword replaces the hash oldHash with newHash and sets
+	// PasswordChangedAt to changedAt, in one step. It returns ErrConflict,
+	// changing nothing, when the stored hash is no longer oldHash, and
+	// ErrNotFound for an unknown id.
+	ChangePassword(ctx context.Context, id, oldHash, newHash string, changedAt time.Time) error
+}
+
 // Store keeps user accounts. Usernames are unique case-insensitively:
 // "Ada" and "ada" cannot both exist, and UserByUsername finds either
 // spelling. Stores fold the case of ASCII letters, the only letters

@@ -76,7 +76,20 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return err
 	}
 	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
-	if err := m.users.SetPassword(ctx, u.ID, h, now); err != nil {
+	// Only while the hash is still the one the current password matched:
+	// of concurrent changes with the same current password, one wins and
+	// the others find it wrong, as it now is (not "changed" four times
+	// over, with three of the new passwords lost).
+	err = m.users.ChangePassword(ctx, u.ID, u.PasswordHash, h, now)
+	if errors.Is(err, account.ErrNotSupported) {
+		err = m.users.SetPassword(ctx, u.ID, h, now) // the store cannot: the last change wins
+	}
+	switch {
+	case errors.Is(err, account.ErrConflict):
+		return ErrWrongPassword
+	case errors.Is(err, account.ErrNotFound):
+		return ErrUnauthenticated
+	case err != nil:
 		return m.storeFailure(ctx, "save password", err)
 	}
 	u.PasswordHash, u.PasswordChangedAt = h, now

@@ -94,6 +94,17 @@ func (b deadlineUsers) SetPassword(ctx context.Context, id, hash string, changed
 	return s.SetPassword(ctx, id, hash, changedAt)
 }
 
+func (b deadlineUsers) ChangePassword(ctx context.Context, id, oldHash, newHash string, changedAt time.Time) (err error) {
+	s, ok := b.s.(account.PasswordChanger)
+	if !ok {
+		return unsupported(b.s, "ChangePassword")
+	}
+	defer b.o.noteOK(&err)
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return s.ChangePassword(ctx, id, oldHash, newHash, changedAt)
+}
+
 func (b deadlineUsers) RehashPassword(ctx context.Context, id, oldHash, newHash string) (err error) {
 	s, ok := b.s.(account.Rehasher)
 	if !ok {

@@ -755,6 +755,87 @@ func TestChangePassword(t *testing.T) {
 	}
 }
 
+// barrierHasher holds each Verify, once armed for n, until n have
+// started: n requests then check the same current password before any
+// of them saves a new one.
+type barrierHasher struct {
+	login.Hasher
+	mu      sync.Mutex
+	waiting int
+	all     chan struct{}
+}
+
+func (b *barrierHasher) arm(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting, b.all = n, make(chan struct{})
+}
+
+func (b *barrierHasher) Verify(ctx context.Context, pw, encoded string) (bool, error) {
+	b.mu.Lock()
+	all := b.all
+	if all != nil {
+		if b.waiting--; b.waiting == 0 {
+			close(all)
+		}
+	}
+	b.mu.Unlock()
+	if all != nil {
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return b.Hasher.Verify(ctx, pw, encoded)
+}
+
+// Concurrent password changes made with the same current password: one
+// wins, the others are refused as a wrong current password (it no longer
+// is the password), and only the winner's new password logs in. Before,
+// all of them answered "changed" and every new password but the last was
+// lost.
+func TestConcurrentChangePassword(t *testing.T) {
+	const n = 5
+	bh := &barrierHasher{}
+	e := newEnv(t, func(c *login.Config) { bh.Hasher, c.Passwords = c.Passwords, bh })
+	e.addUser("ada", "correct horse battery")
+	browsers := make([]*client, n)
+	for i := range browsers {
+		browsers[i] = e.browser()
+		if r := browsers[i].login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+			t.Fatalf("login %d: %d", i, r.code)
+		}
+	}
+	bh.arm(n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i, b := range browsers {
+		wg.Go(func() {
+			codes[i] = b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {fmt.Sprintf("new passphrase %d", i)}}).code
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, code := range codes {
+		switch {
+		case code == http.StatusOK && winner < 0:
+			winner = i
+		case code != http.StatusForbidden:
+			t.Errorf("change %d: %d, want one 200 and 403 (wrong current password) for the rest; all: %v", i, code, codes)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no change won: %v", codes)
+	}
+	for i := range n {
+		e.clock.Advance(time.Minute)
+		r := e.browser().login("ada", fmt.Sprintf("new passphrase %d", i), false)
+		if want := i == winner; (r.code == http.StatusSeeOther) != want {
+			t.Errorf("login with new passphrase %d: %d, want success only for the winner's (%d)", i, r.code, winner)
+		}
+	}
+}
+
 func TestWrongCurrentPasswordCountsTowardThrottle(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", "correct horse battery")

@@ -242,11 +242,28 @@ func (s *AccountStore) SetPassword(ctx context.Context, id, hash string, changed
 // returns account.ErrConflict when the stored hash is not oldHash, and
 // account.ErrNotFound for an unknown id.
 func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
-	return s.update(ctx, "rehash password", id, func(u *account.User) error {
+	return s.swapHash(ctx, "rehash password", id, oldHash, newHash, time.Time{})
+}
+
+// ChangePassword replaces the user's hash oldHash with newHash and sets
+// PasswordChangedAt to changedAt, or returns account.ErrConflict when the
+// stored hash is not oldHash, and account.ErrNotFound for an unknown id
+// (account.PasswordChanger).
+func (s *AccountStore) ChangePassword(ctx context.Context, id, oldHash, newHash string, changedAt time.Time) error {
+	return s.swapHash(ctx, "change password", id, oldHash, newHash, changedAt)
+}
+
+// swapHash replaces oldHash with newHash, and the time of the password's
+// change with changedAt unless it is zero.
+func (s *AccountStore) swapHash(ctx context.Context, op, id, oldHash, newHash string, changedAt time.Time) error {
+	return s.update(ctx, op, id, func(u *account.User) error {
 		if subtle.ConstantTimeCompare([]byte(u.PasswordHash), []byte(oldHash)) != 1 {
 			return account.ErrConflict
 		}
 		u.PasswordHash = newHash
+		if !changedAt.IsZero() {
+			u.PasswordChangedAt = changedAt
+		}
 		return nil
 	})
 }

@@ -399,13 +399,26 @@ var userRowsSQL = []string{
 // changing nothing, when the stored hash is not oldHash, and one wrapping
 // account.ErrNotFound for an unknown id.
 func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
-	const op = "rehash password"
+	return s.swapHash(ctx, "rehash password", id, oldHash, newHash, nil)
+}
+
+// ChangePassword replaces the user's hash oldHash with newHash and sets
+// PasswordChangedAt to changedAt in one statement, or returns
+// account.ErrConflict when the stored hash is not oldHash, and
+// account.ErrNotFound for an unknown id (account.PasswordChanger).
+func (s *AccountStore) ChangePassword(ctx context.Context, id, oldHash, newHash string, changedAt time.Time) error {
+	return s.swapHash(ctx, "change password", id, oldHash, newHash, &changedAt)
+}
+
+// swapHash replaces oldHash with newHash, and the time of the password's
+// change with *changedAt unless changedAt is nil.
+func (s *AccountStore) swapHash(ctx context.Context, op, id, oldHash, newHash string, changedAt *time.Time) error {
 	n, ok := seqid.Parse(id)
 	if !ok {
 		return notFound(ctx, op)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE hallpass_users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`,
-		newHash, n, oldHash)
+	tag, err := s.pool.Exec(ctx, `UPDATE hallpass_users SET password_hash = $1, password_changed_at = COALESCE($4, password_changed_at)
+		WHERE id = $2 AND password_hash = $3`, newHash, n, oldHash, changedAt)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}

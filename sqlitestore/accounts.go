@@ -419,7 +419,20 @@ var userRowsSQL = []string{
 // transaction, or returns account.ErrConflict when the stored hash is not
 // oldHash, and account.ErrNotFound for an unknown id.
 func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
-	const op = "rehash password"
+	return s.swapHash(ctx, "rehash password", id, oldHash, newHash, time.Time{})
+}
+
+// ChangePassword replaces the user's hash oldHash with newHash and sets
+// PasswordChangedAt to changedAt in one transaction, or returns
+// account.ErrConflict when the stored hash is not oldHash, and
+// account.ErrNotFound for an unknown id (account.PasswordChanger).
+func (s *AccountStore) ChangePassword(ctx context.Context, id, oldHash, newHash string, changedAt time.Time) error {
+	return s.swapHash(ctx, "change password", id, oldHash, newHash, changedAt)
+}
+
+// swapHash replaces oldHash with newHash, and the time of the password's
+// change with changedAt unless it is zero.
+func (s *AccountStore) swapHash(ctx context.Context, op, id, oldHash, newHash string, changedAt time.Time) error {
 	n, ok := seqid.Parse(id)
 	if !ok {
 		return s.notFound(ctx, op)
@@ -429,8 +442,8 @@ func (s *AccountStore) RehashPassword(ctx context.Context, id, oldHash, newHash 
 		return wrap(ctx, op, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE hallpass_users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
-		newHash, n, oldHash)
+	res, err := tx.ExecContext(ctx, `UPDATE hallpass_users SET password_hash = ?, password_changed_at = COALESCE(?, password_changed_at)
+		WHERE id = ? AND password_hash = ?`, newHash, msOrNull(changedAt), n, oldHash)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}

@@ -91,6 +91,8 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Users/ConcurrentCreate", testConcurrentCreate},
 		{"Users/ConcurrentRehash", testConcurrentRehash},
 		{"Users/CancelledContext", testUsersCancelled},
+		{"PasswordChanger/ChangePassword", testChangePassword},
+		{"PasswordChanger/Concurrent", testConcurrentChangePassword},
 		{"Importer/Import", testImport},
 		{"Importer/AllOrNothing", testImportAllOrNothing},
 		{"Deleter/DeleteUser", testDeleteUser},
@@ -134,6 +136,10 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 				t.Skip("Stores.Remember is nil: the engine does not keep remember-me tokens")
 			case strings.HasPrefix(tt.name, "Tokens/") && s.Tokens == nil:
 				t.Skip("Stores.Tokens is nil: the engine does not keep API tokens")
+			case strings.HasPrefix(tt.name, "PasswordChanger/"):
+				if _, ok := s.Users.(account.PasswordChanger); !ok {
+					t.Skipf("store %T does not implement account.PasswordChanger (ChangePassword)", s.Users)
+				}
 			case strings.HasPrefix(tt.name, "Importer/"):
 				if _, ok := s.Users.(account.Importer); !ok {
 					t.Skipf("store %T does not implement account.Importer (ImportUsers)", s.Users)
@@ -855,6 +861,53 @@ func testUsersCancelled(t *testing.T, h *harness) {
 }
 
 func (h *harness) importer() account.Importer { return h.Users.(account.Importer) }
+
+func (h *harness) changer() account.PasswordChanger { return h.Users.(account.PasswordChanger) }
+
+// ChangePassword swaps the hash and the time of the change together,
+// only from the stored hash.
+func testChangePassword(t *testing.T, h *harness) {
+	c := h.changer()
+	u := h.create(h.user("Ada"))
+	want := clone(u)
+
+	changed := h.now.Add(time.Hour)
+	if err := c.ChangePassword(h.ctx, u.ID, u.PasswordHash, "$argon2id$new", changed); err != nil {
+		t.Fatalf("ChangePassword(%q) from the stored hash = %v, want nil", u.ID, err)
+	}
+	want.PasswordHash, want.PasswordChangedAt = "$argon2id$new", changed.Truncate(precision)
+	checkUser(t, "after ChangePassword, UserByID", h.mustUser(u.ID), want)
+
+	for _, old := range []string{u.PasswordHash, "", "$argon2id$NEW", "$argon2id$ne", "wrong"} {
+		if err := c.ChangePassword(h.ctx, u.ID, old, "$argon2id$other", changed.Add(time.Hour)); !errors.Is(err, account.ErrConflict) {
+			t.Errorf("ChangePassword(%q, old %q) when the stored hash is %q = %v, want ErrConflict", u.ID, old, want.PasswordHash, err)
+		}
+	}
+	checkUser(t, "after conflicting ChangePasswords, UserByID", h.mustUser(u.ID), want)
+
+	for _, id := range oddIDs(u.ID) {
+		if err := c.ChangePassword(h.ctx, id, want.PasswordHash, "x", changed); !errors.Is(err, account.ErrNotFound) {
+			t.Errorf("ChangePassword(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	checkUser(t, "after ChangePassword of unknown IDs, UserByID", h.mustUser(u.ID), want)
+}
+
+// Of concurrent ChangePasswords from one hash, exactly one wins.
+func testConcurrentChangePassword(t *testing.T, h *harness) {
+	const n = 20
+	c := h.changer()
+	u := h.create(h.user("Ada"))
+	want := clone(u)
+	changed := h.now.Add(time.Hour)
+	errs := race(n, func(i int) error {
+		return c.ChangePassword(h.ctx, u.ID, u.PasswordHash, fmt.Sprintf("$argon2id$change-%d", i), changed)
+	})
+	if w := checkOneWins(t, fmt.Sprintf("%d concurrent ChangePassword from one hash", n), errs, account.ErrConflict); w >= 0 {
+		want.PasswordHash, want.PasswordChangedAt = fmt.Sprintf("$argon2id$change-%d", w), changed.Truncate(precision)
+		checkUser(t, "after concurrent ChangePassword, UserByID", h.mustUser(u.ID), want)
+	}
+}
 
 func testImport(t *testing.T, h *harness) {
 	im := h.importer()

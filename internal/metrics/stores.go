@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
@@ -171,7 +172,7 @@ func (m *Metrics) AccountStores(s AccountStores) AccountStores {
 	if m == nil {
 		return s
 	}
-	m.zero(storeAccounts, "create_user", "user_by_id", "user_by_username", "list_users", "set_password",
+	m.zero(storeAccounts, "create_user", "user_by_id", "user_by_username", "list_users", "set_password", "change_password",
 		"rehash_password", "set_disabled", "set_roles", "create_remember", "remember_by_selector",
 		"rotate_remember", "delete_remember", "delete_remember_by_user", "create_token", "token_by_hash",
 		"list_tokens", "touch_token", "delete_token", "delete_tokens_by_user")
@@ -273,6 +274,19 @@ func (w *accountStores) SetPassword(ctx context.Context, id, hash string, change
 	start := time.Now()
 	err := w.s.SetPassword(ctx, id, hash, changedAt)
 	w.m.storeCall(storeAccounts, "set_password", start, err)
+	return err
+}
+
+// ChangePassword is the wrapped store's (account.PasswordChanger), or an
+// error wrapping account.ErrNotSupported when it has none.
+func (w *accountStores) ChangePassword(ctx context.Context, id, oldHash, newHash string, changedAt time.Time) error {
+	c, ok := w.s.(account.PasswordChanger)
+	if !ok {
+		return fmt.Errorf("metrics: %T has no ChangePassword: %w", w.s, account.ErrNotSupported)
+	}
+	start := time.Now()
+	err := c.ChangePassword(ctx, id, oldHash, newHash, changedAt)
+	w.m.storeCall(storeAccounts, "change_password", start, err)
 	return err
 }
 
