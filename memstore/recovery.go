@@ -145,6 +145,32 @@ func (s *AccountStore) UserByEmail(ctx context.Context, email string) (*account.
 	return nil, account.ErrNotFound
 }
 
+var _ recovery.UsersByEmail = (*AccountStore)(nil)
+
+// UsersByEmail returns copies of the users whose address equals email
+// ignoring case, oldest first, at most recovery.MaxUsersByEmail; none for
+// an empty email (recovery.UsersByEmail).
+func (s *AccountStore) UsersByEmail(ctx context.Context, email string) ([]*account.User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: users by email: %w", err)
+	}
+	if email == "" {
+		return nil, nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var list []*account.User
+	for _, u := range s.users {
+		if u != nil && strings.EqualFold(u.Email, email) {
+			list = append(list, cloneUser(u))
+			if len(list) == recovery.MaxUsersByEmail {
+				break
+			}
+		}
+	}
+	return list, nil
+}
+
 // SetEmail changes the user's email address, or returns
 // account.ErrNotFound (recovery.EmailSetter).
 func (s *AccountStore) SetEmail(ctx context.Context, id, email string) error {

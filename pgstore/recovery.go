@@ -131,6 +131,31 @@ func (s *AccountStore) UserByEmail(ctx context.Context, email string) (*account.
 	return u, nil
 }
 
+var _ recovery.UsersByEmail = (*AccountStore)(nil)
+
+// UsersByEmail returns the users whose address equals email ignoring
+// case, oldest first, at most recovery.MaxUsersByEmail; none for an empty
+// email (recovery.UsersByEmail).
+func (s *AccountStore) UsersByEmail(ctx context.Context, email string) ([]*account.User, error) {
+	const op = "users by email"
+	if email == "" || !validText(email) {
+		if err := ctx.Err(); err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM hallpass_users
+		WHERE lower(email) = lower($1) ORDER BY id LIMIT $2`, email, recovery.MaxUsersByEmail)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*account.User, error) { return scanUser(row) })
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return list, nil
+}
+
 // SetEmail changes the user's address, or returns an error wrapping
 // account.ErrNotFound (recovery.EmailSetter).
 func (s *AccountStore) SetEmail(ctx context.Context, id, email string) error {

@@ -75,6 +75,29 @@ func (b deadlineUsers) UserByEmail(ctx context.Context, email string) (*account.
 	return b.u.UserByEmail(ctx, email)
 }
 
+// deadlineUsersByEmail is deadlineUsers for Users that implement
+// UsersByEmail, so the capability survives the wrapping.
+type deadlineUsersByEmail struct {
+	deadlineUsers
+	all UsersByEmail
+}
+
+func (b deadlineUsersByEmail) UsersByEmail(ctx context.Context, email string) ([]*account.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.all.UsersByEmail(ctx, email)
+}
+
+// withDeadline returns u with a deadline of d on each call, keeping its
+// UsersByEmail if it has one.
+func withDeadline(u Users, d time.Duration) Users {
+	w := deadlineUsers{u, d}
+	if all, ok := u.(UsersByEmail); ok {
+		return deadlineUsersByEmail{w, all}
+	}
+	return w
+}
+
 // deadlineEmails is deadlineStore for Config.SetEmail.
 type deadlineEmails struct {
 	e EmailSetter

@@ -20,10 +20,13 @@ const jobTimeout = time.Minute
 // same for every address. The only error is a *account.FieldError (field
 // "email") for a string that is not an email address.
 //
-// In the background: the request counts against Limits.PerIP for ip and
-// Limits.PerAddress for the address, and over either sends nothing; an
-// address no account uses, or a disabled account's, sends nothing either.
-// Each outcome is an audit.ResetRequest event (Reason "throttled",
+// In the background: the request counts once against Limits.PerIP for ip
+// and Limits.PerAddress for the address, and over either sends nothing.
+// Then every enabled account at the address gets a link of its own, when
+// the Users implement UsersByEmail (at most MaxUsersByEmail accounts);
+// otherwise only the account UserByEmail returns does. An address no
+// account uses, or a disabled account, gets nothing. Each outcome is an
+// audit.ResetRequest event, one per account found (Reason "throttled",
 // "unknown_address", "disabled", or none when a link goes out).
 func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
 	email = strings.TrimSpace(email)
@@ -57,22 +60,51 @@ func (s *Service) handleReset(ctx context.Context, email, ip string) {
 		s.record(ctx, audit.Event{Name: audit.ResetRequest, IP: ip, Reason: "throttled"})
 		return
 	}
-	u, err := s.cfg.Users.UserByEmail(ctx, email)
+	users, err := s.usersByEmail(ctx, email)
 	switch {
-	case isNotFound(err):
-		s.record(ctx, audit.Event{Name: audit.ResetRequest, IP: ip, Reason: "unknown_address"})
-		return
 	case err != nil:
 		s.cfg.Logger.ErrorContext(ctx, "recovery: cannot look up the address of a reset request; nothing sent", "err", err)
 		return
-	case u.Disabled:
-		s.record(ctx, audit.Event{Name: audit.ResetRequest, UserID: u.ID, IP: ip, Reason: "disabled"})
+	case len(users) == 0:
+		s.record(ctx, audit.Event{Name: audit.ResetRequest, IP: ip, Reason: "unknown_address"})
 		return
 	}
-	s.record(ctx, audit.Event{Name: audit.ResetRequest, UserID: u.ID, IP: ip})
-	if err := s.sendReset(ctx, u, ip); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "recovery: reset link not sent", "user_id", u.ID, "err", err)
+	for _, u := range users {
+		if u.Disabled {
+			s.record(ctx, audit.Event{Name: audit.ResetRequest, UserID: u.ID, IP: ip, Reason: "disabled"})
+			continue
+		}
+		s.record(ctx, audit.Event{Name: audit.ResetRequest, UserID: u.ID, IP: ip})
+		if err := s.sendReset(ctx, u, ip); err != nil {
+			s.cfg.Logger.ErrorContext(ctx, "recovery: reset link not sent", "user_id", u.ID, "err", err)
+		}
 	}
+}
+
+// usersByEmail returns the accounts a reset request for email concerns,
+// oldest first: all of them, at most MaxUsersByEmail, when the Users
+// implement UsersByEmail, or else the one UserByEmail returns. None is an
+// empty slice and a nil error.
+func (s *Service) usersByEmail(ctx context.Context, email string) ([]*account.User, error) {
+	if all, ok := s.cfg.Users.(UsersByEmail); ok {
+		users, err := all.UsersByEmail(ctx, email)
+		if isNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// An app's implementation may not keep the bound.
+		return users[:min(len(users), MaxUsersByEmail)], nil
+	}
+	u, err := s.cfg.Users.UserByEmail(ctx, email)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []*account.User{u}, nil
 }
 
 // SendReset sends a reset link to the user id at once, unlimited, as an

@@ -20,6 +20,10 @@
 //     background, where the limits per client address and per email
 //     address are also counted (on the throttle Counter, so a shared
 //     Counter limits every process together).
+//   - When the Users implement UsersByEmail, every enabled account at an
+//     address gets a reset link of its own (at most MaxUsersByEmail), so
+//     an account registered first with someone else's address cannot
+//     capture that person's resets.
 //   - No token reaches a log line or an audit event (only the mail).
 package recovery
 
@@ -84,7 +88,7 @@ const (
 // defaults documented on each. Counts that go over a limit send nothing.
 type Limits struct {
 	PerIP      int           // reset requests from one client address per Window; default 20
-	PerAddress int           // reset links to one email address per Window; default 3
+	PerAddress int           // reset requests for one email address per Window, however many accounts share it; default 3
 	PerUser    int           // verification and change links for one user per Window; default 3
 	Window     time.Duration // default 1 hour
 }
@@ -208,7 +212,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	if d := cfg.StoreTimeout; d > 0 {
 		cfg.Tokens = deadlineStore{cfg.Tokens, d}
-		cfg.Users = deadlineUsers{cfg.Users, d}
+		cfg.Users = withDeadline(cfg.Users, d)
 		if cfg.SetEmail != nil {
 			cfg.SetEmail = deadlineEmails{cfg.SetEmail, d}
 		}

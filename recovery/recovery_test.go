@@ -1,16 +1,22 @@
 package recovery_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/internal/storetest"
 	"github.com/hallpass/hallpass/mail"
 	"github.com/hallpass/hallpass/mail/mailtest"
@@ -235,6 +241,223 @@ func TestStoreTimeout(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			storetest.FailsWithin(t, 30*time.Second, recovery.ErrUnavailable, func() error { return st.call(context.Background()) })
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a slog handler and the test share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// resetEvents returns the password.reset.request events b holds, each as
+// "user_id reason" ("-" for none), in order.
+func resetEvents(t *testing.T, b *lockedBuffer) []string {
+	t.Helper()
+	var got []string
+	for line := range strings.Lines(b.String()) {
+		var e struct {
+			Msg    string `json:"msg"`
+			UserID string `json:"user_id"`
+			Reason string `json:"reason"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if e.Msg != audit.ResetRequest {
+			continue
+		}
+		for _, f := range []*string{&e.UserID, &e.Reason} {
+			if *f == "" {
+				*f = "-"
+			}
+		}
+		got = append(got, e.UserID+" "+e.Reason)
+	}
+	return got
+}
+
+var greeting = regexp.MustCompile(`(?m)^Hello (\S+),$`)
+
+// resetLinks returns the reset links the server received, by the username
+// each message greets, failing the test on a message to another address
+// or a username greeted twice.
+func resetLinks(t *testing.T, smtp *mailtest.Server, rcpt string) map[string]string {
+	t.Helper()
+	links := map[string]string{}
+	for _, m := range smtp.Messages() {
+		if len(m.To) != 1 || !strings.EqualFold(m.To[0], rcpt) {
+			t.Errorf("message to %v, want only %s", m.To, rcpt)
+			continue
+		}
+		g := greeting.FindStringSubmatch(m.Text)
+		if g == nil {
+			t.Fatalf("message greets no one:\n%s", m.Text)
+		}
+		if _, dup := links[g[1]]; dup {
+			t.Errorf("two links for %s", g[1])
+		}
+		links[g[1]] = m.Link(t, "https://app.example.com/password/reset/")
+	}
+	return links
+}
+
+// Two accounts can share an address (registration does not stop it), so a
+// squatter who registers someone's address first, and never proves it,
+// must not capture the owner's resets: a request for the address mails a
+// link for every enabled account at it, each naming its own user, and
+// each link resets its own account. (The oldest account alone got a link:
+// the squatter's, "Hello squatter", so the owner could never reset their
+// password by email.)
+func TestResetSharedAddress(t *testing.T) {
+	tests := []struct {
+		name             string
+		squatterDisabled bool
+		wantMails        []string // usernames greeted
+		wantEvents       []string // password.reset.request: "user_id reason"
+	}{
+		{"squatter enabled", false, []string{"squatter", "victim"}, []string{"1 -", "2 -"}},
+		{"squatter disabled", true, []string{"victim"}, []string{"1 disabled", "2 -"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			accounts := memstore.NewAccountStore()
+			// Registered before the links are made, even at the
+			// clock's resolution: a link dies with a later password.
+			registered := time.Now().Add(-time.Hour)
+			squatter := &account.User{Username: "squatter", Email: "victim@example.com", PasswordHash: "x",
+				CreatedAt: registered, PasswordChangedAt: registered}
+			victim := &account.User{Username: "victim", Email: "Victim@Example.com", PasswordHash: "x",
+				CreatedAt: registered.Add(time.Minute), PasswordChangedAt: registered.Add(time.Minute)}
+			for _, u := range []*account.User{squatter, victim} {
+				if err := accounts.CreateUser(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.squatterDisabled {
+				if err := accounts.SetDisabled(ctx, squatter.ID, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			server := mailtest.Start(t, mailtest.Options{})
+			smtp, err := mail.NewSMTP(server.URL(), "login@example.com", mail.SMTPOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log lockedBuffer
+			svc, err := recovery.New(recovery.Config{
+				Tokens: memstore.NewRecoveryStore(),
+				Users:  accounts,
+				Mailer: smtp,
+				SetPassword: func(ctx context.Context, id, pw string) error {
+					return accounts.SetPassword(ctx, id, "hash of "+pw, time.Now())
+				},
+				BaseURL: "https://app.example.com",
+				Limits:  recovery.Limits{PerAddress: 1},
+				Audit:   audit.New(slog.New(slog.NewJSONHandler(&log, nil))),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.RequestReset(ctx, "VICTIM@example.com", "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+			// The limit per address counts requests, not mails: the
+			// second request sends nothing.
+			if err := svc.RequestReset(ctx, "victim@example.com", "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Close(ctx); err != nil { // the requests are handled, the mail delivered
+				t.Fatal(err)
+			}
+
+			links := resetLinks(t, server, "victim@example.com")
+			got := slices.Sorted(maps.Keys(links))
+			if !slices.Equal(got, tt.wantMails) {
+				t.Fatalf("reset mails for %q, want %q", got, tt.wantMails)
+			}
+			wantEvents := slices.Concat(tt.wantEvents, []string{"- throttled"})
+			if got := resetEvents(t, &log); !slices.Equal(got, wantEvents) {
+				t.Errorf("%s events %q, want %q", audit.ResetRequest, got, wantEvents)
+			}
+			for name, link := range links {
+				u, err := svc.ResetPassword(ctx, secretOf(link), "new passphrase of "+name, "192.0.2.1")
+				if err != nil || u.Username != name {
+					t.Errorf("ResetPassword(link greeting %s) = %v, %v; want that user", name, u, err)
+				}
+			}
+			if u, _ := accounts.UserByID(ctx, victim.ID); u.PasswordHash != "hash of new passphrase of victim" {
+				t.Errorf("the victim's password hash is %q after their reset", u.PasswordHash)
+			}
+		})
+	}
+}
+
+// deadlineProbe is hallpass's memory account store, noting whether its
+// last UsersByEmail call had a deadline.
+type deadlineProbe struct {
+	*memstore.AccountStore
+	hadDeadline bool
+}
+
+func (p *deadlineProbe) UsersByEmail(ctx context.Context, email string) ([]*account.User, error) {
+	_, p.hadDeadline = ctx.Deadline()
+	return p.AccountStore.UsersByEmail(ctx, email)
+}
+
+// StoreTimeout's deadline on each call of the Users keeps their
+// UsersByEmail, with the deadline: hidden behind the wrapper, a reset
+// request would mail only the oldest account at an address.
+func TestStoreTimeoutKeepsUsersByEmail(t *testing.T) {
+	tests := []struct {
+		name         string
+		timeout      time.Duration
+		wantDeadline bool
+	}{
+		{"default", 0, true},
+		{"set", time.Minute, true},
+		{"none", -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			probe := &deadlineProbe{AccountStore: memstore.NewAccountStore()}
+			svc, err := recovery.New(recovery.Config{
+				Tokens:       memstore.NewRecoveryStore(),
+				Users:        probe,
+				Mailer:       &mail.Log{Logger: slog.New(slog.DiscardHandler)},
+				SetPassword:  func(context.Context, string, string) error { return nil },
+				BaseURL:      "https://app.example.com",
+				StoreTimeout: tt.timeout,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { svc.Close(context.Background()) })
+			users := svc.Config().Users
+			all, ok := users.(recovery.UsersByEmail)
+			if !ok {
+				t.Fatalf("Config().Users (%T) does not implement recovery.UsersByEmail; the store given does", users)
+			}
+			if _, err := all.UsersByEmail(context.Background(), "ada@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if probe.hadDeadline != tt.wantDeadline {
+				t.Errorf("UsersByEmail through Config().Users: deadline %v, want %v", probe.hadDeadline, tt.wantDeadline)
+			}
 		})
 	}
 }

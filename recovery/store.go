@@ -81,14 +81,40 @@ type Store interface {
 // ID and by email address. hallpass's own account stores implement it, and
 // so can an app's (the User needs ID, Username, Email, Disabled and, for a
 // reset link to die with any later password change, PasswordChangedAt).
+// Users whose addresses are not unique should implement UsersByEmail too.
 type Users interface {
 	// UserByID returns the user with id, or an error wrapping
 	// account.ErrNotFound.
 	UserByID(ctx context.Context, id string) (*account.User, error)
 	// UserByEmail returns the user whose address equals email ignoring
 	// case (the oldest when several share it), or an error wrapping
-	// account.ErrNotFound.
+	// account.ErrNotFound. The reset flow uses it only when the Users
+	// do not implement UsersByEmail.
 	UserByEmail(ctx context.Context, email string) (*account.User, error)
+}
+
+// MaxUsersByEmail is the most accounts UsersByEmail returns, and so the
+// most reset links one request sends: an address that many accounts share
+// cannot fan one request out into unbounded mail.
+const MaxUsersByEmail = 10
+
+// UsersByEmail is an optional capability of Users, which the reset flow
+// finds by type assertion: every account at an address, not only the
+// oldest. Accounts may share an address (nothing at registration stops
+// it), and with UserByEmail alone the oldest wins: once someone registers
+// another person's address first, without ever proving it, every reset
+// that person asks for mails a link to the squatter's account instead of
+// theirs. With UsersByEmail each account at the address gets its own
+// link, all in the one inbox, so nothing leaks to anyone else. hallpass's
+// account stores implement it.
+type UsersByEmail interface {
+	// UsersByEmail returns the users whose address equals email ignoring
+	// case, disabled ones included, oldest first: at most
+	// MaxUsersByEmail of them, the oldest. When none has the address,
+	// and for an empty email (not the users without an address), it
+	// returns an empty slice and a nil error; the flow reads an error
+	// wrapping account.ErrNotFound the same way.
+	UsersByEmail(ctx context.Context, email string) ([]*account.User, error)
 }
 
 // EmailSetter changes a user's email address; an app that lets users

@@ -141,6 +141,39 @@ func (s *AccountStore) UserByEmail(ctx context.Context, email string) (*account.
 	return u, nil
 }
 
+var _ recovery.UsersByEmail = (*AccountStore)(nil)
+
+// UsersByEmail returns the users whose address equals email ignoring the
+// case of ASCII letters, oldest first, at most recovery.MaxUsersByEmail;
+// none for an empty email (recovery.UsersByEmail).
+func (s *AccountStore) UsersByEmail(ctx context.Context, email string) ([]*account.User, error) {
+	const op = "users by email"
+	if email == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		return nil, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM hallpass_users
+		WHERE email = ? COLLATE NOCASE ORDER BY id LIMIT ?`, email, recovery.MaxUsersByEmail)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	var list []*account.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		list = append(list, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return list, nil
+}
+
 // SetEmail changes the user's address, or returns account.ErrNotFound
 // (recovery.EmailSetter).
 func (s *AccountStore) SetEmail(ctx context.Context, id, email string) error {

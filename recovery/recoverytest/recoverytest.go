@@ -1,6 +1,7 @@
 // Package recoverytest checks a recovery.Store (emailed link tokens and
 // verified addresses) against every promise of its contract, and an
-// account store's email lookups (recovery.Users, recovery.EmailSetter).
+// account store's email lookups (recovery.Users, recovery.UsersByEmail,
+// recovery.EmailSetter).
 //
 // A store's own test is a few lines:
 //
@@ -17,6 +18,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,7 +259,9 @@ type UserStore interface {
 }
 
 // RunUsers checks UserByEmail and SetEmail of the account stores newStore
-// returns (fresh and empty each call).
+// returns (fresh and empty each call), and UsersByEmail when they
+// implement recovery.UsersByEmail: the subtest says it is skipped when
+// they do not.
 func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 	t.Helper()
 	t.Run("UserByEmail", func(t *testing.T) {
@@ -282,6 +287,14 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 			t.Errorf("UserByEmail(unknown) = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("UsersByEmail", func(t *testing.T) {
+		s := newStore(t)
+		all, ok := s.(recovery.UsersByEmail)
+		if !ok {
+			t.Skipf("%T does not implement recovery.UsersByEmail: a reset request mails only the oldest account at an address", s)
+		}
+		testUsersByEmail(t, s, all)
+	})
 	t.Run("SetEmail", func(t *testing.T) {
 		s := newStore(t)
 		ctx := t.Context()
@@ -303,4 +316,75 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 			t.Errorf("SetEmail(unknown id) = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+func testUsersByEmail(t *testing.T, s UserStore, all recovery.UsersByEmail) {
+	ctx := t.Context()
+	mk := func(name, email string) *account.User {
+		t.Helper()
+		u := &account.User{Username: name, Email: email, PasswordHash: "x"}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	ids := func(users []*account.User) []string {
+		list := make([]string, len(users))
+		for i, u := range users {
+			list[i] = u.ID
+		}
+		return list
+	}
+	mk("noaddress", "")
+	shared := []*account.User{mk("ada", "Ada@Example.com")}
+	bob := mk("bob", "bob@example.com")
+	shared = append(shared, mk("ada2", "ada@example.com"), mk("ada3", "ADA@EXAMPLE.COM"))
+	disabled := mk("ada4", "aDa@example.com")
+	if err := s.SetDisabled(ctx, disabled.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	shared = append(shared, disabled)
+	many := make([]*account.User, recovery.MaxUsersByEmail+2)
+	for i := range many {
+		many[i] = mk(fmt.Sprintf("many%d", i), "many@example.com")
+	}
+
+	tests := []struct {
+		email string
+		want  []*account.User
+	}{
+		{"ada@example.com", shared},
+		{"ADA@EXAMPLE.COM", shared},
+		{"Ada@Example.com", shared},
+		{"bob@example.com", []*account.User{bob}},
+		{"nobody@example.com", nil},
+		{"ada@example.co", nil},
+		{"", nil}, // not the accounts without an address
+		{"many@example.com", many[:recovery.MaxUsersByEmail]},
+	}
+	for _, tt := range tests {
+		got, err := all.UsersByEmail(ctx, tt.email)
+		if err != nil {
+			t.Errorf("UsersByEmail(%q) = %v, want nil error", tt.email, err)
+			continue
+		}
+		if g, w := ids(got), ids(tt.want); !slices.Equal(g, w) {
+			t.Errorf("UsersByEmail(%q) = IDs %q, want %q (oldest first, at most %d)", tt.email, g, w, recovery.MaxUsersByEmail)
+		}
+	}
+	got, _ := all.UsersByEmail(ctx, "ada@example.com")
+	if len(got) == len(shared) {
+		for i, u := range got {
+			w := shared[i]
+			if u.Username != w.Username || u.Email != w.Email || u.Disabled != (w == disabled) {
+				t.Errorf("UsersByEmail: user %d = %+v, want %s <%s>, disabled %v", i, u, w.Username, w.Email, w == disabled)
+			}
+		}
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := all.UsersByEmail(cctx, "ada@example.com"); !errors.Is(err, context.Canceled) {
+		t.Errorf("UsersByEmail(cancelled) = %v, want context.Canceled", err)
+	}
 }
