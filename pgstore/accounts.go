@@ -299,7 +299,13 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	if limit <= 0 {
 		limit = account.DefaultListLimit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM hallpass_users WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return s.queryUsers(ctx, op, `SELECT `+userColumns+` FROM hallpass_users WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+// queryUsers returns the users that query, which selects userColumns,
+// finds.
+func (s *AccountStore) queryUsers(ctx context.Context, op, query string, args ...any) ([]*account.User, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}

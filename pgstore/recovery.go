@@ -144,16 +144,8 @@ func (s *AccountStore) UsersByEmail(ctx context.Context, email string) ([]*accou
 		}
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM hallpass_users
+	return s.queryUsers(ctx, op, `SELECT `+userColumns+` FROM hallpass_users
 		WHERE lower(email) = lower($1) ORDER BY id LIMIT $2`, email, recovery.MaxUsersByEmail)
-	if err != nil {
-		return nil, wrap(ctx, op, err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*account.User, error) { return scanUser(row) })
-	if err != nil {
-		return nil, wrap(ctx, op, err)
-	}
-	return list, nil
 }
 
 // SetEmail changes the user's address, or returns an error wrapping

@@ -105,14 +105,18 @@ func (c *cli) serveLogged() (*httptest.Server, *lockedBuffer) {
 
 // accounts opens the data directory's account store directly, to read
 // what the commands and the server wrote.
-func (c *cli) accounts() account.Store {
+func (c *cli) accounts() account.Store { return c.db().Accounts() }
+
+// db opens the data directory's SQLite database directly, for the test's
+// lifetime.
+func (c *cli) db() *sqlitestore.DB {
 	c.t.Helper()
 	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(func() { db.Close() })
-	return db.Accounts()
+	return db
 }
 
 // listed returns the "users list" row of name, split into columns, or nil.
@@ -925,11 +929,7 @@ func TestCLISessionsEscapeAndRevokeByID(t *testing.T) {
 	}
 	// A client cannot send ESC in a header through net/http, but any raw
 	// client can: store such a session directly.
-	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := c.db()
 	evil := "Moz\x1b]0;pwned\x07\x1b[2J\u202etxt\u0085\u2066\u009b31m\\\xff"
 	now := time.Now()
 	id := session.IDOf([]byte("a session token"))

@@ -4,14 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hallpass/hallpass/passkey"
-	"github.com/hallpass/hallpass/sqlitestore"
 	"github.com/hallpass/hallpass/twofa"
 )
 
@@ -90,11 +88,7 @@ func TestCLIReset2FAPasskeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlitestore.Open(context.Background(), filepath.Join(c.data, "hallpass.db"), sqlitestore.Options{SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := c.db()
 	cred := &passkey.Credential{ID: []byte("a credential ID"), UserID: ada.ID, Name: "Phone", CreatedAt: time.Now(), Data: []byte("{}")}
 	if err := db.Passkeys().AddCredential(context.Background(), cred); err != nil {
 		t.Fatal(err)
