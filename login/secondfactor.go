@@ -121,7 +121,8 @@ func (m *Manager) pendingOf(r *http.Request) (*pending, error) {
 // session with code, checked by Config.SecondFactor: the session gets a
 // new token and the user, as Login does without a second factor, and is
 // marked as having passed one (SecondFactorDone). Codes are counted by
-// the throttle like passwords, under the user's name. A wrong code
+// the throttle like passwords, apart from the user's passwords (a right
+// password does not clear failed codes). A wrong code
 // returns the verifier's error (kind autherr.Unauthenticated) and leaves
 // the login pending; ErrNoPendingLogin when there is none.
 func (m *Manager) CompleteSecondFactor(w http.ResponseWriter, r *http.Request, code string) (*account.User, error) {
@@ -143,7 +144,7 @@ func (m *Manager) CompleteWith(w http.ResponseWriter, r *http.Request, method st
 		return nil, err
 	}
 	ctx := r.Context()
-	res, err := m.reserve(r, throttle.Attempt{Account: p.Username, IP: m.ip(r)})
+	res, err := m.reserve(r, throttle.Attempt{Account: secondStep(p.Username), IP: m.ip(r)})
 	if errors.Is(err, throttle.ErrThrottled) {
 		m.record(r, audit.Event{Name: audit.Lockout, UserID: p.UserID, Username: truncate(p.Username), Reason: "throttled_second_factor"})
 	}
@@ -168,6 +169,14 @@ func (m *Manager) CompleteWith(w http.ResponseWriter, r *http.Request, method st
 	}
 	return u, nil
 }
+
+// secondStep names the throttle's count of an account's second-factor
+// attempts. It is not the account's password count: a right password
+// clears that one, and would let someone who knows the password guess
+// codes without limit by logging in again after each wrong one. Only a
+// passed second factor clears this one. (A NUL never ends up in a
+// username, so it names no account's password count.)
+func secondStep(username string) string { return "second factor\x00" + username }
 
 // SecondFactorDone reports whether the request's session passed a second
 // factor at login (or enrolled one since, see MarkSecondFactor).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/memstore"
+	"github.com/hallpass/hallpass/throttle"
 	"github.com/hallpass/hallpass/twofa"
 )
 
@@ -213,6 +214,33 @@ func TestTwoFALogin(t *testing.T) {
 		}
 		mustContain(t, "audit log", e.logs.String(), `"2fa.failure"`)
 	})
+}
+
+// A correct password does not clear the failed codes of the second step:
+// someone who knows the password and logs in again after each wrong code
+// still gets the limit of 10 (with the growing delay between them), as
+// without the password step in between. Before, every password step
+// cleared the count, and codes could be guessed at the per-address rate.
+func TestTwoFACodesCountAcrossPasswordSteps(t *testing.T) {
+	e := newEnv(t, withTwoFA)
+	e.addUser("ada")
+	secret, _ := e.loggedIn("ada").enrol(t)
+	schedule := throttle.New(nil, throttle.Config{})
+	for i := range 10 {
+		e.nextStep()
+		c := e.browser()
+		c.password(t, "ada", nil)
+		if r := c.post("/login/2fa", url.Values{"code": {"000000"}}); r.code != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d after its own password step: %d, want 401", i+1, r.code)
+		}
+		e.clock.Advance(schedule.Delay(i + 1))
+	}
+	e.nextStep()
+	c := e.browser()
+	c.password(t, "ada", nil) // the password is right: still accepted
+	if r := c.post("/login/2fa", url.Values{"code": {e.code(secret)}}); r.code != http.StatusTooManyRequests {
+		t.Errorf("the right code after 10 wrong ones, each after a fresh password step: %d, want 429", r.code)
+	}
 }
 
 func TestTwoFARememberMe(t *testing.T) {
