@@ -258,8 +258,9 @@ func (s *Service) sendVerification(ctx context.Context, u *account.User, ip stri
 
 // RequestEmailChange starts changing u's address to newEmail: a link goes
 // to newEmail, and a notice to the old address. The address changes only
-// when the link is followed (Verify). The caller has checked the user's
-// current password. A bad address is a *account.FieldError (field
+// when the link is followed (Verify), and not at all once the password
+// has changed since, or after a newer request, whose link replaces this
+// one. The caller has checked the user's current password. A bad address is a *account.FieldError (field
 // "email"); the limit is SendVerification's.
 func (s *Service) RequestEmailChange(ctx context.Context, u *account.User, newEmail, ip string) error {
 	if s.cfg.SetEmail == nil {
@@ -274,6 +275,10 @@ func (s *Service) RequestEmailChange(ctx context.Context, u *account.User, newEm
 	}
 	if ok, retry := s.allow(ctx, "user:"+u.ID, s.cfg.Limits.PerUser); !ok {
 		return tooMany(retry)
+	}
+	// The newest request replaces any earlier one: only its link works.
+	if _, err := s.cfg.Tokens.DeleteEmailTokens(ctx, u.ID, Change); err != nil {
+		return failed("delete earlier change links", err)
 	}
 	secret, err := s.issue(ctx, Change, u.ID, newEmail, s.cfg.VerifyFor)
 	if err != nil {
@@ -339,6 +344,13 @@ func (s *Service) Verify(ctx context.Context, secret, ip string) (*account.User,
 	case Change:
 		if s.cfg.SetEmail == nil {
 			return nil, ErrNotSupported
+		}
+		if u.PasswordChangedAt.After(tok.CreatedAt) {
+			// Asked for before the password last changed, as a reset
+			// link: perhaps by someone who knew the old password, whom
+			// the owner locked out on seeing the notice.
+			s.record(ctx, audit.Event{Name: audit.VerifyExpired, UserID: u.ID, IP: ip, Reason: "password_changed"})
+			return nil, ErrInvalidToken
 		}
 		if err := s.cfg.SetEmail.SetEmail(ctx, u.ID, tok.Email); err != nil {
 			if isNotFound(err) {

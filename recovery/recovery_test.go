@@ -176,6 +176,48 @@ func TestChangeEmailWithAppUsers(t *testing.T) {
 	}
 }
 
+// A change-of-address link dies with a later password change, as a reset
+// link does: someone who knew the password and asked to move the account
+// to their address cannot use the link once the owner, warned by the
+// notice, has changed the password (with it they could then reset the
+// password through the new address). And a newer request replaces an
+// older one: only the latest link works.
+func TestChangeEmailLinkDies(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	ada, _ := f.users.UserByID(ctx, "u-1")
+	if err := f.svc.RequestEmailChange(ctx, ada, "attacker@evil.example", ""); err != nil {
+		t.Fatal(err)
+	}
+	stolen := secretOf(f.smtp.Wait(t, "attacker@evil.example", 0).Link(t, "/verify/"))
+	f.clock.Advance(time.Minute)
+	f.users.mu.Lock()
+	f.users.users["u-1"].PasswordChangedAt = f.clock.Now() // the owner changes the password
+	f.users.mu.Unlock()
+	if u, err := f.svc.Verify(ctx, stolen, ""); !errors.Is(err, recovery.ErrInvalidToken) {
+		t.Errorf("a change link issued before a password change: Verify = %v, %v; want ErrInvalidToken", u, err)
+	}
+	if stored, _ := f.users.UserByID(ctx, "u-1"); stored.Email != "ada@example.com" {
+		t.Errorf("the address became %q", stored.Email)
+	}
+
+	f.clock.Advance(time.Minute)
+	ada, _ = f.users.UserByID(ctx, "u-1")
+	for _, to := range []string{"ada@first.example", "ada@second.example"} {
+		if err := f.svc.RequestEmailChange(ctx, ada, to, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := secretOf(f.smtp.Wait(t, "ada@first.example", 0).Link(t, "/verify/"))
+	second := secretOf(f.smtp.Wait(t, "ada@second.example", 0).Link(t, "/verify/"))
+	if _, err := f.svc.Verify(ctx, first, ""); !errors.Is(err, recovery.ErrInvalidToken) {
+		t.Errorf("the older of two change links: Verify = %v, want ErrInvalidToken", err)
+	}
+	if u, err := f.svc.Verify(ctx, second, ""); err != nil || u.Email != "ada@second.example" {
+		t.Errorf("the newer change link: Verify = %v, %v; want the address ada@second.example", u, err)
+	}
+}
+
 // silentStore is a link store, user source and email setter whose network
 // went silent: every call waits until its context ends.
 type silentStore struct{ recovery.Store }
