@@ -127,7 +127,7 @@ const msgFresh = "Please enter your password again to continue."
 // ErrStoreUnavailable, and logs it once per outage of the stores the
 // Manager calls (accounts, remember-me, API tokens). The throttle's
 // counter, often in another place (Redis), has an outage log of its own:
-// see counterFailure.
+// see counted.
 func (m *Manager) storeFailure(ctx context.Context, what string, err error) error {
 	m.outage.Failed(ctx, what, err)
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, what, err)

@@ -309,22 +309,28 @@ func (s *AccountStore) ListUsers(ctx context.Context, opt account.ListOptions) (
 	if limit <= 0 {
 		limit = account.DefaultListLimit
 	}
-	rows, err := s.db.read.QueryContext(ctx,
+	return s.queryUsers(ctx, "list users",
 		`SELECT `+userColumns+` FROM hallpass_users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+// queryUsers returns the users that query, which selects userColumns,
+// finds: an empty slice, not nil, when none.
+func (s *AccountStore) queryUsers(ctx context.Context, op, query string, args ...any) ([]*account.User, error) {
+	rows, err := s.db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, wrap(ctx, "list users", err)
+		return nil, wrap(ctx, op, err)
 	}
 	defer rows.Close()
 	list := []*account.User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, wrap(ctx, "list users", err)
+			return nil, wrap(ctx, op, err)
 		}
 		list = append(list, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap(ctx, "list users", err)
+		return nil, wrap(ctx, op, err)
 	}
 	return list, nil
 }

@@ -154,24 +154,8 @@ func (s *AccountStore) UsersByEmail(ctx context.Context, email string) ([]*accou
 		}
 		return nil, nil
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM hallpass_users
+	return s.queryUsers(ctx, op, `SELECT `+userColumns+` FROM hallpass_users
 		WHERE email = ? COLLATE NOCASE ORDER BY id LIMIT ?`, email, recovery.MaxUsersByEmail)
-	if err != nil {
-		return nil, wrap(ctx, op, err)
-	}
-	defer rows.Close()
-	var list []*account.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap(ctx, op, err)
-		}
-		list = append(list, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap(ctx, op, err)
-	}
-	return list, nil
 }
 
 // SetEmail changes the user's address, or returns account.ErrNotFound

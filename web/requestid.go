@@ -58,13 +58,19 @@ func (s *Server) requestID(r *http.Request) string {
 type Request struct {
 	Method string
 	// Route is the pattern of the route that matched, such as
-	// "POST /login"; "" when none did (a 404 or 405).
+	// "POST /login"; "" when none did (a 404 or 405), which the access
+	// log and the metrics name UnmatchedRoute.
 	Route    string
 	Status   int   // the status sent
 	Bytes    int64 // bytes of response body written
 	Duration time.Duration
 	ID       string // the request ID
 }
+
+// UnmatchedRoute names the route of a request that matched none in the
+// access log and the metrics: never its path, which would let clients
+// create log values and metric series of their choosing.
+const UnmatchedRoute = "unmatched"
 
 // accessLogMessage is the message of access log lines.
 const accessLogMessage = "request"
@@ -87,7 +93,7 @@ func (s *Server) logRequest(ctx context.Context, q Request, now time.Time) {
 	}
 	route := q.Route
 	if route == "" {
-		route = "unmatched" // as the metrics label it
+		route = UnmatchedRoute
 	}
 	r := slog.NewRecord(now, slog.LevelInfo, accessLogMessage, 0)
 	r.AddAttrs(

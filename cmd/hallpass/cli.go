@@ -932,6 +932,9 @@ type sessionJSON struct {
 // enough for "sessions revoke --id".
 const sessionIDLen = 12
 
+// logIDLen is the length of a session's LOG ID, session.ShortID.
+var logIDLen = len(session.ShortID("x"))
+
 func sessionsList(ctx context.Context, cmd command, args []string, env cliEnv) error {
 	var name string
 	var format outputFormat
@@ -1039,9 +1042,9 @@ func sessionsRevoke(ctx context.Context, cmd command, args []string, env cliEnv)
 // (session.ShortID, the session= of log lines and audit events) is
 // prefix, among the sessions of users, or of everyone when users is nil.
 func findSession(ctx context.Context, a *app, users []*account.User, prefix string) (*account.User, string, error) {
-	logID := len(prefix) == len(session.ShortID("x"))
+	logID := len(prefix) == logIDLen
 	if len(prefix) < sessionIDLen && !logID {
-		return nil, "", &usageError{fmt.Sprintf("sessions revoke: --id wants the %d characters of SESSION or the %d of LOG ID that \"sessions list\" prints", sessionIDLen, len(session.ShortID("x")))}
+		return nil, "", &usageError{fmt.Sprintf("sessions revoke: --id wants the %d characters of SESSION or the %d of LOG ID that \"sessions list\" prints", sessionIDLen, logIDLen)}
 	}
 	var owner *account.User
 	var found []string

@@ -123,7 +123,7 @@ func (m *Metrics) RequestObserver() func(web.Request) {
 	return func(q web.Request) {
 		route := q.Route
 		if route == "" {
-			route = "unmatched" // never the path: that would let clients create series
+			route = web.UnmatchedRoute
 		}
 		m.requests.WithLabelValues(route, strconv.Itoa(q.Status)).Inc()
 		m.requestDuration.WithLabelValues(route).Observe(q.Duration.Seconds())
