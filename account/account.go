@@ -331,7 +331,8 @@ type RememberToken struct {
 	// PrevHash is the digest the last rotation replaced, and RotatedAt
 	// when it happened. Two requests that present the same cookie at once
 	// (tabs restored together) race to rotate it; the loser presents
-	// PrevHash moments after the rotation, which is a race, not a theft.
+	// PrevHash moments after the rotation, which is a race, not a theft
+	// (package login logs the loser in too, with a session of its own).
 	PrevHash  []byte
 	RotatedAt time.Time
 }

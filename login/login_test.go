@@ -496,26 +496,61 @@ func TestRememberCookieHasOneSpelling(t *testing.T) {
 	}
 }
 
-// Tabs restored together present the same cookie at once: the loser of the
-// rotation race is not a thief.
+// Tabs restored together present the same cookie at once: every tab is
+// logged in, one of them rotates the cookie, and none is taken for a
+// thief. Later, the replaced validator restores no one: within the race
+// window it is ignored, and after it, it is a theft.
 func TestRememberParallelRace(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", "correct horse battery")
 	b := e.browser()
 	b.login("ada", "correct horse battery", true)
 	cookie := b.cookie(rememberCookie)
-	t1, t2 := e.browser(), e.browser()
-	t1.setCookie(rememberCookie, cookie)
-	t2.setCookie(rememberCookie, cookie)
-	if r := t1.get("/me"); r.body != "ada remember" {
-		t.Fatalf("first tab: %d %q", r.code, r.body)
+
+	const tabs = 20
+	results := make([]resp, tabs)
+	var wg sync.WaitGroup
+	for i := range tabs {
+		tab := e.browser()
+		tab.setCookie(rememberCookie, cookie)
+		wg.Go(func() { results[i] = tab.get("/me") })
 	}
-	t2.get("/me")
+	wg.Wait()
+	rotated := 0
+	for i, r := range results {
+		if r.body != "ada remember" {
+			t.Errorf("tab %d: /me = %d %q, want ada remember", i+1, r.code, r.body)
+		}
+		for _, c := range (&http.Response{Header: r.h}).Cookies() {
+			if c.Name == rememberCookie && c.Value != "" {
+				rotated++
+			}
+		}
+	}
+	if rotated != 1 {
+		t.Errorf("%d responses set a new remember-me cookie, want exactly 1 (the rotation)", rotated)
+	}
 	if strings.Contains(e.logs.String(), audit.RememberTheft) {
-		t.Errorf("a parallel use within the race window was taken for theft")
+		t.Fatalf("a parallel use within the race window was taken for theft")
 	}
-	if r := t1.get("/me"); r.body != "ada remember" {
-		t.Errorf("first tab after the race: %d %q, want still logged in", r.code, r.body)
+
+	// The replaced validator, a little later: no login, no alarm.
+	e.clock.Advance(login.RaceGrace + time.Second)
+	late := e.browser()
+	late.setCookie(rememberCookie, cookie)
+	if r := late.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("replaced validator after the grace: /me = %d %q, want refused", r.code, r.body)
+	}
+	if strings.Contains(e.logs.String(), audit.RememberTheft) {
+		t.Fatalf("the replaced validator within the race window was taken for theft")
+	}
+	// After the race window, it is a copy used by someone else.
+	e.clock.Advance(time.Minute)
+	thief := e.browser()
+	thief.setCookie(rememberCookie, cookie)
+	thief.get("/me")
+	if !strings.Contains(e.logs.String(), audit.RememberTheft) {
+		t.Error("the replaced validator after the race window was not taken for theft")
 	}
 }
 
@@ -752,6 +787,58 @@ func TestChangePassword(t *testing.T) {
 	}
 	if r := here.post("/password", url.Values{"current": {"a new passphrase"}, "new": {"password"}}); r.code != http.StatusUnprocessableEntity {
 		t.Errorf("common new password: %d %q, want 422", r.code, r.body)
+	}
+}
+
+// gateHasher holds every password check of a login (VerifyRehash) until
+// open is closed, telling entered of each.
+type gateHasher struct {
+	login.Hasher
+	entered chan struct{}
+	open    chan struct{}
+}
+
+func (g *gateHasher) VerifyRehash(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
+	g.entered <- struct{}{}
+	<-g.open
+	return g.Hasher.VerifyRehash(ctx, pw, encoded)
+}
+
+// A client that logs in to one account from many requests at once, all
+// with the right password: the account's limit of attempts in flight
+// holds (10 checks), and the others are told to come back in a second,
+// not that attempts failed, nor to wait for the window's end.
+func TestParallelCorrectLogins(t *testing.T) {
+	gate := &gateHasher{entered: make(chan struct{}, 100), open: make(chan struct{})}
+	e := newEnv(t, func(c *login.Config) { gate.Hasher = c.Passwords; c.Passwords = gate })
+	e.addUser("ada", "correct horse battery")
+	const n = 30
+	results := make(chan resp, n)
+	for range n {
+		b := e.browser()
+		go func() { results <- b.login("ada", "correct horse battery", false) }()
+	}
+	// The checks that got a place are held at the gate: every answer
+	// before it opens is a refusal.
+	for i := range n - throttle.DefaultPerAccount {
+		r := <-results
+		if r.code != http.StatusTooManyRequests || r.h.Get("Retry-After") != "1" ||
+			!strings.Contains(r.body, "Too many login attempts at once. Try again in 1 second.") {
+			t.Errorf("refusal %d: %d Retry-After %q %q; want 429, Retry-After 1, attempts at once",
+				i+1, r.code, r.h.Get("Retry-After"), r.body)
+		}
+	}
+	if got := len(gate.entered); got != throttle.DefaultPerAccount {
+		t.Errorf("%d password checks started, want the account's limit, %d", got, throttle.DefaultPerAccount)
+	}
+	close(gate.open)
+	for i := range throttle.DefaultPerAccount {
+		if r := <-results; r.code != http.StatusSeeOther {
+			t.Errorf("login %d with a place: %d %q, want 303", i+1, r.code, r.body)
+		}
+	}
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Errorf("a login after the burst: %d %q, want 303", r.code, r.body)
 	}
 }
 

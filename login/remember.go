@@ -22,11 +22,21 @@ import (
 // database restores no one. Each use starts a new session and rotates the
 // validator. A wrong validator for a known selector means the cookie was
 // copied and used by someone else first: every remember token and session
-// of that user is revoked and the event is logged.
+// of that user is revoked and the event is logged. The one exception is the
+// validator the last rotation replaced, presented moments after it by a
+// request that was sent alongside the rotating one (see raceGrace).
 
 // raceWindow is how long after a rotation the previous validator is taken
 // for a benign race between parallel requests rather than a theft.
 const raceWindow = 30 * time.Second
+
+// raceGrace is how long after a rotation the previous validator still
+// logs in. Tabs restored together, or a page and the fetches it starts,
+// present the same cookie at once: one request rotates it, and each of the
+// others gets a session of its own, without a remember-me cookie (the
+// browser keeps the one the rotation set). Past raceGrace and within
+// raceWindow, the previous validator restores no one but raises no alarm.
+const raceGrace = 10 * time.Second
 
 // rememberEncoding encodes both halves of the cookie. It decodes strictly
 // (the spare bits of the last character must be zero), so each cookie has
@@ -113,15 +123,19 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		return nil, m.storeFailure(ctx, "load remember token", err)
 	}
 	h := digest(val)
-	if subtle.ConstantTimeCompare(h, t.ValidatorHash) != 1 {
-		if bytes.Equal(h, t.PrevHash) && now.Sub(t.RotatedAt) < raceWindow {
-			// A parallel request rotated this cookie a moment ago; the
-			// browser gets the new one from that response. This request
-			// proceeds anonymously rather than raise a false alarm.
+	current := subtle.ConstantTimeCompare(h, t.ValidatorHash) == 1
+	if !current {
+		if !bytes.Equal(h, t.PrevHash) || now.Sub(t.RotatedAt) >= raceWindow {
+			m.theft(w, r, t.UserID)
 			return st, nil
 		}
-		m.theft(w, r, t.UserID)
-		return st, nil
+		// A parallel request rotated this cookie a moment ago; the
+		// browser gets the new one from that response. This request logs
+		// in too if it came within raceGrace, and otherwise proceeds
+		// anonymously rather than raise a false alarm.
+		if now.Sub(t.RotatedAt) >= raceGrace {
+			return st, nil
+		}
 	}
 	u, err := m.users.UserByID(ctx, t.UserID)
 	if err != nil && !errors.Is(err, account.ErrNotFound) {
@@ -144,12 +158,20 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		m.clearRemember(w)
 		return st, nil
 	}
-	newVal := random32()
-	switch err := m.cfg.Remember.RotateRemember(ctx, sel, t.ValidatorHash, digest(newVal), now, now.Add(m.cfg.RememberFor)); {
-	case errors.Is(err, account.ErrConflict), errors.Is(err, account.ErrNotFound):
-		return st, nil // lost a race with a parallel request; see above
-	case err != nil:
-		return nil, m.storeFailure(ctx, "rotate remember token", err)
+	var newVal []byte // the rotated validator, if this request rotated it
+	if current {
+		v := random32()
+		switch err := m.cfg.Remember.RotateRemember(ctx, sel, t.ValidatorHash, digest(v), now, now.Add(m.cfg.RememberFor)); {
+		case errors.Is(err, account.ErrConflict):
+			// A parallel request rotated it since it was read: this one
+			// logs in as a loser of the race within raceGrace does.
+		case errors.Is(err, account.ErrNotFound):
+			return st, nil // revoked meanwhile (a logout everywhere, a theft)
+		case err != nil:
+			return nil, m.storeFailure(ctx, "rotate remember token", err)
+		default:
+			newVal = v
+		}
 	}
 	fresh, err := m.startSession(w, r, u, time.Time{})
 	if err != nil {
@@ -163,7 +185,9 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 			return nil, err
 		}
 	}
-	m.setRemember(w, sel, newVal)
+	if newVal != nil {
+		m.setRemember(w, sel, newVal)
+	}
 	m.record(r, audit.Event{Name: audit.RememberLogin, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
 	if f := m.cfg.Hooks.RememberUsed; f != nil {
 		f(ctx)

@@ -75,7 +75,16 @@ const (
 	// ReasonDelay: the account's (or known device's) last failure was
 	// too recent (the growing delay).
 	ReasonDelay Reason = "delay"
+	// ReasonBusy: the account (or known device) has as many attempts
+	// being checked at this moment as its limit allows, and too few
+	// failures to be refused by them: a client that logs in to one
+	// account from many requests at once. RetryAfter is BusyWait.
+	ReasonBusy Reason = "busy"
 )
+
+// BusyWait is the RetryAfter of a refusal for attempts in flight
+// (ReasonBusy): about how long a password check takes to settle.
+const BusyWait = time.Second
 
 // ThrottledError reports a refused login attempt. errors.Is(err,
 // ErrThrottled) matches it, and errors.As recovers it. Its Error text is
@@ -90,11 +99,15 @@ type ThrottledError struct {
 
 // Error returns a sentence such as "Too many failed login attempts. Try
 // again in 4 minutes." (for a registration: "Too many sign-ups from your
-// address. Try again in 40 minutes."), rounding the wait up.
+// address. Try again in 40 minutes."; for attempts in flight: "Too many
+// login attempts at once. Try again in 1 second."), rounding the wait up.
 func (e *ThrottledError) Error() string {
 	what := "Too many failed login attempts."
-	if e.Reason == ReasonRegister {
+	switch e.Reason {
+	case ReasonRegister:
 		what = "Too many sign-ups from your address."
+	case ReasonBusy:
+		what = "Too many login attempts at once."
 	}
 	return what + " Try again in " + humanDuration(e.RetryAfter) + "."
 }
@@ -374,6 +387,14 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 	if ok {
 		res.subject, res.limit, res.count = "throttle:"+subject, limit, n
 		res.delay = "throttle:delay:" + subject + ":"
+		// The attempt is also counted apart as in flight until it is
+		// settled, so that a refusal can tell attempts still being
+		// checked from failures.
+		if _, _, err := l.counter.Incr(ctx, busyKey(subject), l.cfg.Window); err != nil {
+			res.Cancel(ctx)
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		res.busy = busyKey(subject)
 		// The failures before this attempt (and any in flight) are
 		// n-1; the growing delay after the last of them may still run.
 		if l.Delay(n-1) > 0 {
@@ -387,7 +408,19 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 			}
 		}
 	} else {
-		refuse(reason, reset)
+		// Full: of failures, or of attempts still being checked (a
+		// client logging in to one account from many requests at once),
+		// which are answered in a moment rather than at the window's end.
+		busy, _, err := l.counter.Get(ctx, busyKey(subject))
+		if err != nil {
+			res.Cancel(ctx)
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if n-busy < limit {
+			refuse(ReasonBusy, now.Add(BusyWait))
+		} else {
+			refuse(reason, reset)
+		}
 	}
 
 	if worst != nil {
@@ -398,6 +431,9 @@ func (l *Limiter) Reserve(ctx context.Context, a Attempt) (*Reservation, error) 
 	}
 	return res, nil
 }
+
+// busyKey is the counter key of the attempts of subject in flight.
+func busyKey(subject string) string { return "throttle:busy:" + subject }
 
 // reserve is Counter.Reserve for a limit, or Counter.Incr when limit is
 // not positive (no limit).
@@ -419,6 +455,7 @@ type Reservation struct {
 	subject string // the account's or device's counter key; "" if not counted
 	limit   int    // the subject's limit
 	delay   string // prefix of the subject's delay keys
+	busy    string // the key counting the subject's attempts in flight; "" if not counted
 	count   int    // the subject's count with this attempt
 	done    bool
 }
@@ -438,15 +475,20 @@ func (r *Reservation) Fail(ctx context.Context) error {
 	l := r.l
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
 	defer cancel()
-	if r.subject == "" || (r.limit > 0 && r.count >= r.limit) {
-		return nil // locked for the rest of the window anyway
+	var errs []error
+	if r.busy != "" {
+		errs = append(errs, l.counter.Release(ctx, r.busy))
 	}
-	if d := l.Delay(r.count); d > 0 {
-		// The delay is a key that lives for d; one key per failure
-		// count, so it never needs resetting.
-		if _, _, err := l.counter.Incr(ctx, r.delayKey(r.count), d); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if r.subject != "" && (r.limit <= 0 || r.count < r.limit) { // else locked for the rest of the window anyway
+		if d := l.Delay(r.count); d > 0 {
+			// The delay is a key that lives for d; one key per failure
+			// count, so it never needs resetting.
+			_, _, err := l.counter.Incr(ctx, r.delayKey(r.count), d)
+			errs = append(errs, err)
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -485,6 +527,9 @@ func (r *Reservation) settle(ctx context.Context, clear bool) error {
 	}
 	if r.ip != "" {
 		errs = append(errs, r.l.counter.Release(ctx, r.ip))
+	}
+	if r.busy != "" {
+		errs = append(errs, r.l.counter.Release(ctx, r.busy))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -255,6 +255,8 @@ func TestSucceedClearsDelay(t *testing.T) {
 
 // Parallel attempts are counted as they are reserved: of 40 reserved at
 // once, only the limit's 10 proceed, and a cancelled one frees its place.
+// The others are refused for attempts in flight, not for failures: they
+// are told to come back in a second, not at the window's end.
 func TestReserveHoldsTheLimit(t *testing.T) {
 	l, _ := newLimiter(throttle.Config{DelayAfter: -1})
 	var held []*throttle.Reservation
@@ -266,8 +268,13 @@ func TestReserveHoldsTheLimit(t *testing.T) {
 			r, err := reserve(l, "ann", "192.0.2.1")
 			mu.Lock()
 			defer mu.Unlock()
-			if errors.Is(err, throttle.ErrThrottled) {
+			if te := (*throttle.ThrottledError)(nil); errors.As(err, &te) {
 				refused++
+				if te.Reason != throttle.ReasonBusy || te.RetryAfter != throttle.BusyWait ||
+					te.Error() != "Too many login attempts at once. Try again in 1 second." {
+					t.Errorf("refused while the limit is full of attempts in flight: %+v %q; want reason busy, a wait of %v",
+						te, te.Error(), throttle.BusyWait)
+				}
 			} else if err != nil {
 				t.Error(err)
 			} else {
@@ -285,12 +292,23 @@ func TestReserveHoldsTheLimit(t *testing.T) {
 	if te := throttled(t, l, "ann", "192.0.2.1"); te != nil {
 		t.Errorf("after one cancelled reservation: %v, want a free place", te)
 	}
-	for _, r := range held[1:] {
+	for _, r := range held[1:5] {
 		r.Fail(ctx)
 	}
-	mustFail(t, l, "ann", "192.0.2.1")
-	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonAccount {
-		t.Errorf("after 10 failures: %+v, want the account limit", te)
+	// 4 failures and 5 in flight, and one more in flight: full, but not
+	// of failures.
+	last, err := reserve(l, "ann", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("the tenth place: %v", err)
+	}
+	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonBusy {
+		t.Errorf("4 failures and 6 in flight: %+v, want refused as busy", te)
+	}
+	for _, r := range append(held[5:], last) {
+		r.Fail(ctx)
+	}
+	if te := throttled(t, l, "ann", "192.0.2.1"); te == nil || te.Reason != throttle.ReasonAccount || te.RetryAfter < 14*time.Minute {
+		t.Errorf("after 10 failures: %+v, want the account limit until the window ends", te)
 	}
 }
 
