@@ -99,7 +99,11 @@
 //   - CSRF protection on every POST, PUT, PATCH and DELETE: the browser's
 //     Sec-Fetch-Site/Origin must say same-origin, and the form must send
 //     back the page's token (field csrf_token, or header X-CSRF-Token).
-//     Anything else gets 403 before your handler runs. Only
+//     Anything else gets 403 before your handler runs, except a request
+//     with an "Authorization: Bearer" header and no cookies at all, which
+//     no browser sends on its own and which has no session to ride on
+//     (csrf.BearerWithoutCookies): an API client, which RequireLogin
+//     answers 401 if its token is not valid. Only
 //     Config.DangerouslyDisableCSRF turns this off, with a warning in the
 //     log.
 //   - https from BaseURL: an https BaseURL makes every cookie Secure and

@@ -89,7 +89,9 @@ func (e *FieldError) Unwrap() error {
 type FieldErrors []*FieldError
 
 // Add appends err when it is a *FieldError for a field not yet listed;
-// nil is ignored. Any other error is kept as a problem of field "".
+// nil is ignored. Any other error is kept as a problem of the one field
+// it names through autherr.FieldsOf (a password.Policy refusal names
+// "password"), or else of field "".
 func (fe *FieldErrors) Add(err error) {
 	if err == nil {
 		return
@@ -97,6 +99,11 @@ func (fe *FieldErrors) Add(err error) {
 	var f *FieldError
 	if !errors.As(err, &f) {
 		f = &FieldError{Message: err.Error()}
+		if fields := autherr.FieldsOf(err); len(fields) == 1 {
+			for field, msg := range fields {
+				f.Field, f.Message = field, msg
+			}
+		}
 	}
 	if fe.For(f.Field) == "" {
 		*fe = append(*fe, f)

@@ -27,7 +27,12 @@ func (m *Manager) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 // CSRF checks every unsafe request that is not authenticated by a bearer
 // token (browsers never attach those on their own) against the session's
 // token, or the pre-session cookie for anonymous forms, and the origin
-// layer. Rejections go through the Protector's ErrorHandler (403). It must
+// layer. The Protector's Config.Exempt still applies: by default
+// (csrf.BearerWithoutCookies) a request with a bearer header and no
+// cookies at all passes too, valid token or not, since it has no session
+// to ride on; with a token that is not valid it is anonymous, so
+// RequireLogin answers it 401 with the token challenge rather than 403.
+// Rejections go through the Protector's ErrorHandler (403). It must
 // run inside Middleware; outside the session middleware it answers 500
 // and logs the fix once.
 //

@@ -68,6 +68,7 @@ type env struct {
 	clock    *sessiontest.Clock
 	sessions *session.Manager
 	mem      *memstore.SessionStore
+	down     *downSessions // e.mem, as the session middleware sees it
 	accounts *memstore.AccountStore
 	users    *countingUsers
 	hasher   *password.Hasher
@@ -75,6 +76,51 @@ type env struct {
 	lm       *login.Manager
 	srv      *httptest.Server
 	logs     *syncBuf
+}
+
+// downSessions is the env's session store, which fails every call while
+// down is set, as Redis does when it stops answering.
+type downSessions struct {
+	*memstore.SessionStore
+	down atomic.Bool
+}
+
+var errSessionsDown = errors.New("redis: dial tcp 10.0.0.2:6379: connection refused")
+
+func (d *downSessions) Load(ctx context.Context, id string) (*session.Record, error) {
+	if d.down.Load() {
+		return nil, errSessionsDown
+	}
+	return d.SessionStore.Load(ctx, id)
+}
+
+// LoadCached is the memory store's, which would otherwise answer first.
+func (d *downSessions) LoadCached(id string) (*session.Record, bool) {
+	if d.down.Load() {
+		return nil, false
+	}
+	return d.SessionStore.LoadCached(id)
+}
+
+func (d *downSessions) Create(ctx context.Context, id string, rec *session.Record) error {
+	if d.down.Load() {
+		return errSessionsDown
+	}
+	return d.SessionStore.Create(ctx, id, rec)
+}
+
+func (d *downSessions) Update(ctx context.Context, id string, u *session.Update) error {
+	if d.down.Load() {
+		return errSessionsDown
+	}
+	return d.SessionStore.Update(ctx, id, u)
+}
+
+func (d *downSessions) Delete(ctx context.Context, id string) error {
+	if d.down.Load() {
+		return errSessionsDown
+	}
+	return d.SessionStore.Delete(ctx, id)
 }
 
 // cheap argon2id parameters keep the tests fast; production uses the
@@ -90,7 +136,8 @@ func newEnv(t *testing.T, opts ...func(*login.Config)) *env {
 	e.mem = memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { e.mem.Close() })
 	var err error
-	e.sessions, err = session.New(session.Config{Store: e.mem, Keys: [][]byte{key}, Now: e.clock.Now, Logger: logger})
+	e.down = &downSessions{SessionStore: e.mem}
+	e.sessions, err = session.New(session.Config{Store: e.down, Keys: [][]byte{key}, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,6 +598,40 @@ func TestRememberParallelRace(t *testing.T) {
 	thief.get("/me")
 	if !strings.Contains(e.logs.String(), audit.RememberTheft) {
 		t.Error("the replaced validator after the race window was not taken for theft")
+	}
+}
+
+// A session store that fails while a remember-me cookie is used answers
+// 503 and leaves the cookie as it was: once the store is back, even after
+// the race window, the browser's cookie logs it in, with no theft alarm
+// (the rotation had committed before the session failed, so the cookie
+// the browser kept looked stolen and every session of the user ended).
+func TestRememberDuringSessionStoreOutage(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true)
+	restored := b.withOnly(rememberCookie)
+	cookie := restored.cookie(rememberCookie)
+
+	e.down.down.Store(true)
+	if r := restored.get("/me"); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("remember-me with the session store down: %d %q, want 503", r.code, r.body)
+	}
+	if got := restored.cookie(rememberCookie); got != cookie {
+		t.Fatalf("the failed request changed the remember-me cookie to %q", got)
+	}
+	e.down.down.Store(false)
+	e.clock.Advance(time.Minute) // past the race window
+
+	if r := restored.get("/me"); r.body != "ada remember" {
+		t.Errorf("remember-me after the outage: %d %q, want ada remember", r.code, r.body)
+	}
+	if strings.Contains(e.logs.String(), audit.RememberTheft) {
+		t.Error("the cookie kept through an outage was taken for a theft")
+	}
+	if r := b.get("/me"); r.body != "ada session" {
+		t.Errorf("the browser that logged in, after the outage: %d %q, want its session alive", r.code, r.body)
 	}
 }
 

@@ -158,6 +158,16 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		m.clearRemember(w)
 		return st, nil
 	}
+	// The session first: a rotation whose cookie never reaches the
+	// browser (the session store failed) would make the browser's next
+	// use of its cookie look like a theft.
+	fresh, err := m.startSession(w, r, u, time.Time{})
+	if err != nil {
+		if errors.Is(err, ErrInvalidCredentials) {
+			return st, nil
+		}
+		return nil, err
+	}
 	var newVal []byte // the rotated validator, if this request rotated it
 	if current {
 		v := random32()
@@ -166,19 +176,14 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 			// A parallel request rotated it since it was read: this one
 			// logs in as a loser of the race within raceGrace does.
 		case errors.Is(err, account.ErrNotFound):
-			return st, nil // revoked meanwhile (a logout everywhere, a theft)
+			session.FromRequest(r).Destroy() // revoked meanwhile (a logout everywhere, a theft)
+			return &state{}, nil
 		case err != nil:
+			session.FromRequest(r).Destroy()
 			return nil, m.storeFailure(ctx, "rotate remember token", err)
 		default:
 			newVal = v
 		}
-	}
-	fresh, err := m.startSession(w, r, u, time.Time{})
-	if err != nil {
-		if errors.Is(err, ErrInvalidCredentials) {
-			return st, nil
-		}
-		return nil, err
 	}
 	if !enrolled.IsZero() {
 		if err := session.FromRequest(r).Put(secondKey, true); err != nil {

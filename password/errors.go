@@ -63,9 +63,10 @@ type userError struct {
 func (e *userError) Error() string { return e.msg }
 
 // Unwrap returns the sentinel, as an error of kind autherr.Invalid whose
-// message is e's sentence.
+// message is e's sentence, given as the message of field "password" too
+// (autherr.FieldsOf), so that account.FieldErrors files it there.
 func (e *userError) Unwrap() error {
-	return &autherr.Error{Kind: autherr.Invalid, Message: e.msg, Err: e.kind}
+	return &autherr.Error{Kind: autherr.Invalid, Message: e.msg, Fields: map[string]string{"password": e.msg}, Err: e.kind}
 }
 
 func tooShort(n int) error {
