@@ -747,14 +747,14 @@ func (m *Manager) resolveBearer(r *http.Request, secret string) (*state, error) 
 		return st, nil // RequireLogin answers 401
 	}
 	if err != nil {
-		return nil, m.storeFailure(ctx, "check api token", err)
+		return nil, m.storeFailure(r.Context(), "check api token", err) // ctx is cancelled: the outage log would take it for a client gone
 	}
 	u, err := m.users.UserByID(r.Context(), tok.UserID)
 	if errors.Is(err, account.ErrNotFound) {
 		return st, nil
 	}
 	if err != nil {
-		return nil, m.storeFailure(ctx, "load user", err)
+		return nil, m.storeFailure(r.Context(), "load user", err)
 	}
 	if u.Disabled {
 		return st, nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
@@ -387,5 +388,44 @@ func TestThrottleCounterOutage(t *testing.T) {
 	}
 	if n := strings.Count(e.logs.String(), "login: throttle counter recovered"); n != 1 {
 		t.Errorf("the counter's recovery was logged %d times, want once:\n%s", n, e.logs.String())
+	}
+}
+
+// downTokens is a token store that fails every lookup while down is set.
+type downTokens struct {
+	account.TokenStore
+	down atomic.Bool
+}
+
+func (d *downTokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
+	if d.down.Load() {
+		return nil, errSessionsDown
+	}
+	return d.TokenStore.TokenByHash(ctx, hash, now)
+}
+
+// An account store outage that only API clients meet (their tokens
+// cannot be checked) is logged, once, like any other: the context of the
+// token check was cancelled before it was logged, and the outage log
+// skips a cancelled request's failure as a client gone away.
+func TestBearerOnlyOutageLogged(t *testing.T) {
+	var tokens *downTokens
+	e := newEnv(t, func(c *login.Config) {
+		tokens = &downTokens{TokenStore: c.Tokens.Store}
+		c.Tokens = &apitoken.Service{Store: tokens, Now: c.Now}
+	})
+	u := e.addUser("ada", "correct horse battery")
+	secret, _, err := e.lm.Config().Tokens.Create(context.Background(), u.ID, "ci", []string{"read"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens.down.Store(true)
+	for i := range 3 {
+		if r := e.browser().get("/api/me", "Authorization", "Bearer "+secret); r.code != http.StatusServiceUnavailable {
+			t.Fatalf("request %d with the token store down: %d %q, want 503", i+1, r.code, r.body)
+		}
+	}
+	if n := strings.Count(e.logs.String(), "store unavailable"); n != 1 {
+		t.Errorf("an outage met by API clients only was logged %d times, want once:\n%s", n, e.logs.String())
 	}
 }

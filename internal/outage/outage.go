@@ -29,6 +29,14 @@ type Log struct {
 
 	down     atomic.Bool  // in an outage
 	lastFail atomic.Int64 // when a call last failed, Unix nanoseconds
+	lastOK   atomic.Int64 // when a call last succeeded in an outage, Unix nanoseconds
+}
+
+func (l *Log) quiet() int64 {
+	if l.Quiet == 0 {
+		return int64(DefaultQuiet)
+	}
+	return int64(l.Quiet)
 }
 
 func (l *Log) now() time.Time {
@@ -53,7 +61,14 @@ func (l *Log) Failed(ctx context.Context, op string, err error) {
 	if ctx.Err() != nil {
 		return
 	}
-	l.lastFail.Store(l.now().UnixNano())
+	now := l.now().UnixNano()
+	if last := l.lastFail.Load(); l.down.Load() && l.lastOK.Load() > last && now-last >= l.quiet() {
+		// Calls succeeded after the last failure, and none failed for the
+		// quiet period, but no success came after it to end the outage
+		// (a quiet process): it ended, and this is a new one.
+		l.recovered()
+	}
+	l.lastFail.Store(now)
 	if l.down.CompareAndSwap(false, true) {
 		l.logger().ErrorContext(ctx, l.Name+" unavailable", "op", op, "err", err)
 	} else {
@@ -68,11 +83,16 @@ func (l *Log) OK() {
 	if !l.down.Load() {
 		return
 	}
-	quiet := l.Quiet
-	if quiet == 0 {
-		quiet = DefaultQuiet
+	now := l.now().UnixNano()
+	l.lastOK.Store(now)
+	if now-l.lastFail.Load() >= l.quiet() {
+		l.recovered()
 	}
-	if l.now().UnixNano()-l.lastFail.Load() >= int64(quiet) && l.down.CompareAndSwap(true, false) {
+}
+
+// recovered ends the outage, logging it once.
+func (l *Log) recovered() {
+	if l.down.CompareAndSwap(true, false) {
 		l.logger().Info(l.Name + " recovered")
 	}
 }

@@ -54,4 +54,17 @@ func TestLogOncePerOutage(t *testing.T) {
 	if !strings.Contains(buf.String(), "level=ERROR") {
 		t.Errorf("a second outage was not logged:\n%s", buf.String())
 	}
+
+	// A success soon after a failure does not end that outage; with no
+	// call for a long while after it, the next failure is a new outage,
+	// logged as one (after the end of the last).
+	buf.Reset()
+	now = now.Add(time.Second)
+	l.OK()
+	now = now.Add(time.Hour)
+	l.Failed(ctx, "load", boom)
+	if got := buf.String(); !strings.Contains(got, "test store recovered") || !strings.Contains(got, "level=ERROR msg=\"test store unavailable\"") ||
+		strings.Index(got, "recovered") > strings.Index(got, "unavailable") {
+		t.Errorf("a failure an hour after the last, with a success between: logged\n%s\nwant the end of the last outage, then a new one", got)
+	}
 }
