@@ -11,7 +11,6 @@ import (
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/session"
-	"github.com/hallpass/hallpass/throttle"
 )
 
 // CheckPassword checks the current user's password, as a form that
@@ -32,7 +31,10 @@ func (m *Manager) CheckPassword(r *http.Request, current string) (*account.User,
 	if err != nil {
 		return nil, m.storeFailure(ctx, "load user", err)
 	}
-	res, err := m.reserve(r, throttle.Attempt{Account: u.Username, IP: m.ip(r)})
+	// Judged by the browser's own failures when it is the owner's known
+	// device, as at login: failures from elsewhere cannot lock the
+	// owner out of their own account page.
+	res, err := m.reserve(r, m.attemptOf(r, u.Username, u.ID))
 	if err != nil {
 		return nil, err
 	}

@@ -1004,6 +1004,11 @@ func TestConcurrentChangePassword(t *testing.T) {
 	}
 }
 
+// Wrong current passwords on the account page are counted like failed
+// logins, judged as logins are: the owner's known browser by its own
+// failures. A stranger's failed logins do not lock the owner out of the
+// account page, and a session that guesses the current password is
+// stopped after the limit.
 func TestWrongCurrentPasswordCountsTowardThrottle(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", "correct horse battery")
@@ -1011,11 +1016,21 @@ func TestWrongCurrentPasswordCountsTowardThrottle(t *testing.T) {
 	b.login("ada", "correct horse battery", false)
 	for range 10 {
 		e.clock.Advance(65 * time.Second)
-		b.post("/password", url.Values{"current": {"wrong wrong"}, "new": {"a new passphrase"}})
+		e.browser().login("ada", "wrong wrong", false)
+	}
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
+		t.Fatalf("a stranger's login after 10 failures: %d, want 429", r.code)
+	}
+	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code != http.StatusOK {
+		t.Errorf("the owner's password change after a stranger's 10 failures: %d %q, want 200", r.code, r.body)
+	}
+	for range 10 {
+		e.clock.Advance(65 * time.Second)
+		b.post("/password", url.Values{"current": {"wrong wrong"}, "new": {"another passphrase"}})
 	}
 	e.clock.Advance(65 * time.Second)
-	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusTooManyRequests {
-		t.Errorf("login after 10 wrong current passwords: %d, want 429", r.code)
+	if r := b.post("/password", url.Values{"current": {"a new passphrase"}, "new": {"another passphrase"}}); !strings.Contains(r.body, "Too many failed login attempts") {
+		t.Errorf("the right current password after 10 wrong ones in this browser: %d %q, want throttled", r.code, r.body)
 	}
 }
 

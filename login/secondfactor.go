@@ -144,7 +144,11 @@ func (m *Manager) CompleteWith(w http.ResponseWriter, r *http.Request, method st
 		return nil, err
 	}
 	ctx := r.Context()
-	res, err := m.reserve(r, throttle.Attempt{Account: secondStep(p.Username), IP: m.ip(r)})
+	a := m.attemptOf(r, secondStep(p.Username), p.UserID)
+	if a.Device != "" {
+		a.Device = secondStep(a.Device) // not the device's password count either
+	}
+	res, err := m.reserve(r, a)
 	if errors.Is(err, throttle.ErrThrottled) {
 		m.record(r, audit.Event{Name: audit.Lockout, UserID: p.UserID, Username: truncate(p.Username), Reason: "throttled_second_factor"})
 	}
@@ -177,6 +181,13 @@ func (m *Manager) CompleteWith(w http.ResponseWriter, r *http.Request, method st
 // passed second factor clears this one. (A NUL never ends up in a
 // username, so it names no account's password count.)
 func secondStep(username string) string { return "second factor\x00" + username }
+
+// attemptOf is the throttle's attempt of the request at account (a user
+// name, or a count named after one), which belongs to userID: judged by
+// the browser's own failures when it is userID's known device.
+func (m *Manager) attemptOf(r *http.Request, account, userID string) throttle.Attempt {
+	return throttle.Attempt{Account: account, IP: m.ip(r), Device: m.knownDevice(m.deviceCookie(r), userID)}
+}
 
 // SecondFactorDone reports whether the request's session passed a second
 // factor at login (or enrolled one since, see MarkSecondFactor).

@@ -221,10 +221,15 @@ func TestTwoFALogin(t *testing.T) {
 // still gets the limit of 10 (with the growing delay between them), as
 // without the password step in between. Before, every password step
 // cleared the count, and codes could be guessed at the per-address rate.
+// Failed codes are counted for the account apart from its passwords, and
+// for the owner's usual browser apart from everyone else: someone who
+// knows the password can guess codes only up to the limit, and cannot
+// lock the owner out by failing on purpose.
 func TestTwoFACodesCountAcrossPasswordSteps(t *testing.T) {
 	e := newEnv(t, withTwoFA)
 	e.addUser("ada")
-	secret, _ := e.loggedIn("ada").enrol(t)
+	owner := e.loggedIn("ada")
+	secret, _ := owner.enrol(t)
 	schedule := throttle.New(nil, throttle.Config{})
 	for i := range 10 {
 		e.nextStep()
@@ -240,6 +245,13 @@ func TestTwoFACodesCountAcrossPasswordSteps(t *testing.T) {
 	c.password(t, "ada", nil) // the password is right: still accepted
 	if r := c.post("/login/2fa", url.Values{"code": {e.code(secret)}}); r.code != http.StatusTooManyRequests {
 		t.Errorf("the right code after 10 wrong ones, each after a fresh password step: %d, want 429", r.code)
+	}
+	// The owner's browser, known by its device cookie, logs in meanwhile.
+	e.nextStep()
+	o := owner.withOnly("hallpass_device")
+	o.password(t, "ada", nil)
+	if r := o.post("/login/2fa", url.Values{"code": {e.code(secret)}}); r.code != http.StatusSeeOther {
+		t.Errorf("the owner's browser with the right code after a stranger's 10 wrong ones: %d %q, want 303", r.code, r.body)
 	}
 }
 
