@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -203,7 +204,9 @@ func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, 
 	return total, nil
 }
 
-// RevokeSession ends one of the current user's sessions by its ID.
+// RevokeSession ends one of the current user's sessions by its ID, and
+// every remember-me token of the user but the one this browser holds
+// (see RevokeOtherSessions).
 func (m *Manager) RevokeSession(r *http.Request, id string) error {
 	u := CurrentUser(r.Context())
 	if u == nil {
@@ -212,12 +215,17 @@ func (m *Manager) RevokeSession(r *http.Request, id string) error {
 	if err := m.sessions.DestroyUserSession(r.Context(), u.ID, id); err != nil {
 		return err
 	}
+	if _, err := m.endOtherRemembers(r, u.ID); err != nil {
+		return err
+	}
 	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Session: session.ShortID(id)})
 	return nil
 }
 
 // RevokeOtherSessions ends every session of the current user but this
-// request's, and returns how many.
+// request's, and returns how many. Every remember-me token of the user
+// but the one this browser holds ends too, so that no other browser comes
+// back through its remember-me cookie.
 func (m *Manager) RevokeOtherSessions(r *http.Request) (int, error) {
 	u := CurrentUser(r.Context())
 	if u == nil {
@@ -227,6 +235,46 @@ func (m *Manager) RevokeOtherSessions(r *http.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Reason: "others", Count: n})
+	k, err := m.endOtherRemembers(r, u.ID)
+	if err != nil {
+		return n, err
+	}
+	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Reason: "others", Count: n + k})
+	return n, nil
+}
+
+// endOtherRemembers ends every remember-me token of userID but the one
+// the request's browser holds, and returns how many it ended. A browser
+// whose session was ended must not come back through its remember-me
+// cookie, and which browser holds which token cannot be told (a token is
+// not tied to a session), so all the others go.
+func (m *Manager) endOtherRemembers(r *http.Request, userID string) (int, error) {
+	if m.cfg.Remember == nil {
+		return 0, nil
+	}
+	ctx := r.Context()
+	var own *account.RememberToken
+	if c, err := r.Cookie(m.remember); err == nil {
+		if sel, val, ok := parseRemember(c.Value); ok {
+			t, err := m.cfg.Remember.RememberBySelector(ctx, sel, m.now())
+			switch {
+			case err == nil && t.UserID == userID && subtle.ConstantTimeCompare(digest(val), t.ValidatorHash) == 1:
+				own = t
+			case err != nil && !errors.Is(err, account.ErrNotFound):
+				return 0, m.storeFailure(ctx, "load remember token", err)
+			}
+		}
+	}
+	n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
+	if err != nil {
+		return 0, m.storeFailure(ctx, "revoke remember tokens", err)
+	}
+	if own != nil {
+		// Put back as it was: the browser's cookie keeps working.
+		if err := m.cfg.Remember.CreateRemember(ctx, own); err != nil {
+			return n, m.storeFailure(ctx, "keep this browser's remember token", err)
+		}
+		n--
+	}
 	return n, nil
 }

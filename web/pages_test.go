@@ -747,3 +747,36 @@ func TestVaryCookieOnce(t *testing.T) {
 		}
 	}
 }
+
+// Ending another session ends the remember-me tokens of the user's other
+// browsers too, or the browser would come right back through its cookie;
+// this browser's own token keeps working.
+func TestRevokeEndsRememberMe(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada")
+	login := func() *client {
+		b := e.browser()
+		b.post("/login", url.Values{"username": {"ada"}, "password": {goodPassword}, "remember": {"on"}})
+		if b.cookie(rememberCookie) == "" {
+			t.Fatal("no remember-me cookie")
+		}
+		return b
+	}
+	here, other, third := login(), login(), login()
+
+	if r := here.post("/account/sessions/"+currentID(t, other)+"/revoke", nil); r.code != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %s", r.code, r.body)
+	}
+	if r := other.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("the revoked browser, with its remember-me cookie: %d, want logged out", r.code)
+	}
+	if r := here.post("/account/sessions/revoke-others", nil); r.code != http.StatusSeeOther {
+		t.Fatalf("revoke others: %d %s", r.code, r.body)
+	}
+	if r := third.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("another browser after revoke-others, with its remember-me cookie: %d, want logged out", r.code)
+	}
+	if r := here.withOnly(rememberCookie).get("/dashboard"); r.code != http.StatusOK {
+		t.Errorf("this browser's remember-me cookie after revoke-others: %d, want it kept", r.code)
+	}
+}
