@@ -95,11 +95,20 @@ func (s *Server) passkeyRegister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.flash(r, "success", "Passkey “"+c.Name+"” added. You can sign in with it.")
+	// Every passkey is a second factor (see login.Factors), so adding one
+	// ends the other sessions, as turning TOTP on does.
+	if _, err := s.login.SecondFactorChanged(w, r, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(r, "success", "Passkey “"+c.Name+"” added. You can sign in with it. Your other sessions have ended.")
 	writeJSON(w, http.StatusCreated, map[string]string{"id": idEncoding.EncodeToString(c.ID), "name": c.Name})
 }
 
 func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request) {
+	if !s.requireFresh(w, r, "/account") {
+		return
+	}
 	id, err := idEncoding.DecodeString(r.PathValue("id"))
 	if err != nil || len(id) == 0 || len(id) > 1023 {
 		s.fail(w, r, errNotFound)

@@ -239,3 +239,100 @@ func TestPasskeyRoundTrip(t *testing.T) {
 		t.Errorf("an answer for another origin: %d %s, want 401", r.code, r.body)
 	}
 }
+
+// Removing a passkey can switch the second factor off, so it needs the
+// password entered within FreshFor, as turning TOTP off does: an API
+// token (even with the write scope) gets 401 fresh_login_required, a
+// stale session is sent to log in again (or gets the 401 as JSON), and
+// only a fresh session removes it.
+func TestPasskeyRemoveNeedsFreshLogin(t *testing.T) {
+	store := memstore.NewPasskeyStore()
+	e := newEnv(t, withPasskeys(store))
+	ada := e.addUser("ada")
+	stale := e.loggedIn("ada")
+	e.clock.Advance(11 * time.Minute)
+	fresh := e.loggedIn("ada")
+	// Added to the store behind the sessions' back, so both stay logged in.
+	store.AddCredential(t.Context(), &passkey.Credential{ID: []byte("cred-1"), UserID: ada.ID, Name: "Laptop", CreatedAt: e.clock.Now(), Data: []byte(`{"id":"Y3JlZC0x","publicKey":"AA=="}`)})
+	const remove = "/account/passkeys/Y3JlZC0x/remove"
+	stillThere := func(t *testing.T, after string) {
+		t.Helper()
+		if _, err := store.CredentialByID(t.Context(), []byte("cred-1")); err != nil {
+			t.Fatalf("ada's passkey after %s: %v, want it kept", after, err)
+		}
+	}
+
+	t.Run("API token with the write scope", func(t *testing.T) {
+		secret, _, err := e.tokens.Create(t.Context(), ada.ID, "deploy", []string{"read", "write"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := []string{"Authorization", "Bearer " + secret}
+		bearer := e.browser()
+		mustContain(t, "GET /account with the token", bearer.get("/account", auth...).body, remove)
+		r := bearer.send("POST", remove, nil, auth...)
+		if r.code != http.StatusUnauthorized || decode(t, r)["error"] != "fresh_login_required" {
+			t.Errorf("POST %s with a bearer token: %d %s, want 401 fresh_login_required", remove, r.code, r.body)
+		}
+		stillThere(t, "the token's request")
+	})
+	t.Run("stale session, browser then JSON", func(t *testing.T) {
+		r := stale.post(remove, nil)
+		if r.code != http.StatusSeeOther || r.location() != "/login?next=%2Faccount" {
+			t.Errorf("POST %s 11 minutes after login: %d %q, want 303 /login?next=%%2Faccount", remove, r.code, r.location())
+		}
+		mustContain(t, "login page", stale.get(r.location()).body, "Please enter your password again to continue.")
+		r = stale.form(remove, url.Values{"csrf_token": {stale.csrfToken()}}, "Accept", "application/json")
+		if r.code != http.StatusUnauthorized || decode(t, r)["error"] != "fresh_login_required" {
+			t.Errorf("POST %s from a JSON client 11 minutes after login: %d %s, want 401 fresh_login_required", remove, r.code, r.body)
+		}
+		stillThere(t, "the stale session's requests")
+	})
+	t.Run("fresh session", func(t *testing.T) {
+		if r := fresh.post(remove, nil); r.code != http.StatusSeeOther || r.location() != "/account" {
+			t.Fatalf("POST %s from a fresh login: %d %q, want 303 /account", remove, r.code, r.location())
+		}
+		if _, err := store.CredentialByID(t.Context(), []byte("cred-1")); err == nil {
+			t.Error("ada's passkey is still there after a fresh removal")
+		}
+		mustContain(t, "audit log", e.logs.String(), `"passkey.remove"`)
+	})
+}
+
+// A passkey is a second factor, so registering one ends the user's other
+// sessions and remember-me tokens, as turning TOTP on does; the session
+// that registered it stays logged in, under a new token.
+func TestPasskeyRegistrationEndsOtherSessions(t *testing.T) {
+	e := newEnv(t, withPasskeys(memstore.NewPasskeyStore()))
+	e.addUser("ada")
+	_, port, _ := net.SplitHostPort(e.srv.Listener.Addr().String())
+	auth := passkeytest.NewAuthenticator("http://localhost:" + port)
+
+	other := e.loggedIn("ada")
+	remembered := e.browser()
+	if r := remembered.post("/login", url.Values{"username": {"ada"}, "password": {goodPassword}, "remember": {"on"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("log in with remember-me: %d", r.code)
+	}
+	restored := remembered.withOnly(rememberCookie)
+	b := e.loggedIn("ada")
+	before := b.cookie(sessCookie)
+	r := b.passkeyCeremony(t, "/account/passkeys/options", "/account/passkeys?name=Laptop", auth.Create,
+		"X-CSRF-Token", b.csrfToken(), "Accept", "application/json")
+	if r.code != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.code, r.body)
+	}
+	if r := other.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("another session after the passkey was added: %d, want 303 (ended)", r.code)
+	}
+	if r := restored.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("a remember-me cookie from before the passkey: %d, want 303 (ended)", r.code)
+	}
+	if got := b.cookie(sessCookie); got == "" || got == before {
+		t.Errorf("the registering session's cookie %q, want a new token", got)
+	}
+	mustContain(t, "flash", b.flashes(), "Your other sessions have ended.")
+	if r := b.get("/dashboard"); r.code != http.StatusOK {
+		t.Errorf("the registering session: %d, want 200", r.code)
+	}
+	mustContain(t, "audit log", e.logs.String(), `"session.revoke"`, `"second_factor"`)
+}
