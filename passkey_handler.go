@@ -39,7 +39,7 @@ var errNoPasskey error = &autherr.Error{Kind: autherr.NotFound, Code: "not_found
 // session that asked for it and used once.
 //
 //	POST /register/options   options for a new passkey (fresh login)
-//	POST /register?name=N    201 {"id", "name"}: the passkey is the user's (fresh login)
+//	POST /register?name=N    201 {"id", "name"}: the passkey is the user's (fresh login); other sessions end
 //	GET  /                   [{"id", "name", "created_at", "last_used_at"}] (login required)
 //	POST /{id}/remove        204 (fresh login)
 //	POST /login/options      options for signing in with any passkey of this site
@@ -86,6 +86,11 @@ func (a *Auth) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) passkeyRegister(w http.ResponseWriter, r *http.Request) {
 	state := passkey.Take(session.FromRequest(r), passkeyRegisterKey)
 	c, err := a.passkeys.FinishRegistration(r.Context(), a.CurrentUser(r), state, r.URL.Query().Get("name"), r)
+	if err == nil {
+		// A second factor now: sessions and remember-me tokens that
+		// passed none end, as when TOTP is turned on.
+		_, err = a.login.SecondFactorChanged(w, r, true)
+	}
 	if err != nil {
 		a.Error(w, r, err)
 		return

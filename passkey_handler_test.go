@@ -57,8 +57,17 @@ func TestPasskeyHandler(t *testing.T) {
 		t.Errorf("register options anonymously = %d, want 401", resp.StatusCode)
 	}
 	c.login("ada")
+	other := newClient(t, srv)
+	other.login("ada")
+	if resp := other.do("POST", "/post", url.Values{"csrf_token": {other.token()}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another session of ada's = %d, want 200", resp.StatusCode)
+	}
 	if resp := c.ceremony("/passkeys/register/options", "/passkeys/register?name=Laptop", key.Create); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register = %d %s", resp.StatusCode, c.body)
+	}
+	// A second factor now: the session that passed none elsewhere ends.
+	if resp := other.do("POST", "/post", url.Values{"csrf_token": {other.token()}}); resp.StatusCode == http.StatusOK {
+		t.Errorf("another session of ada's after the passkey was added = %d, want it ended", resp.StatusCode)
 	}
 	c.do("GET", "/passkeys/", nil)
 	var list []struct{ ID, Name string }
