@@ -78,6 +78,14 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return err
 	}
+	s := session.FromRequest(r)
+	// What the change ends, ended first: should a store fail, the
+	// password is not changed with other browsers still in (see
+	// revokeAll), and this request answers that failure.
+	before, err := m.revokeAll(ctx, w, u.ID, s.ID())
+	if err != nil {
+		return err
+	}
 	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
 	// Only while the hash is still the one the current password matched:
 	// of concurrent changes with the same current password, one wins and
@@ -96,7 +104,6 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return m.storeFailure(ctx, "save password", err)
 	}
 	u.PasswordHash, u.PasswordChangedAt = h, now
-	s := session.FromRequest(r)
 	if err := s.Renew(); err != nil {
 		return err
 	}
@@ -104,12 +111,10 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return err
 	}
 	s.Put(authAtKey, now)
+	// Again: anything started while the password was being saved.
 	n, err := m.revokeAll(ctx, w, u.ID, s.ID())
-	if err != nil {
-		return err
-	}
-	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: n})
-	return nil
+	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: before + n})
+	return err
 }
 
 // RefreshUser updates the copy of the user kept in every one of their
@@ -144,11 +149,17 @@ func (m *Manager) SetPassword(ctx context.Context, actorID, userID, newPassword 
 	if err != nil {
 		return err
 	}
+	// Ended first, as in ChangePassword: a store that fails leaves the
+	// password as it was.
+	before, err := m.revokeAll(ctx, nil, userID, "")
+	if err != nil {
+		return err
+	}
 	if err := m.users.SetPassword(ctx, userID, h, m.now().Truncate(time.Millisecond)); err != nil {
 		return err
 	}
 	n, err := m.revokeAll(ctx, nil, userID, "")
-	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.PasswordChange, UserID: userID, Actor: actorID, Reason: "reset", Count: n})
+	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.PasswordChange, UserID: userID, Actor: actorID, Reason: "reset", Count: before + n})
 	return err
 }
 
@@ -170,22 +181,30 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 
 // revokeAll ends the user's sessions except keep, remember-me tokens and
 // API tokens, and returns how many it ended in all. With w, the request's
-// remember cookie is cleared too.
+// remember cookie is cleared too. Each kind is tried whatever became of
+// the others; the error joins their failures.
+//
+// A change that must end them (a new password, a disabled account) calls
+// it before the change as well as after: should a store fail, the change
+// is not made with the old sessions still alive (it would be, as a
+// failure after the change cannot be undone), and the call after the
+// change ends whatever started meanwhile.
 func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, keep string) (int, error) {
 	var except []string
 	if keep != "" {
 		except = append(except, keep)
 	}
 	total := 0
+	var errs []error
 	n, err := m.sessions.DestroyByUser(ctx, userID, except...)
 	if err != nil && !errors.Is(err, session.ErrNotSupported) {
-		return total, err
+		errs = append(errs, err)
 	}
 	total += n
 	if m.cfg.Remember != nil {
 		n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
 		if err != nil {
-			return total, m.storeFailure(ctx, "revoke remember tokens", err)
+			errs = append(errs, m.storeFailure(ctx, "revoke remember tokens", err))
 		}
 		total += n
 		if w != nil {
@@ -197,11 +216,11 @@ func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, 
 		n, err := m.cfg.Tokens.RevokeAll(tctx, userID)
 		cancel()
 		if err != nil {
-			return total, m.storeFailure(ctx, "revoke api tokens", err)
+			errs = append(errs, m.storeFailure(ctx, "revoke api tokens", err))
 		}
 		total += n
 	}
-	return total, nil
+	return total, errors.Join(errs...)
 }
 
 // RevokeSession ends one of the current user's sessions by its ID, and

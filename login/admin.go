@@ -14,14 +14,21 @@ import (
 // remember-me token and API token of the user at once. actorID names the
 // administrator, for the audit log.
 func (m *Manager) SetDisabled(ctx context.Context, actorID, userID string, disabled bool) error {
-	if err := m.users.SetDisabled(ctx, userID, disabled); err != nil {
-		return err
-	}
 	name, n := audit.UserEnable, 0
 	if disabled {
+		// Ended before and after, as for a new password (see revokeAll).
 		name = audit.UserDisable
 		var err error
 		if n, err = m.revokeAll(ctx, nil, userID, ""); err != nil {
+			return err
+		}
+	}
+	if err := m.users.SetDisabled(ctx, userID, disabled); err != nil {
+		return err
+	}
+	if disabled {
+		k, err := m.revokeAll(ctx, nil, userID, "")
+		if n += k; err != nil {
 			return err
 		}
 	}

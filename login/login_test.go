@@ -82,7 +82,22 @@ type env struct {
 // down is set, as Redis does when it stops answering.
 type downSessions struct {
 	*memstore.SessionStore
-	down atomic.Bool
+	down       atomic.Bool
+	writesDown atomic.Bool // only writes fail (Redis's CLIENT PAUSE WRITE)
+}
+
+func (d *downSessions) writeErr() error {
+	if d.down.Load() || d.writesDown.Load() {
+		return errSessionsDown
+	}
+	return nil
+}
+
+func (d *downSessions) DeleteByUser(ctx context.Context, userID string, except ...string) (int, error) {
+	if err := d.writeErr(); err != nil {
+		return 0, err
+	}
+	return d.SessionStore.DeleteByUser(ctx, userID, except...)
 }
 
 var errSessionsDown = errors.New("redis: dial tcp 10.0.0.2:6379: connection refused")
@@ -103,22 +118,22 @@ func (d *downSessions) LoadCached(id string) (*session.Record, bool) {
 }
 
 func (d *downSessions) Create(ctx context.Context, id string, rec *session.Record) error {
-	if d.down.Load() {
-		return errSessionsDown
+	if err := d.writeErr(); err != nil {
+		return err
 	}
 	return d.SessionStore.Create(ctx, id, rec)
 }
 
 func (d *downSessions) Update(ctx context.Context, id string, u *session.Update) error {
-	if d.down.Load() {
-		return errSessionsDown
+	if err := d.writeErr(); err != nil {
+		return err
 	}
 	return d.SessionStore.Update(ctx, id, u)
 }
 
 func (d *downSessions) Delete(ctx context.Context, id string) error {
-	if d.down.Load() {
-		return errSessionsDown
+	if err := d.writeErr(); err != nil {
+		return err
 	}
 	return d.SessionStore.Delete(ctx, id)
 }
@@ -1009,6 +1024,67 @@ func TestConcurrentChangePassword(t *testing.T) {
 // failures. A stranger's failed logins do not lock the owner out of the
 // account page, and a session that guesses the current password is
 // stopped after the limit.
+// A password change whose sessions cannot be ended (the session store
+// takes no writes) is not made: the old password still works, the other
+// browser is still logged in (it would have stayed so with the new
+// password in place), and the change succeeds once the store is back.
+func TestChangePasswordWithSessionWritesDown(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b, other := e.browser(), e.browser()
+	b.login("ada", "correct horse battery", false)
+	other.login("ada", "correct horse battery", false)
+
+	e.down.writesDown.Store(true)
+	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code == http.StatusOK {
+		t.Fatalf("password change with the session store taking no writes: %d %q, want refused", r.code, r.body)
+	}
+	e.down.writesDown.Store(false)
+	if r := e.browser().login("ada", "a new passphrase", false); r.code != http.StatusUnauthorized {
+		t.Errorf("the new password after the refused change: %d, want 401 (not changed)", r.code)
+	}
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Errorf("the old password after the refused change: %d, want 303", r.code)
+	}
+
+	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code != http.StatusOK {
+		t.Fatalf("password change with the store back: %d %q", r.code, r.body)
+	}
+	if r := other.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("the other browser after the change: %d, want logged out", r.code)
+	}
+}
+
+// Likewise for a password set without the current one (a reset) and for
+// disabling an account: nothing changes while their sessions cannot be
+// ended.
+func TestSetPasswordAndDisableWithSessionWritesDown(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	ctx := context.Background()
+
+	e.down.writesDown.Store(true)
+	if err := e.lm.SetPassword(ctx, "", u.ID, "a new passphrase"); err == nil {
+		t.Error("SetPassword with the session store taking no writes succeeded")
+	}
+	if err := e.lm.SetDisabled(ctx, "", u.ID, true); err == nil {
+		t.Error("SetDisabled with the session store taking no writes succeeded")
+	}
+	e.down.writesDown.Store(false)
+	got, err := e.accounts.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Disabled || got.PasswordHash != u.PasswordHash {
+		t.Errorf("after the refused changes: disabled %v, password changed %v; want neither", got.Disabled, got.PasswordHash != u.PasswordHash)
+	}
+	if r := b.get("/me"); r.body != "ada session" {
+		t.Errorf("the session after the refused changes: %d %q", r.code, r.body)
+	}
+}
+
 func TestWrongCurrentPasswordCountsTowardThrottle(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", "correct horse battery")
