@@ -68,7 +68,7 @@ type env struct {
 	clock    *sessiontest.Clock
 	sessions *session.Manager
 	mem      *memstore.SessionStore
-	down     *downSessions // e.mem, as the session middleware sees it
+	down     *sessiontest.Flaky // e.mem, as the session middleware sees it
 	accounts *memstore.AccountStore
 	users    *countingUsers
 	hasher   *password.Hasher
@@ -76,66 +76,6 @@ type env struct {
 	lm       *login.Manager
 	srv      *httptest.Server
 	logs     *syncBuf
-}
-
-// downSessions is the env's session store, which fails every call while
-// down is set, as Redis does when it stops answering.
-type downSessions struct {
-	*memstore.SessionStore
-	down       atomic.Bool
-	writesDown atomic.Bool // only writes fail (Redis's CLIENT PAUSE WRITE)
-}
-
-func (d *downSessions) writeErr() error {
-	if d.down.Load() || d.writesDown.Load() {
-		return errSessionsDown
-	}
-	return nil
-}
-
-func (d *downSessions) DeleteByUser(ctx context.Context, userID string, except ...string) (int, error) {
-	if err := d.writeErr(); err != nil {
-		return 0, err
-	}
-	return d.SessionStore.DeleteByUser(ctx, userID, except...)
-}
-
-var errSessionsDown = errors.New("redis: dial tcp 10.0.0.2:6379: connection refused")
-
-func (d *downSessions) Load(ctx context.Context, id string) (*session.Record, error) {
-	if d.down.Load() {
-		return nil, errSessionsDown
-	}
-	return d.SessionStore.Load(ctx, id)
-}
-
-// LoadCached is the memory store's, which would otherwise answer first.
-func (d *downSessions) LoadCached(id string) (*session.Record, bool) {
-	if d.down.Load() {
-		return nil, false
-	}
-	return d.SessionStore.LoadCached(id)
-}
-
-func (d *downSessions) Create(ctx context.Context, id string, rec *session.Record) error {
-	if err := d.writeErr(); err != nil {
-		return err
-	}
-	return d.SessionStore.Create(ctx, id, rec)
-}
-
-func (d *downSessions) Update(ctx context.Context, id string, u *session.Update) error {
-	if err := d.writeErr(); err != nil {
-		return err
-	}
-	return d.SessionStore.Update(ctx, id, u)
-}
-
-func (d *downSessions) Delete(ctx context.Context, id string) error {
-	if err := d.writeErr(); err != nil {
-		return err
-	}
-	return d.SessionStore.Delete(ctx, id)
 }
 
 // cheap argon2id parameters keep the tests fast; production uses the
@@ -151,7 +91,7 @@ func newEnv(t *testing.T, opts ...func(*login.Config)) *env {
 	e.mem = memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { e.mem.Close() })
 	var err error
-	e.down = &downSessions{SessionStore: e.mem}
+	e.down = &sessiontest.Flaky{IndexedStore: e.mem}
 	e.sessions, err = session.New(session.Config{Store: e.down, Keys: [][]byte{key}, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -629,14 +569,14 @@ func TestRememberDuringSessionStoreOutage(t *testing.T) {
 	restored := b.withOnly(rememberCookie)
 	cookie := restored.cookie(rememberCookie)
 
-	e.down.down.Store(true)
+	e.down.Down.Store(true)
 	if r := restored.get("/me"); r.code != http.StatusServiceUnavailable {
 		t.Fatalf("remember-me with the session store down: %d %q, want 503", r.code, r.body)
 	}
 	if got := restored.cookie(rememberCookie); got != cookie {
 		t.Fatalf("the failed request changed the remember-me cookie to %q", got)
 	}
-	e.down.down.Store(false)
+	e.down.Down.Store(false)
 	e.clock.Advance(time.Minute) // past the race window
 
 	if r := restored.get("/me"); r.body != "ada remember" {
@@ -1035,11 +975,11 @@ func TestChangePasswordWithSessionWritesDown(t *testing.T) {
 	b.login("ada", "correct horse battery", false)
 	other.login("ada", "correct horse battery", false)
 
-	e.down.writesDown.Store(true)
+	e.down.WritesDown.Store(true)
 	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code == http.StatusOK {
 		t.Fatalf("password change with the session store taking no writes: %d %q, want refused", r.code, r.body)
 	}
-	e.down.writesDown.Store(false)
+	e.down.WritesDown.Store(false)
 	if r := e.browser().login("ada", "a new passphrase", false); r.code != http.StatusUnauthorized {
 		t.Errorf("the new password after the refused change: %d, want 401 (not changed)", r.code)
 	}
@@ -1065,14 +1005,14 @@ func TestSetPasswordAndDisableWithSessionWritesDown(t *testing.T) {
 	b.login("ada", "correct horse battery", false)
 	ctx := context.Background()
 
-	e.down.writesDown.Store(true)
+	e.down.WritesDown.Store(true)
 	if err := e.lm.SetPassword(ctx, "", u.ID, "a new passphrase"); err == nil {
 		t.Error("SetPassword with the session store taking no writes succeeded")
 	}
 	if err := e.lm.SetDisabled(ctx, "", u.ID, true); err == nil {
 		t.Error("SetDisabled with the session store taking no writes succeeded")
 	}
-	e.down.writesDown.Store(false)
+	e.down.WritesDown.Store(false)
 	got, err := e.accounts.UserByID(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/password"
 	"github.com/hallpass/hallpass/redisstore"
+	"github.com/hallpass/hallpass/session/sessiontest"
 	"github.com/hallpass/hallpass/throttle"
 )
 
@@ -399,7 +400,7 @@ type downTokens struct {
 
 func (d *downTokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
 	if d.down.Load() {
-		return nil, errSessionsDown
+		return nil, sessiontest.ErrDown
 	}
 	return d.TokenStore.TokenByHash(ctx, hash, now)
 }
