@@ -215,7 +215,9 @@ func (s *Service) ResetPassword(ctx context.Context, secret, newPassword, ip str
 		return nil, failed("use link", err)
 	}
 	if err := s.cfg.SetPassword(ctx, u.ID, newPassword); err != nil {
-		// The password is unchanged: give the link back.
+		// The password is unchanged (login.Manager.SetPassword ends the
+		// sessions first, and fails before the change when it cannot):
+		// give the link back. Were it changed, the link died with it.
 		if perr := s.cfg.Tokens.CreateEmailToken(context.WithoutCancel(ctx), tok); perr != nil {
 			s.cfg.Logger.ErrorContext(ctx, "recovery: cannot restore a reset link after a failure", "err", perr)
 		}
