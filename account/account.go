@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/autherr"
@@ -192,6 +193,30 @@ func ValidateEmail(email string) error {
 	domain := email[at+1:]
 	if at < 1 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
 		return &FieldError{"email", msg}
+	}
+	return nil
+}
+
+// ValidateText checks text a person gives to name something that hallpass
+// stores and shows back to people, such as an API token or a passkey:
+// it must be valid UTF-8 and hold no control character (C0 and C1
+// controls and DEL; PostgreSQL cannot store NUL) nor a bidirectional
+// override or isolate character (U+202A to U+202E, U+2066 to U+2069),
+// which makes text display as other text. Otherwise it returns a
+// *FieldError for field whose message begins with what, such as "A token
+// name may not contain control characters.". Length is the caller's
+// business.
+func ValidateText(field, what, s string) error {
+	if !utf8.ValidString(s) {
+		return &FieldError{field, what + " contains characters that could not be read. Please type it again."}
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return &FieldError{field, what + " may not contain control characters."}
+		case r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069':
+			return &FieldError{field, what + " may not contain characters that change the direction of text."}
+		}
 	}
 	return nil
 }

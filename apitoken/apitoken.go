@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
@@ -195,8 +194,8 @@ func (s *Service) RevokeBy(ctx context.Context, a Actor, id string) error {
 // checkRequest checks a new token's name, scopes and lifetime, and returns
 // the scopes as ParseScopes does. Each problem is an *account.FieldError.
 func checkRequest(name string, scopes []string, expiresIn time.Duration) ([]string, error) {
-	if !utf8.ValidString(name) {
-		return nil, &account.FieldError{Field: "name", Message: "This contains characters that could not be read. Please type it again."}
+	if err := account.ValidateText("name", "A token name", strings.TrimSpace(name)); err != nil {
+		return nil, err
 	}
 	if expiresIn < 0 || expiresIn > MaxLifetime {
 		return nil, &account.FieldError{Field: "expires_in", Message: fmt.Sprintf("A token expires in 0 (never) to %d seconds (10 years).", int64(MaxLifetime/time.Second))}
@@ -212,10 +211,11 @@ func checkRequest(name string, scopes []string, expiresIn time.Duration) ([]stri
 	return scopes, nil
 }
 
-// Create issues a token named name (valid UTF-8, 1 to MaxNameLen bytes
-// once trimmed) for userID with scopes (checked by ParseScopes), expiring
-// after expiresIn (0 for never, at most MaxLifetime). It returns the
-// secret, to show once, and the stored record. Each invalid argument is
+// Create issues a token named name (1 to MaxNameLen bytes once trimmed,
+// text that account.ValidateText accepts: no control or bidi characters)
+// for userID with scopes (checked by ParseScopes), expiring after
+// expiresIn (0 for never, at most MaxLifetime). It returns the secret, to
+// show once, and the stored record. Each invalid argument is
 // an *account.FieldError. Whether the user may have ScopeAdmin is the
 // caller's decision (Issue decides it).
 func (s *Service) Create(ctx context.Context, userID, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {

@@ -114,14 +114,30 @@ func TestTokenHasOneSpelling(t *testing.T) {
 func TestCreateValidates(t *testing.T) {
 	s, _ := newService(t)
 	tests := []struct {
-		name string
-		exp  time.Duration
-	}{{"", 0}, {strings.Repeat("n", 101), 0}, {"ok", -time.Second}}
+		name  string
+		exp   time.Duration
+		field string
+	}{
+		{"", 0, "name"},
+		{strings.Repeat("n", 101), 0, "name"},
+		{"ok", -time.Second, "expires_in"},
+		{"a\x00b", 0, "name"}, // PostgreSQL refuses NUL: it was a 503
+		{"ci\x1b[2Jdeploy", 0, "name"},
+		{"del\x7f", 0, "name"},
+		{"c1\u0085x", 0, "name"},
+		{"evil\u202egnp.exe", 0, "name"},
+		{"iso\u2067late", 0, "name"},
+		{"bad\xffutf8", 0, "name"},
+	}
 	for _, tt := range tests {
 		var fe *account.FieldError
-		if _, _, err := s.Create(context.Background(), "7", tt.name, []string{apitoken.ScopeRead}, tt.exp); !errors.As(err, &fe) {
-			t.Errorf("Create(%.10q, %v) = %v, want a FieldError", tt.name, tt.exp, err)
+		_, _, err := s.Create(context.Background(), "7", tt.name, []string{apitoken.ScopeRead}, tt.exp)
+		if !errors.As(err, &fe) || fe.Field != tt.field {
+			t.Errorf("Create(%.12q, %v) = %v, want a FieldError for %s", tt.name, tt.exp, err, tt.field)
 		}
+	}
+	if l, _ := s.Store.ListTokens(context.Background(), "7"); len(l) != 0 {
+		t.Errorf("refused names stored %d tokens", len(l))
 	}
 }
 

@@ -278,7 +278,11 @@ func (s *Service) BeginRegistration(ctx context.Context, u *account.User) (*Cere
 }
 
 // FinishRegistration checks the browser's answer (r's body) to the
-// ceremony whose state is state and stores the new passkey under name.
+// ceremony whose state is state and stores the new passkey under name
+// (trimmed; "Passkey" when empty). A name longer than MaxName, or one that
+// account.ValidateText refuses (control or bidi characters, invalid
+// UTF-8), is an error of kind autherr.Invalid for the field "name", and
+// no passkey is stored.
 func (s *Service) FinishRegistration(ctx context.Context, u *account.User, state []byte, name string, r *http.Request) (*Credential, error) {
 	sd, err := parseState(state)
 	if err != nil {
@@ -287,6 +291,9 @@ func (s *Service) FinishRegistration(ctx context.Context, u *account.User, state
 	name = strings.TrimSpace(name)
 	if name == "" {
 		name = "Passkey"
+	}
+	if err := account.ValidateText("name", "A passkey's name", name); err != nil {
+		return nil, err
 	}
 	if len(name) > MaxName {
 		return nil, &autherr.Error{Kind: autherr.Invalid, Message: fmt.Sprintf("A passkey's name is at most %d characters long.", MaxName),

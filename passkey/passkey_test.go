@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/memstore"
 	"github.com/hallpass/hallpass/passkey"
 )
@@ -85,5 +86,55 @@ func TestFinishWithoutChallenge(t *testing.T) {
 	}
 	if _, err := s.BeginLogin(context.Background(), "nobody"); !errors.Is(err, passkey.ErrInvalid) {
 		t.Errorf("BeginLogin for a user without passkeys = %v, want ErrInvalid", err)
+	}
+}
+
+// callCounter is a passkey store that counts the calls made to it.
+type callCounter struct {
+	passkey.Store
+	calls int
+}
+
+func (c *callCounter) CredentialsByUser(ctx context.Context, userID string) ([]*passkey.Credential, error) {
+	c.calls++
+	return c.Store.CredentialsByUser(ctx, userID)
+}
+
+func (c *callCounter) AddCredential(ctx context.Context, cr *passkey.Credential) error {
+	c.calls++
+	return c.Store.AddCredential(ctx, cr)
+}
+
+func TestFinishRegistrationRefusesName(t *testing.T) {
+	names := []string{
+		"a\x00b", // PostgreSQL refuses NUL
+		"key\x1b[2J",
+		"del\x7f",
+		"c1\u009bx",
+		"evil\u202egnp.exe",
+		"iso\u2066late",
+		"bad\xffutf8",
+		strings.Repeat("n", passkey.MaxName+1),
+	}
+	for _, name := range names {
+		st := &callCounter{Store: memstore.NewPasskeyStore()}
+		s, err := passkey.New(passkey.Config{Store: st, BaseURL: "https://login.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &account.User{ID: "u1", Username: "ada"}
+		c, err := s.BeginRegistration(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.calls = 0
+		r := httptest.NewRequest("POST", "/", strings.NewReader(`{}`))
+		_, err = s.FinishRegistration(context.Background(), u, c.State, name, r)
+		if autherr.KindOf(err) != autherr.Invalid || autherr.FieldsOf(err)["name"] == "" {
+			t.Errorf("FinishRegistration(name %.12q) = %v, want kind Invalid for the field name", name, err)
+		}
+		if st.calls != 0 {
+			t.Errorf("FinishRegistration(name %.12q) made %d store calls, want 0", name, st.calls)
+		}
 	}
 }

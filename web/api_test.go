@@ -258,6 +258,7 @@ func TestAPITokens(t *testing.T) {
 		{"fractional expiry", `{"name":"x","expires_in":1.5}`, 400, "bad_request"},
 		{"string expiry", `{"name":"x","expires_in":"30d"}`, 400, "bad_request"},
 		{"number name", `{"name":5}`, 400, "bad_request"},
+		{"bidi override", `{"name":"evil\u202egnp.exe"}`, 422, "invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := b.json("POST", "/api/tokens", tc.body, "X-CSRF-Token", csrfToken)
@@ -265,6 +266,16 @@ func TestAPITokens(t *testing.T) {
 				t.Errorf("%d %s, want %d %s", r.code, r.body, tc.want, tc.code)
 			}
 		})
+	}
+	// PostgreSQL cannot store NUL: the name is refused before the store,
+	// not answered 503 with an ERROR line.
+	r = b.json("POST", "/api/tokens", `{"name":"a\u0000b"}`, "X-CSRF-Token", csrfToken)
+	if got := decode(t, r); r.code != http.StatusUnprocessableEntity || got["error"] != "invalid" ||
+		got["message"] != "A token name may not contain control characters." {
+		t.Errorf("POST /api/tokens with a NUL in the name: %d %s, want 422 invalid, no control characters", r.code, r.body)
+	}
+	if strings.Contains(e.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("refused names were logged as errors:\n%s", e.logs.String())
 	}
 
 	r = b.get("/api/tokens")

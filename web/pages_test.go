@@ -471,6 +471,8 @@ func TestTokensHTML(t *testing.T) {
 		{"long name", url.Values{"name": {strings.Repeat("n", 10_000)}, "expires_in": {"0"}, "scopes": {"read"}}, "A token name is 1 to 100 characters long."},
 		{"bad expiry", url.Values{"name": {"x"}, "expires_in": {"-5"}, "scopes": {"read"}}, "Please choose when the token expires."},
 		{"invalid UTF-8", url.Values{"name": {"\xff\xfe"}, "expires_in": {"0"}, "scopes": {"read"}}, "could not be read"},
+		{"NUL", url.Values{"name": {"a\x00b"}, "expires_in": {"0"}, "scopes": {"read"}}, "A token name may not contain control characters."},
+		{"bidi override", url.Values{"name": {"evil\u202egnp.exe"}, "expires_in": {"0"}, "scopes": {"read"}}, "A token name may not contain characters that change the direction of text."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := b.post("/account/tokens", tc.form)
