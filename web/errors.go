@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -186,13 +187,47 @@ func logError(logger *slog.Logger, r *http.Request, p problem, err error) {
 	logger.Log(r.Context(), level, "web: request failed", "method", r.Method, "path", logPath(r), "status", p.status, "err", err)
 }
 
+// Paths under which the rest of the path is a secret: the token of an
+// emailed link (a password reset, an address to verify or to change to),
+// which works for anyone who reads it. The routes that take these tokens
+// are registered with these prefixes.
+const (
+	resetPathPrefix  = "/password/reset/"
+	verifyPathPrefix = "/verify/"
+)
+
+var secretPathPrefixes = []string{resetPathPrefix, verifyPathPrefix}
+
 // logPath returns r's path as log lines show it: the route pattern where
-// the path holds a secret (an emailed link's token), else the path.
+// the route holds a secret ("POST /password/reset/{token}"), else the
+// path with whatever follows a secret path prefix replaced by "…"
+// ("/password/reset/…"), in any letter case, for a request that matched
+// no route (a PUT to /verify/{token}, a trailing slash). The path of a
+// route without wildcards (POST /verify/resend) is shown as it is.
 func logPath(r *http.Request) string {
-	if ri := infoOf(r); ri != nil && strings.Contains(ri.route, "{token}") {
-		return ri.route
+	p := r.URL.Path
+	if ri := infoOf(r); ri != nil {
+		switch {
+		case strings.Contains(ri.route, "{token}"):
+			return ri.route
+		case literalRoute(ri.route):
+			return p
+		}
 	}
-	return r.URL.Path
+	clean := path.Clean("/" + p)
+	for _, prefix := range secretPathPrefixes {
+		if len(clean) > len(prefix) && strings.EqualFold(clean[:len(prefix)], prefix) {
+			return prefix + "…"
+		}
+	}
+	return p
+}
+
+// literalRoute reports whether pattern matches one path only: it has no
+// wildcard and does not end in '/' (which matches every path below).
+func literalRoute(pattern string) bool {
+	_, p, _ := strings.Cut(pattern, " ")
+	return p != "" && !strings.Contains(p, "{") && !strings.HasSuffix(p, "/")
 }
 
 // writeJSON writes v as the JSON body of a response with status.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -552,5 +553,58 @@ func TestResetWhileLoggedIn(t *testing.T) {
 	}
 	if r := b.get("/dashboard"); r.code != http.StatusSeeOther {
 		t.Errorf("still logged in after the reset: dashboard %d", r.code)
+	}
+}
+
+// The token of an emailed link reaches no log line, not even at debug
+// level when the request matches no route (a method the route does not
+// take, a trailing slash, another letter case), nor the access log: the
+// link still works.
+func TestLinkTokensNotLogged(t *testing.T) {
+	e := newMailEnv(t, func(c *server.Config) { c.Web.AccessLog = true })
+	e.addUser("ada")
+	b := e.loggedIn("ada")
+	if r := b.post("/account/email", url.Values{"current_password": {goodPassword}, "new_email": {"ada@new.example.com"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("change email: %d %s", r.code, r.body)
+	}
+	change := e.pathOf(e.mail.Wait(t, "ada@new.example.com", 0).Link(t, "/verify/"))
+	e.browser().post("/password/forgot", url.Values{"email": {"ada@example.com"}})
+	reset := e.pathOf(e.mail.Wait(t, "ada@example.com", 1).Link(t, "/password/reset/"))
+
+	csrf := b.csrfToken()
+	for _, tc := range []struct{ method, path string }{
+		{"POST", change},
+		{"PUT", change},
+		{"DELETE", change},
+		{"GET", change + "/"},
+		{"GET", strings.ToUpper(change[:len("/verify/")]) + tokenOf(change)},
+		{"GET", reset + "/"},
+		{"POST", reset + "/"},
+		{"PUT", reset},
+		{"GET", reset + "/more"},
+	} {
+		r := b.send(tc.method, tc.path, strings.NewReader(url.Values{"csrf_token": {csrf}}.Encode()),
+			"Content-Type", "application/x-www-form-urlencoded")
+		if r.code < 400 {
+			t.Errorf("%s %s = %d, want a 4xx", tc.method, tc.path, r.code)
+		}
+	}
+	logs := e.logs.String()
+	for _, secret := range []string{tokenOf(change), tokenOf(reset)} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold the token %s:\n%s", secret, logs)
+		}
+	}
+	var paths []string
+	for _, l := range e.logLines("web: request failed") {
+		paths = append(paths, str(l["path"]))
+	}
+	for _, want := range []string{"/verify/…", "/password/reset/…"} {
+		if !slices.Contains(paths, want) {
+			t.Errorf("the failed requests were logged with paths %q, want %q among them", paths, want)
+		}
+	}
+	if r := e.browser().get(reset); r.code != http.StatusOK {
+		t.Errorf("GET reset link after the failed requests = %d, want 200", r.code)
 	}
 }

@@ -348,9 +348,9 @@ func (s *Server) routes() *http.ServeMux {
 	if s.recovery != nil {
 		mux.Handle("GET /password/forgot", h(s.forgotForm))
 		mux.Handle("POST /password/forgot", h(s.forgotSubmit))
-		mux.Handle("GET /password/reset/{token}", h(s.resetForm))
-		mux.Handle("POST /password/reset/{token}", h(s.resetSubmit))
-		mux.Handle("GET /verify/{token}", h(s.verifyEmail))
+		mux.Handle("GET "+resetPathPrefix+"{token}", h(s.resetForm))
+		mux.Handle("POST "+resetPathPrefix+"{token}", h(s.resetSubmit))
+		mux.Handle("GET "+verifyPathPrefix+"{token}", h(s.verifyEmail))
 		mux.Handle("POST /verify/resend", h(s.resendVerification))
 		mux.Handle("POST /account/email", needLogin(h(s.changeEmail)))
 		mux.Handle("POST /api/password/forgot", h(s.apiForgot))
