@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/web"
@@ -220,7 +222,7 @@ func TestProbes(t *testing.T) {
 	if r := b.send("POST", "/livez", nil); r.code != http.StatusMethodNotAllowed && r.code != http.StatusServiceUnavailable {
 		t.Errorf("POST /livez: %d, want 405 (or 503 with the session store down)", r.code)
 	}
-	if lines := e.logLines("web: not ready"); len(lines) != 1 || !strings.Contains(lines[0]["err"].(string), "connection refused") {
+	if lines := e.logLines("web: readyz: store unavailable"); len(lines) != 1 || !strings.Contains(lines[0]["err"].(string), "connection refused") {
 		t.Errorf("not-ready log lines: %v, want one naming the cause", lines)
 	}
 
@@ -231,6 +233,71 @@ func TestProbes(t *testing.T) {
 	b = e.browser()
 	check("/readyz", 503, "unavailable")
 	check("/healthz", 200, "ok")
+}
+
+// A store outage is one warning per probe, not one per probe request,
+// and its end one info line; the probes' answers do not change.
+func TestProbesLogOncePerOutage(t *testing.T) {
+	var cause atomic.Pointer[error] // nil: the stores answer
+	e := newEnv(t, func(c *server.Config) {
+		c.Web.Health = func(context.Context) error {
+			if err := cause.Load(); err != nil {
+				return *err
+			}
+			return nil
+		}
+	})
+	fail := func(err error) { cause.Store(&err) }
+	b := e.browser()
+	warnings := func() []string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "WARN" {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	probe := func(path string, want int) {
+		t.Helper()
+		if r := b.get(path); r.code != want {
+			t.Errorf("GET %s: %d, want %d", path, r.code, want)
+		}
+	}
+
+	fail(errors.New("postgres: dial tcp: connection refused"))
+	for range 5 {
+		probe("/readyz", http.StatusServiceUnavailable)
+	}
+	if w := warnings(); len(w) != 1 || !strings.Contains(w[0], "web: readyz: store unavailable") || !strings.Contains(w[0], "connection refused") {
+		t.Errorf("5 probes of /readyz with the store down logged %d warnings, want 1 naming the cause:\n%s", len(w), strings.Join(w, "\n"))
+	}
+	if got := len(e.logLines("web: readyz: store still unavailable")); got != 4 {
+		t.Errorf("%d debug lines for the later probes, want 4", got)
+	}
+	for range 5 {
+		probe("/healthz", http.StatusServiceUnavailable)
+	}
+	if w := warnings(); len(w) != 2 || !strings.Contains(w[1], "web: healthz: store unavailable") {
+		t.Errorf("5 probes of /healthz as well: %d warnings, want 2 (one per probe):\n%s", len(w), strings.Join(w, "\n"))
+	}
+
+	// The store is back: the next probe ends the outage, once; a new
+	// outage warns again.
+	cause.Store(nil)
+	e.clock.Advance(10 * time.Second)
+	probe("/readyz", http.StatusOK)
+	probe("/readyz", http.StatusOK)
+	if got := len(e.logLines("web: readyz: store recovered")); got != 1 {
+		t.Errorf("%d recovery lines, want 1", got)
+	}
+	fail(errors.New("postgres: timeout"))
+	probe("/readyz", http.StatusServiceUnavailable)
+	probe("/readyz", http.StatusServiceUnavailable)
+	if w := warnings(); len(w) != 3 {
+		t.Errorf("a second outage: %d warnings in all, want 3:\n%s", len(w), strings.Join(w, "\n"))
+	}
 }
 
 // TestObserveBytes checks that Request.Bytes counts every byte of the

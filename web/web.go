@@ -34,6 +34,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/internal/outage"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/oidc"
 	"github.com/hallpass/hallpass/passkey"
@@ -167,6 +168,8 @@ type Server struct {
 	accessLog      bool
 	observe        func(Request)
 	ready          func(context.Context) error
+	healthOutage   *outage.Log // failures of Config.Health, logged once per outage
+	readyOutage    *outage.Log // failures of Config.Ready, likewise
 
 	recovery        *recovery.Service
 	requireVerified bool
@@ -232,6 +235,10 @@ func New(cfg Config) (*Server, error) {
 		require2FA:      cfg.RequireSecondFactorFor,
 		clientIP:        lc.ClientIP,
 	}
+	// A failing probe is a warning: the managers report the outage
+	// itself, as an error, when requests meet it.
+	s.healthOutage = &outage.Log{Name: "web: healthz: store", Logger: s.log, Now: lc.Now, Level: slog.LevelWarn}
+	s.readyOutage = &outage.Log{Name: "web: readyz: store", Logger: s.log, Now: lc.Now, Level: slog.LevelWarn}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -725,18 +732,21 @@ func infoOf(r *http.Request) *requestInfo {
 }
 
 // healthz answers 200 "ok" when the stores answer, 503 "unavailable"
-// otherwise.
+// otherwise, logging the cause once per outage (a warning, then debug
+// lines, and its end), as the managers log the failures of their stores.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.health != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.health(ctx); err != nil {
-			s.log.WarnContext(r.Context(), "web: health check failed", "err", err)
+			// The request's context: a probe that timed out is a failure.
+			s.healthOutage.Failed(r.Context(), "probe", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "unavailable")
 			return
 		}
+		s.healthOutage.OK()
 	}
 	io.WriteString(w, "ok")
 }
@@ -776,18 +786,20 @@ func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
 const ReadyTimeout = 5 * time.Second
 
 // readyz answers 200 "ok" when Config.Ready reports that every store
-// answers, 503 "unavailable" otherwise, logging which store failed.
+// answers, 503 "unavailable" otherwise, logging which store failed once
+// per outage, as healthz does.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
-			s.log.WarnContext(r.Context(), "web: not ready", "err", err)
+			s.readyOutage.Failed(r.Context(), "probe", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "unavailable")
 			return
 		}
+		s.readyOutage.OK()
 	}
 	io.WriteString(w, "ok")
 }

@@ -17,8 +17,9 @@ import (
 const DefaultQuiet = 3 * time.Second
 
 // Log tracks one store's outages. Set its fields before first use; the
-// zero Quiet is DefaultQuiet, a nil Now is time.Now and a nil Logger is
-// slog.Default(). It is safe for concurrent use.
+// zero Quiet is DefaultQuiet, a nil Now is time.Now, a nil Logger is
+// slog.Default() and a nil Level is slog.LevelError. It is safe for
+// concurrent use.
 type Log struct {
 	// Name names the store in the log lines: "session store" gives
 	// "session store unavailable" and "session store recovered".
@@ -26,6 +27,9 @@ type Log struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Quiet  time.Duration
+	// Level is the level of an outage's first line (slog.LevelWarn for
+	// a health probe's view of a store).
+	Level slog.Leveler
 
 	down     atomic.Bool  // in an outage
 	lastFail atomic.Int64 // when a call last failed, Unix nanoseconds
@@ -54,9 +58,9 @@ func (l *Log) logger() *slog.Logger {
 }
 
 // Failed notes a failed call of operation op. The first failure of an
-// outage is logged as an error with its cause; later ones at debug
-// level. A failure while ctx is done (the client went away) says nothing
-// about the store and is not counted.
+// outage is logged at Level (an error by default) with its cause; later
+// ones at debug level. A failure while ctx is done (the client went away)
+// says nothing about the store and is not counted.
 func (l *Log) Failed(ctx context.Context, op string, err error) {
 	if ctx.Err() != nil {
 		return
@@ -70,7 +74,11 @@ func (l *Log) Failed(ctx context.Context, op string, err error) {
 	}
 	l.lastFail.Store(now)
 	if l.down.CompareAndSwap(false, true) {
-		l.logger().ErrorContext(ctx, l.Name+" unavailable", "op", op, "err", err)
+		level := slog.LevelError
+		if l.Level != nil {
+			level = l.Level.Level()
+		}
+		l.logger().Log(ctx, level, l.Name+" unavailable", "op", op, "err", err)
 	} else {
 		l.logger().DebugContext(ctx, l.Name+" still unavailable", "op", op, "err", err)
 	}

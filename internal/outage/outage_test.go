@@ -68,3 +68,14 @@ func TestLogOncePerOutage(t *testing.T) {
 		t.Errorf("a failure an hour after the last, with a success between: logged\n%s\nwant the end of the last outage, then a new one", got)
 	}
 }
+
+func TestLogLevel(t *testing.T) {
+	var buf bytes.Buffer
+	l := &Log{Name: "probe", Level: slog.LevelWarn, Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	for range 3 {
+		l.Failed(context.Background(), "ping", errors.New("timeout"))
+	}
+	if got := strings.Count(buf.String(), "level=WARN"); got != 1 || strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("Level slog.LevelWarn: %d warnings for one outage, want 1 and no error:\n%s", got, buf.String())
+	}
+}
