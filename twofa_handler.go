@@ -1,6 +1,7 @@
 package hallpass
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -120,7 +121,13 @@ func (a *Auth) twofaEnable(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		session.FromRequest(r).Delete(twofaEnrolKey)
-		_, err = a.login.SecondFactorChanged(w, r, true)
+		if _, err = a.login.SecondFactorChanged(w, r, true); err != nil {
+			// The other sessions could not be ended (a store failed),
+			// and the codes cannot be shown: undone, to be done again.
+			if rerr := a.twofa.Reset(context.WithoutCancel(r.Context()), a.CurrentUser(r).ID, a.CurrentUser(r).ID); rerr != nil {
+				a.log.ErrorContext(r.Context(), "hallpass: cannot undo a two-factor enrolment that failed", "err", rerr)
+			}
+		}
 	}
 	if err != nil {
 		a.Error(w, r, err)

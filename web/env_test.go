@@ -3,7 +3,6 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -58,69 +57,13 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-// flakyStore is a session store that fails every call while down is set.
-type flakyStore struct {
-	*memstore.SessionStore
-	down atomic.Bool
-}
-
-var errDown = errors.New("dial tcp 10.0.0.1:6379: connection refused")
-
-// LoadCached answers only while the store is up: memstore's, promoted,
-// would serve a loaded session from memory however down the store is.
-func (f *flakyStore) LoadCached(id string) (*session.Record, bool) {
-	if f.down.Load() {
-		return nil, false
-	}
-	return f.SessionStore.LoadCached(id)
-}
-
-func (f *flakyStore) Load(ctx context.Context, id string) (*session.Record, error) {
-	if f.down.Load() {
-		return nil, errDown
-	}
-	return f.SessionStore.Load(ctx, id)
-}
-
-func (f *flakyStore) Create(ctx context.Context, id string, r *session.Record) error {
-	if f.down.Load() {
-		return errDown
-	}
-	return f.SessionStore.Create(ctx, id, r)
-}
-
-func (f *flakyStore) Update(ctx context.Context, id string, u *session.Update) error {
-	if f.down.Load() {
-		return errDown
-	}
-	return f.SessionStore.Update(ctx, id, u)
-}
-
-func (f *flakyStore) Delete(ctx context.Context, id string) error {
-	if f.down.Load() {
-		return errDown
-	}
-	return f.SessionStore.Delete(ctx, id)
-}
-
-func (f *flakyStore) ListByUser(ctx context.Context, userID string) ([]session.Info, error) {
-	if f.down.Load() {
-		return nil, errDown
-	}
-	return f.SessionStore.ListByUser(ctx, userID)
-}
-
-func (f *flakyStore) DeleteByUser(ctx context.Context, userID string, except ...string) (int, error) {
-	if f.down.Load() {
-		return 0, errDown
-	}
-	return f.SessionStore.DeleteByUser(ctx, userID, except...)
-}
+// errDown is the error of a store that stopped answering.
+var errDown = sessiontest.ErrDown
 
 type env struct {
 	t        testing.TB
 	clock    *sessiontest.Clock
-	store    *flakyStore
+	store    *sessiontest.Flaky
 	sessions *session.Manager
 	accounts *memstore.AccountStore
 	tokens   *apitoken.Service
@@ -144,7 +87,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	logger := slog.New(web.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mem := memstore.NewSessionStore(memstore.SessionOptions{Now: e.clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
-	e.store = &flakyStore{SessionStore: mem}
+	e.store = &sessiontest.Flaky{IndexedStore: mem}
 	e.accounts = memstore.NewAccountStore()
 	cfg := server.Config{
 		SessionStore: e.store,

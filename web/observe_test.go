@@ -91,7 +91,7 @@ func TestRequestIDInEveryLayer(t *testing.T) {
 	e := newEnv(t, trust(true))
 	e.addUser("ada")
 	b := e.loggedIn("ada")
-	e.store.down.Store(true)
+	e.store.Down.Store(true)
 	r := b.get("/dashboard", "X-Request-ID", "outage-42")
 	if r.code != http.StatusServiceUnavailable {
 		t.Fatalf("GET /dashboard with the store down: %d", r.code)
@@ -215,7 +215,7 @@ func TestProbes(t *testing.T) {
 	check("/healthz", 200, "ok")
 
 	e.health.Store(errors.New("redis: dial tcp: connection refused"))
-	e.store.down.Store(true)
+	e.store.Down.Store(true)
 	check("/livez", 200, "ok")
 	check("/readyz", 503, "unavailable")
 	check("/healthz", 503, "unavailable") // its own text, not the session layer's 503 page

@@ -637,7 +637,7 @@ func TestStoreDown(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada")
 	b := e.loggedIn("ada")
-	e.store.down.Store(true)
+	e.store.Down.Store(true)
 	r := b.get("/dashboard")
 	if r.code != http.StatusServiceUnavailable || r.h.Get("Retry-After") == "" {
 		t.Fatalf("dashboard with the store down: %d, want 503 with Retry-After", r.code)
@@ -651,7 +651,7 @@ func TestStoreDown(t *testing.T) {
 	if n := strings.Count(e.logs.String(), `"msg":"web: request failed"`); n != 2 {
 		t.Errorf("%d failure records for 2 failed requests, want one each", n)
 	}
-	e.store.down.Store(false)
+	e.store.Down.Store(false)
 	if r := b.get("/dashboard"); r.code != http.StatusOK {
 		t.Errorf("dashboard after the store recovered: %d", r.code)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -175,6 +176,11 @@ func (s *Server) twofaEnable(w http.ResponseWriter, r *http.Request) {
 	}
 	session.FromRequest(r).Delete(enrolKey)
 	if _, err := s.login.SecondFactorChanged(w, r, true); err != nil {
+		// The other sessions could not be ended (a store failed), and
+		// the codes could not be shown: undone, to be done again.
+		if rerr := s.twofa.Reset(context.WithoutCancel(r.Context()), me.ID, me.ID); rerr != nil {
+			s.log.ErrorContext(r.Context(), "web: cannot undo a two-factor enrolment that failed", "err", rerr)
+		}
 		s.fail(w, r, err)
 		return
 	}

@@ -117,6 +117,33 @@ func TestTwoFAEnrolment(t *testing.T) {
 	mustContain(t, "audit log", e.logs.String(), `"2fa.enable"`)
 }
 
+// An enrolment whose other sessions cannot be ended (the session store
+// takes no writes) is undone: the answer is 503, the recovery codes it
+// could not show are not left in force, and enrolling again once the
+// store is back works (it answered 409 "already on" with codes never
+// shown, and the other sessions lived on).
+func TestTwoFAEnrolmentWithSessionWritesDown(t *testing.T) {
+	e := newEnv(t, withTwoFA)
+	e.addUser("ada")
+	b, other := e.loggedIn("ada"), e.loggedIn("ada")
+	r := b.get("/account/2fa")
+	secret := secretRE.FindStringSubmatch(r.body)[1]
+
+	e.store.WritesDown.Store(true)
+	if r := b.post("/account/2fa/totp", url.Values{"code": {e.code(secret)}}); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("enrol with the session store taking no writes: %d, want 503", r.code)
+	}
+	e.store.WritesDown.Store(false)
+	if r := other.get("/dashboard"); r.code != http.StatusOK {
+		t.Errorf("another session after the failed enrolment: %d, want 200 (nothing changed)", r.code)
+	}
+	e.nextStep()
+	b.enrol(t) // again, from the start: shows the codes
+	if r := other.get("/dashboard"); r.code != http.StatusSeeOther {
+		t.Errorf("another session after the enrolment: %d, want 303 (ended)", r.code)
+	}
+}
+
 func TestTwoFALogin(t *testing.T) {
 	e := newEnv(t, withTwoFA)
 	e.addUser("ada")
