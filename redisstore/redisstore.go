@@ -97,6 +97,14 @@ const (
 	DefaultIOTimeout   = 2 * time.Second
 )
 
+// DefaultDialerRetries is the number of times ParseURL's clients try to
+// open a connection for one command (redis.Options.DialerRetries), where
+// go-redis tries five times, 100 ms apart: with its retries of the
+// command itself, a Redis that refuses connections held every call for
+// about two seconds, and every request for the store's whole timeout,
+// instead of failing at once.
+const DefaultDialerRetries = 1
+
 // ParseURL returns a client for the Redis server or cluster that url
 // names. It accepts:
 //
@@ -113,8 +121,8 @@ const (
 //     as /0 is an error, and so is an empty or malformed node address.
 //
 // Every client honours the deadline of the context it is given
-// (ContextTimeoutEnabled), and gets DefaultDialTimeout and
-// DefaultIOTimeout unless the URL sets its own. A cluster client also
+// (ContextTimeoutEnabled), gets DefaultDialTimeout and DefaultIOTimeout
+// unless the URL sets its own, and DefaultDialerRetries. A cluster client also
 // reloads its slot map as soon as a call fails on the network, so it
 // follows a replica promoted after a master dies within moments, not at
 // its next periodic reload.
@@ -135,6 +143,7 @@ func ParseURL(url string) (redis.UniversalClient, error) {
 		opts.DialTimeout = cmp.Or(opts.DialTimeout, DefaultDialTimeout)
 		opts.ReadTimeout = cmp.Or(opts.ReadTimeout, DefaultIOTimeout)
 		opts.WriteTimeout = cmp.Or(opts.WriteTimeout, DefaultIOTimeout)
+		opts.DialerRetries = cmp.Or(opts.DialerRetries, DefaultDialerRetries)
 		c := redis.NewClusterClient(opts)
 		c.AddHook(reloadOnNetError{c})
 		return c, nil
@@ -147,6 +156,7 @@ func ParseURL(url string) (redis.UniversalClient, error) {
 		opts.DialTimeout = cmp.Or(opts.DialTimeout, DefaultDialTimeout)
 		opts.ReadTimeout = cmp.Or(opts.ReadTimeout, DefaultIOTimeout)
 		opts.WriteTimeout = cmp.Or(opts.WriteTimeout, DefaultIOTimeout)
+		opts.DialerRetries = cmp.Or(opts.DialerRetries, DefaultDialerRetries)
 		return redis.NewClient(opts), nil
 	default:
 		return nil, fmt.Errorf("redisstore: parse URL: unsupported scheme %q (want redis://, rediss://, unix:// or redis+cluster://)", scheme)

@@ -403,17 +403,21 @@ func TestParseURL(t *testing.T) {
 			defer c.Close()
 			var ctxTimeout bool
 			var dial, read, write time.Duration
+			var dials int
 			switch c := c.(type) {
 			case *redis.Client:
 				o := c.Options()
-				ctxTimeout, dial, read, write = o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+				ctxTimeout, dial, read, write, dials = o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.DialerRetries
 			case *redis.ClusterClient:
 				o := c.Options()
-				ctxTimeout, dial, read, write = o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+				ctxTimeout, dial, read, write, dials = o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.DialerRetries
 			}
 			if !ctxTimeout || dial != redisstore.DefaultDialTimeout || read != redisstore.DefaultIOTimeout || write != redisstore.DefaultIOTimeout {
 				t.Errorf("ParseURL(%q): ContextTimeoutEnabled %v, timeouts dial %v read %v write %v; want true, %v, %v, %v",
 					u, ctxTimeout, dial, read, write, redisstore.DefaultDialTimeout, redisstore.DefaultIOTimeout, redisstore.DefaultIOTimeout)
+			}
+			if dials != redisstore.DefaultDialerRetries {
+				t.Errorf("ParseURL(%q): DialerRetries %d, want %d: a Redis that refuses connections must fail a call at once", u, dials, redisstore.DefaultDialerRetries)
 			}
 		}
 	})
