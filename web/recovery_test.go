@@ -568,6 +568,7 @@ func TestLinkTokensNotLogged(t *testing.T) {
 		t.Fatalf("change email: %d %s", r.code, r.body)
 	}
 	change := e.pathOf(e.mail.Wait(t, "ada@new.example.com", 0).Link(t, "/verify/"))
+	e.mail.Wait(t, "ada@example.com", 0) // the notice to the old address, first of its mail
 	e.browser().post("/password/forgot", url.Values{"email": {"ada@example.com"}})
 	reset := e.pathOf(e.mail.Wait(t, "ada@example.com", 1).Link(t, "/password/reset/"))
 
