@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -1047,5 +1049,44 @@ func TestCLIAudit(t *testing.T) {
 	c.env["HALLPASS_LOG_LEVEL"] = "warn"
 	if _, stderr, err := c.exec("", "users", "disable", "bob"); err != nil || stderr != "" {
 		t.Errorf("users disable with HALLPASS_LOG_LEVEL=warn: %v, stderr %q; want no info records", err, stderr)
+	}
+}
+
+// A PostgreSQL that takes connections but never answers (a stopped
+// server behind a proxy) fails a command within the store timeout, with
+// an error that says so, rather than after the migrations' 30 s with
+// "migrate: context deadline exceeded".
+func TestCLISilentPostgres(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var held []net.Conn // accepted, never answered
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	c := newCLI(t)
+	c.env["HALLPASS_DATABASE_URL"] = "postgres://hallpass@" + ln.Addr().String() + "/hallpass?sslmode=disable"
+	c.env["HALLPASS_STORE_TIMEOUT"] = "300ms"
+	_, _, err = c.exec("", "users", "list")
+	if err == nil || !strings.Contains(err.Error(), "does not answer within 300ms (HALLPASS_STORE_TIMEOUT)") {
+		t.Errorf("users list with a silent PostgreSQL: %v; want an error saying it does not answer within the store timeout", err)
 	}
 }

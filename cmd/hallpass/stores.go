@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/memcachestore"
@@ -146,6 +147,14 @@ func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
 		}
 		return a.pg, nil
 	}
+	// A database that does not answer fails within the store timeout, as
+	// every later call would, not at openTimeout, which leaves room for
+	// the migrations.
+	if err := pingPostgres(ctx, url, a.cfg.StoreTimeout); err != nil {
+		err = redactError(err, url)
+		a.log.Error("store unreachable at start-up", "store", "postgres", "setting", a.storeSetting("postgres"), "err", err)
+		return nil, fmt.Errorf("PostgreSQL %s does not answer within %v (HALLPASS_STORE_TIMEOUT): %w", redactURL(url), a.cfg.StoreTimeout, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	db, err := pgstore.Open(ctx, url, pgstore.Options{Logger: a.log})
@@ -156,6 +165,19 @@ func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
 	a.closers = append(a.closers, db.Close)
 	a.checks["postgres"] = db.Ping
 	return db, nil
+}
+
+// pingPostgres connects to the database at url and pings it within
+// timeout.
+func pingPostgres(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return conn.Ping(ctx)
 }
 
 // openPostgresAccounts opens the accounts database on PostgreSQL.
