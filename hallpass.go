@@ -540,3 +540,7 @@ func (a *Auth) CSRF() *csrf.Protector { return a.protector }
 
 // Throttle returns the login throttle.
 func (a *Auth) Throttle() *throttle.Limiter { return a.limiter }
+
+// APITokens returns the API token service (create, list and revoke a
+// user's bearer tokens), or nil without Config.APITokens.
+func (a *Auth) APITokens() *apitoken.Service { return a.login.Config().Tokens }

@@ -464,3 +464,36 @@ func TestKeyFile(t *testing.T) {
 		t.Errorf("KeyFile of a short key = %v, want an error", err)
 	}
 }
+
+// Auth.APITokens issues a user's bearer tokens, which Handler then
+// accepts; without Config.APITokens it is nil.
+func TestAPITokensAccessor(t *testing.T) {
+	if auth, _ := newAuth(t, "http://localhost"); auth.APITokens() != nil {
+		t.Error("APITokens without Config.APITokens is not nil")
+	}
+	tokens := memstore.NewAccountStore()
+	auth, _ := newAuth(t, "http://localhost", func(c *hallpass.Config) { c.APITokens = tokens })
+	ada, err := auth.LoginManager().Config().Users.UserByUsername(t.Context(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := auth.APITokens().Create(t.Context(), ada.ID, "ci", []string{"read"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(auth.Handler(auth.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, auth.CurrentUser(r).Username)
+	}))))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ada" {
+		t.Errorf("a request with the token: %d %q, want 200 ada", resp.StatusCode, body)
+	}
+}

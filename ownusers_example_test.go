@@ -101,7 +101,10 @@ func ExampleNew_ownUsers() {
 			auth.Error(w, r, err)
 			return
 		}
-		auth.Login(w, r, user, true)
+		if err := auth.Login(w, r, user, true); err != nil {
+			auth.Error(w, r, err) // a store down, or a second factor to ask for
+			return
+		}
 		http.Redirect(w, r, "/notes", http.StatusSeeOther)
 	})
 	mux.Handle("GET /notes", auth.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -261,19 +261,20 @@ type Config struct {
 
 // Manager logs users in and out and resolves the current user.
 type Manager struct {
-	cfg      Config
-	sessions *session.Manager
-	users    deadlineUsers
-	indexed  bool // the session store can list a user's sessions
-	reload   bool // read the current user from Users on every request
-	log      *slog.Logger
-	remember string
-	devKeys  [][]byte        // device cookie subkeys, first signs; nil when off
-	deleter  account.Deleter // cfg.Users as given, when it can delete users
-	outage   *outage.Log     // failures of the stores besides the session store and the throttle's
-	counter  *outage.Log     // failures of the throttle's counter (Redis, when shared)
-	wiring   sync.Once       // the missing middleware is logged once
-	snaps    snapshotCache   // decoded user snapshots, by their encoding
+	cfg        Config
+	sessions   *session.Manager
+	users      deadlineUsers
+	indexed    bool // the session store can list a user's sessions
+	reload     bool // read the current user from Users on every request
+	log        *slog.Logger
+	remember   string
+	devKeys    [][]byte        // device cookie subkeys, first signs; nil when off
+	deleter    account.Deleter // cfg.Users as given, when it can delete users
+	outage     *outage.Log     // failures of the stores besides the session store and the throttle's
+	counter    *outage.Log     // failures of the throttle's counter (Redis, when shared)
+	wiring     sync.Once       // the missing middleware is logged once
+	noRemember sync.Once       // a remember-me asked for without Config.Remember is logged once
+	snaps      snapshotCache   // decoded user snapshots, by their encoding
 }
 
 // New returns a Manager for cfg.
@@ -941,10 +942,16 @@ func (m *Manager) finishLogin(w http.ResponseWriter, r *http.Request, u *account
 	}
 	u.Username, u.Email, u.Roles = fresh.Username, fresh.Email, fresh.Roles
 	m.issueDevice(w, u.ID)
-	if remember && m.cfg.Remember != nil {
+	switch {
+	case remember && m.cfg.Remember != nil:
 		if err := m.issueRemember(w, r, u.ID); err != nil {
 			return err
 		}
+	case remember:
+		m.noRemember.Do(func() {
+			m.log.WarnContext(r.Context(), "login: remember-me was asked for, but it is off: Config.Remember is nil, so no remember-me cookie is set",
+				"fix", "set login.Config.Remember (hallpass.Config.Remember when Users keeps no remember-me tokens), or stop offering \"remember me\"")
+		})
 	}
 	m.record(r, audit.Event{Name: audit.LoginSuccess, UserID: u.ID, Session: session.ShortID(session.FromRequest(r).ID())})
 	return nil

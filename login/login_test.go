@@ -590,6 +590,27 @@ func TestRememberDuringSessionStoreOutage(t *testing.T) {
 	}
 }
 
+// Without Config.Remember, "remember me" sets no cookie, and the first
+// login that asks for it says so in the log, once: an app whose own users
+// keep no remember-me tokens would otherwise offer a checkbox that does
+// nothing, silently.
+func TestRememberOffSaysSo(t *testing.T) {
+	e := newEnv(t, func(c *login.Config) { c.Remember = nil })
+	e.addUser("ada", "correct horse battery")
+	for range 2 {
+		b := e.browser()
+		if r := b.login("ada", "correct horse battery", true); r.code != http.StatusSeeOther {
+			t.Fatalf("login: %d %q", r.code, r.body)
+		}
+		if b.cookie(rememberCookie) != "" {
+			t.Error("a remember-me cookie without Config.Remember")
+		}
+	}
+	if n := strings.Count(e.logs.String(), "remember-me was asked for, but it is off"); n != 1 {
+		t.Errorf("%d warnings for two logins asking for remember-me without Config.Remember, want 1:\n%s", n, e.logs.String())
+	}
+}
+
 func TestRememberExpires(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", "correct horse battery")
