@@ -1,8 +1,10 @@
 package login
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/hallpass/hallpass/csrf"
 	"github.com/hallpass/hallpass/session"
 )
 
@@ -32,7 +34,11 @@ func (m *Manager) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 // cookies at all passes too, valid token or not, since it has no session
 // to ride on; with a token that is not valid it is anonymous, so
 // RequireLogin answers it 401 with the token challenge rather than 403.
-// Rejections go through the Protector's ErrorHandler (403). It must
+// Rejections go through the Protector's ErrorHandler (403), except that
+// of a page whose session has ended since (the token is not the cookie's
+// session's, and the cookie names no session any more): that is answered
+// as RequireLogin answers, with ErrSessionEnded (a browser is sent to log
+// in, a script gets 401 "session_ended"). It must
 // run inside Middleware; outside the session middleware it answers 500
 // and logs the fix once.
 //
@@ -57,10 +63,21 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 				break
 			}
 			if err := m.cfg.CSRF.Check(r, CSRFSecret(r)); err != nil {
+				if !errors.Is(err, csrf.ErrOrigin) && m.sessionEnded(r) {
+					m.unauthorized(w, r, ErrSessionEnded)
+					return
+				}
 				m.cfg.CSRF.Reject(w, r, err)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sessionEnded reports whether the request carries a session cookie that
+// no longer names a session: a page's token was made for a session that
+// has ended since.
+func (m *Manager) sessionEnded(r *http.Request) bool {
+	return m.hasCookie(r, m.sessions.CookieName()) && session.FromRequest(r).IsNew()
 }

@@ -90,6 +90,14 @@ var (
 	ErrUnauthenticated error = &autherr.Error{Kind: autherr.Unauthenticated,
 		Message: "Please log in.", Err: errors.New("login: not logged in")}
 
+	// ErrSessionEnded reports an unsafe request whose CSRF token belonged
+	// to a session that has ended (expired, logged out, revoked), which
+	// Manager.CSRF answers as RequireLogin would rather than as a forged
+	// request: a script can tell "log in again" from a CSRF failure. Kind
+	// autherr.Unauthenticated, code "session_ended".
+	ErrSessionEnded error = &autherr.Error{Kind: autherr.Unauthenticated, Code: "session_ended",
+		Message: "Your session has ended. Please log in again.", Err: errors.New("login: the session of the page has ended")}
+
 	// ErrForbidden reports a logged-in user without the required role.
 	// Kind autherr.Forbidden.
 	ErrForbidden error = &autherr.Error{Kind: autherr.Forbidden,
@@ -226,7 +234,7 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 
 	// ErrorHandler answers every request the Manager refuses or cannot
-	// serve: no login (ErrUnauthenticated, ErrNotFresh) for a request
+	// serve: no login (ErrUnauthenticated, ErrNotFresh, ErrSessionEnded) for a request
 	// SendToLogin does not send to the login page, a missing role
 	// (ErrForbidden), a token beyond its scopes (ErrInsufficientScope),
 	// a store down (kind autherr.Unavailable). The Manager writes no

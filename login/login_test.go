@@ -1071,6 +1071,38 @@ func TestWrongCurrentPasswordCountsTowardThrottle(t *testing.T) {
 	}
 }
 
+// A form or a script's POST from a page whose session has ended since
+// is answered as a request without a login (a browser to the login page,
+// a script 401 "session_ended"), not as a forged one; a token that is
+// simply wrong, or a foreign origin, is still a 403.
+func TestCSRFWithSessionEnded(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	token := b.get("/form").body
+	if r := b.do("POST", "/action", url.Values{"csrf_token": {"wrong"}}); r.code != http.StatusForbidden {
+		t.Errorf("a wrong token with a live session: %d, want 403", r.code)
+	}
+	e.clock.Advance(31 * time.Minute) // past the idle timeout
+	r := b.do("POST", "/action", url.Values{"csrf_token": {token}})
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.h.Get("Location"), "/login") {
+		t.Errorf("a form posted after its session ended: %d %q, want 303 to the login page", r.code, r.h.Get("Location"))
+	}
+	b = e.browser()
+	b.login("ada", "correct horse battery", false)
+	token = b.get("/form").body
+	e.clock.Advance(31 * time.Minute)
+	r = b.do("POST", "/action", url.Values{"csrf_token": {token}}, "Accept", "application/json")
+	if r.code != http.StatusUnauthorized || !strings.Contains(r.body, `"session_ended"`) {
+		t.Errorf("a script's POST after its session ended: %d %s, want 401 session_ended", r.code, r.body)
+	}
+	r = b.do("POST", "/action", url.Values{"csrf_token": {token}}, "Accept", "application/json", "Origin", "https://evil.example")
+	if r.code != http.StatusForbidden {
+		t.Errorf("a foreign origin after the session ended: %d %s, want 403", r.code, r.body)
+	}
+}
+
 func TestRequireFresh(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", "correct horse battery")
