@@ -332,6 +332,12 @@ func (s *Service) Verify(ctx context.Context, secret, ip string) (*account.User,
 	if err != nil {
 		return nil, failed("load user", err)
 	}
+	if u.Disabled {
+		// A disabled account changes nothing by a link, as it resets
+		// no password by one.
+		s.record(ctx, audit.Event{Name: audit.VerifyExpired, UserID: u.ID, IP: ip, Reason: "disabled"})
+		return nil, ErrInvalidToken
+	}
 	now := s.now()
 	switch tok.Purpose {
 	case Verify:

@@ -216,6 +216,23 @@ func TestChangeEmailLinkDies(t *testing.T) {
 	if u, err := f.svc.Verify(ctx, second, ""); err != nil || u.Email != "ada@second.example" {
 		t.Errorf("the newer change link: Verify = %v, %v; want the address ada@second.example", u, err)
 	}
+
+	// A link of an account disabled since changes nothing.
+	f.clock.Advance(time.Hour) // past the per-user limit's window
+	ada, _ = f.users.UserByID(ctx, "u-1")
+	if err := f.svc.RequestEmailChange(ctx, ada, "ada@third.example", ""); err != nil {
+		t.Fatal(err)
+	}
+	third := secretOf(f.smtp.Wait(t, "ada@third.example", 0).Link(t, "/verify/"))
+	f.users.mu.Lock()
+	f.users.users["u-1"].Disabled = true
+	f.users.mu.Unlock()
+	if u, err := f.svc.Verify(ctx, third, ""); !errors.Is(err, recovery.ErrInvalidToken) {
+		t.Errorf("a change link of a disabled account: Verify = %v, %v; want ErrInvalidToken", u, err)
+	}
+	if stored, _ := f.users.UserByID(ctx, "u-1"); stored.Email != "ada@second.example" {
+		t.Errorf("the disabled account's address became %q", stored.Email)
+	}
 }
 
 // silentStore is a link store, user source and email setter whose network
