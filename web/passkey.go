@@ -1,12 +1,16 @@
 package web
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/passkey"
 	"github.com/hallpass/hallpass/session"
@@ -114,7 +118,15 @@ func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNotFound)
 		return
 	}
-	err = s.passkeys.Remove(r.Context(), login.CurrentUser(r.Context()).ID, id)
+	me := login.CurrentUser(r.Context())
+	if last, err := s.lastWayIn(r.Context(), me, id); err != nil || last {
+		if err == nil {
+			err = errLastPasskey
+		}
+		s.fail(w, r, err)
+		return
+	}
+	err = s.passkeys.Remove(r.Context(), me.ID, id)
 	if errors.Is(err, account.ErrNotFound) {
 		s.fail(w, r, errNotFound)
 		return
@@ -125,6 +137,40 @@ func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(r, "success", "Passkey removed.")
 	redirect(w, r, "/account")
+}
+
+// errLastPasskey refuses to remove the passkey of an account that has no
+// other way in: no password, no other passkey, no identity at a provider.
+var errLastPasskey error = &autherr.Error{Kind: autherr.Forbidden, Code: "last_login_method",
+	Message: "This passkey is the only way into your account: set a password or add another passkey first."}
+
+// lastWayIn reports whether the passkey id is u's only way in: u has no
+// password, no other passkey and no identity at a provider. An account
+// left so could only be recovered by mail, if at all.
+func (s *Server) lastWayIn(ctx context.Context, u *account.User, id []byte) (bool, error) {
+	cs, err := s.passkeys.List(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	others := slices.DeleteFunc(cs, func(c *passkey.Credential) bool { return bytes.Equal(c.ID, id) })
+	if len(others) > 0 || len(others) == len(cs) {
+		return false, nil // another passkey, or not one of u's (a 404 then)
+	}
+	full, err := s.accounts.UserByID(ctx, u.ID)
+	if err != nil {
+		return false, storeErr(err)
+	}
+	if full.PasswordHash != "" {
+		return false, nil
+	}
+	if s.identities != nil {
+		ids, err := s.identities.IdentitiesByUser(ctx, u.ID)
+		if err != nil {
+			return false, storeErr(err)
+		}
+		return len(ids) == 0, nil
+	}
+	return true, nil
 }
 
 func (s *Server) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) {

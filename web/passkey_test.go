@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -335,4 +336,37 @@ func TestPasskeyRegistrationEndsOtherSessions(t *testing.T) {
 		t.Errorf("the registering session: %d, want 200", r.code)
 	}
 	mustContain(t, "audit log", e.logs.String(), `"session.revoke"`, `"second_factor"`)
+}
+
+// The passkey of an account with no other way in (no password, no other
+// passkey, no identity at a provider) is not removed: the account could
+// only be recovered by mail, if at all.
+func TestPasskeyRemoveKeepsLastWayIn(t *testing.T) {
+	store := memstore.NewPasskeyStore()
+	e := newEnv(t, withPasskeys(store))
+	ada := e.addUser("ada")
+	b := e.loggedIn("ada")
+	add := func(id string) {
+		store.AddCredential(t.Context(), &passkey.Credential{ID: []byte(id), UserID: ada.ID, Name: id, CreatedAt: e.clock.Now(),
+			Data: []byte(`{"id":"` + base64.RawURLEncoding.EncodeToString([]byte(id)) + `","publicKey":"AA=="}`)})
+	}
+	remove := func(id string) resp {
+		return b.post("/account/passkeys/"+base64.RawURLEncoding.EncodeToString([]byte(id))+"/remove", nil)
+	}
+	add("cred-1")
+	if err := e.accounts.SetPassword(t.Context(), ada.ID, "", e.clock.Now()); err != nil { // signed up without one
+		t.Fatal(err)
+	}
+	r := remove("cred-1")
+	if r.code != http.StatusForbidden {
+		t.Fatalf("removing the only way in: %d %q, want 403", r.code, r.location())
+	}
+	mustContain(t, "refusal", r.body, "This passkey is the only way into your account")
+	if _, err := store.CredentialByID(t.Context(), []byte("cred-1")); err != nil {
+		t.Fatalf("the only passkey after the refusal: %v, want it kept", err)
+	}
+	add("cred-2")
+	if r := remove("cred-1"); r.code != http.StatusSeeOther {
+		t.Errorf("removing one of two passkeys: %d %s, want 303", r.code, r.body)
+	}
 }

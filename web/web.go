@@ -34,6 +34,7 @@ import (
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/csrf"
+	"github.com/hallpass/hallpass/identity"
 	"github.com/hallpass/hallpass/internal/outage"
 	"github.com/hallpass/hallpass/login"
 	"github.com/hallpass/hallpass/oidc"
@@ -179,7 +180,8 @@ type Server struct {
 	require2FA      []string
 	clientIP        func(*http.Request) string
 
-	oidc *oidc.Service // nil without providers
+	oidc       *oidc.Service  // nil without providers
+	identities identity.Store // the providers' identities of users; nil without providers
 }
 
 // New returns a Server for cfg, or an error naming the invalid setting.
@@ -279,7 +281,7 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("web: Config.OIDC: %w", err)
 		}
-		s.oidc = svc
+		s.oidc, s.identities = svc, oc.Identities
 	}
 	s.mux = s.routes()
 	h := http.Handler(http.HandlerFunc(s.dispatch))
