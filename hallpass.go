@@ -247,7 +247,7 @@ func New(cfg Config) (*Auth, error) {
 	auditLog := audit.New(log)
 	var tokens *apitoken.Service
 	if cfg.APITokens != nil {
-		tokens = &apitoken.Service{Store: cfg.APITokens, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout}
+		tokens = &apitoken.Service{Store: cfg.APITokens, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger}
 	}
 	limiter := throttle.New(cfg.Counter, cfg.Throttle)
 	lc := login.Config{

@@ -13,12 +13,14 @@
 package apitoken
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -117,6 +119,9 @@ type Service struct {
 	// hanging the request while the store is silent. Default
 	// session.DefaultStoreTimeout (3 seconds); negative: none.
 	StoreTimeout time.Duration
+	// Logger receives a failure to record a token's use, which does not
+	// fail the request. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // storeCtx returns ctx with the deadline of one Store call.
@@ -278,10 +283,18 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 	if now.Sub(t.LastUsedAt) >= every {
 		sctx, cancel := s.storeCtx(ctx)
 		defer cancel()
-		if err := s.Store.TouchToken(sctx, t.ID, now); err != nil {
-			return nil, storeErr("record use", err)
+		switch err := s.Store.TouchToken(sctx, t.ID, now); {
+		case errors.Is(err, account.ErrNotFound):
+			return nil, ErrInvalid // revoked meanwhile
+		case err != nil:
+			// The token is valid; when it was last used is for the
+			// account page. A store that takes reads but no writes (a
+			// full disk, a paused Redis) does not refuse the request.
+			logger := cmp.Or(s.Logger, slog.Default())
+			logger.WarnContext(ctx, "apitoken: cannot record a token's use; the request goes on", "token", t.ID, "err", err)
+		default:
+			t.LastUsedAt = now
 		}
-		t.LastUsedAt = now
 	}
 	return t, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -284,5 +285,33 @@ func TestStoreTimeout(t *testing.T) {
 		t.Run(op.name, func(t *testing.T) {
 			storetest.FailsWithin(t, 30*time.Second, context.DeadlineExceeded, func() error { return op.call(context.Background()) })
 		})
+	}
+}
+
+// readOnlyTokens is a token store that takes reads but no writes, as a
+// full disk or a paused Redis does.
+type readOnlyTokens struct{ account.TokenStore }
+
+func (readOnlyTokens) TouchToken(ctx context.Context, id string, at time.Time) error {
+	return errors.New("database or disk is full")
+}
+
+// A token whose use cannot be recorded still authenticates (the failure
+// is logged): when it was last used is for the account page, and a store
+// that takes no writes does not refuse every API request.
+func TestCheckWithoutTouch(t *testing.T) {
+	var logs bytes.Buffer
+	store := memstore.NewAccountStore()
+	s := &apitoken.Service{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	secret, tok, err := s.Create(t.Context(), "7", "ci", []string{apitoken.ScopeRead}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Store = readOnlyTokens{store}
+	if got, err := s.Check(t.Context(), secret); err != nil || got.ID != tok.ID {
+		t.Errorf("Check with a store that takes no writes = %v, %v; want the token", got, err)
+	}
+	if !strings.Contains(logs.String(), "cannot record a token's use") || strings.Contains(logs.String(), secret) {
+		t.Errorf("log: %q; want the failure logged, without the secret", logs.String())
 	}
 }

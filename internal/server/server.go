@@ -196,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokens := &apitoken.Service{Store: cfg.Accounts, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout}
+	tokens := &apitoken.Service{Store: cfg.Accounts, Audit: auditLog, Now: cfg.Now, StoreTimeout: cfg.StoreTimeout, Logger: logger}
 	var tf *twofa.Service
 	var second login.SecondFactor // stays a nil interface without TwoFA
 	if cfg.TwoFA != nil {
