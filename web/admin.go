@@ -1,11 +1,14 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"unicode/utf8"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/autherr"
 	"github.com/hallpass/hallpass/login"
 )
 
@@ -91,10 +94,49 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) {
 		err = s.login.SetRoles(ctx, me.ID, id, roles)
 		msg = u.Username + " is no longer an admin."
 	}
+	if err == nil && u.HasRole("admin") && (action == "disable" || action == "revoke-admin") {
+		err = s.keepAnAdmin(ctx, me.ID, u, action)
+	}
+	if errors.Is(err, errAdminsRace) {
+		status, msg, _ := s.formProblem(w, r, err, http.StatusConflict)
+		s.renderAdmin(w, r, status, &adminPage{Error: msg})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, storeErr(err))
 		return
 	}
 	s.flash(r, "success", msg)
 	redirect(w, r, "/admin")
+}
+
+// errAdminsRace refuses an action that, with another administrator's at the
+// same moment, would have left no administrator.
+var errAdminsRace error = &autherr.Error{Kind: autherr.Conflict, Code: "admins_changed",
+	Message: "Another administrator changed your rights at the same moment, so nothing was changed. Reload the page to see where things stand."}
+
+// keepAnAdmin checks, after the actor took the admin role or the account
+// of the admin u (action), that the actor is still an enabled admin, and
+// undoes the action if not. Two admins who take each other's rights at
+// once would otherwise leave none (each request checked only that it did
+// not act on its own account): an action whose actor lost its rights
+// meanwhile is undone, so whatever the order, the last change standing
+// leaves its actor an admin. It needs no lock across processes.
+func (s *Server) keepAnAdmin(ctx context.Context, actorID string, u *account.User, action string) error {
+	actor, err := s.accounts.UserByID(ctx, actorID)
+	if err != nil && !errors.Is(err, account.ErrNotFound) {
+		return err
+	}
+	if err == nil && !actor.Disabled && actor.HasRole("admin") {
+		return nil
+	}
+	if action == "disable" {
+		err = s.login.SetDisabled(ctx, actorID, u.ID, false)
+	} else {
+		err = s.login.SetRoles(ctx, actorID, u.ID, u.Roles)
+	}
+	if err != nil {
+		return err
+	}
+	return errAdminsRace
 }

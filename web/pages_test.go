@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hallpass/hallpass/internal/server"
+	"github.com/hallpass/hallpass/memstore"
 )
 
 func TestHome(t *testing.T) {
@@ -780,5 +783,71 @@ func TestRevokeEndsRememberMe(t *testing.T) {
 	}
 	if r := here.withOnly(rememberCookie).get("/dashboard"); r.code != http.StatusOK {
 		t.Errorf("this browser's remember-me cookie after revoke-others: %d, want it kept", r.code)
+	}
+}
+
+// hookedAccounts runs beforeWrite once, just before the next SetRoles or
+// SetDisabled: another request's change that commits first.
+type hookedAccounts struct {
+	*memstore.AccountStore
+	beforeWrite func()
+}
+
+func (h *hookedAccounts) hook() {
+	if f := h.beforeWrite; f != nil {
+		h.beforeWrite = nil
+		f()
+	}
+}
+
+func (h *hookedAccounts) SetRoles(ctx context.Context, id string, roles []string) error {
+	h.hook()
+	return h.AccountStore.SetRoles(ctx, id, roles)
+}
+
+func (h *hookedAccounts) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	h.hook()
+	return h.AccountStore.SetDisabled(ctx, id, disabled)
+}
+
+// Two admins who take each other's rights at the same moment do not leave
+// the site without one: the action whose actor lost its rights meanwhile
+// is undone and answered 409.
+func TestAdminsTakingEachOthersRights(t *testing.T) {
+	for _, action := range []string{"revoke-admin", "disable"} {
+		t.Run(action, func(t *testing.T) {
+			var hooked *hookedAccounts
+			e := newEnv(t, func(c *server.Config) {
+				hooked = &hookedAccounts{AccountStore: c.Accounts.(*memstore.AccountStore)}
+				c.Accounts = hooked
+			})
+			root := e.addUser("root", "admin")
+			bob := e.addUser("bob", "admin")
+			admin := e.loggedIn("root")
+			// bob's own request, taking root's rights, commits while
+			// root's is on its way.
+			hooked.beforeWrite = func() {
+				var err error
+				if action == "disable" {
+					err = e.lm.SetDisabled(t.Context(), bob.ID, root.ID, true)
+				} else {
+					err = e.lm.SetRoles(t.Context(), bob.ID, root.ID, nil)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			r := admin.post("/admin/users/"+bob.ID+"/"+action, nil)
+			if r.code != http.StatusConflict {
+				t.Errorf("root's %s of bob, while bob took root's rights: %d, want 409", action, r.code)
+			}
+			got, err := e.accounts.UserByID(t.Context(), bob.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Disabled || !got.HasRole("admin") {
+				t.Errorf("bob after both actions: disabled %v, roles %v; want an enabled admin (the site keeps one)", got.Disabled, got.Roles)
+			}
+		})
 	}
 }
