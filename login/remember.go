@@ -177,7 +177,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 			// logs in as a loser of the race within raceGrace does.
 		case errors.Is(err, account.ErrNotFound):
 			session.FromRequest(r).Destroy() // revoked meanwhile (a logout everywhere, a theft)
-			return &state{}, nil
+			return st, nil
 		case err != nil:
 			session.FromRequest(r).Destroy()
 			return nil, m.storeFailure(ctx, "rotate remember token", err)
