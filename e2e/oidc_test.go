@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -831,6 +832,29 @@ func TestE2EOIDCSecondFactor(t *testing.T) {
 	}
 }
 
+// An address the provider does not vouch for (email_verified false) does
+// not become the new account's: else whoever signed up with someone
+// else's address kept a way in (the identity) to the account that a
+// password reset to that address then handed to the address's owner.
+func TestE2EOIDCUnverifiedAddressNotTaken(t *testing.T) {
+	srv := startOIDC(t)
+	b := newBrowser(t)
+	resp, body := b.signIn(srv, "frank", "")
+	wantStatus(t, "sign-up with an unverified address", resp, body, http.StatusSeeOther)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/me", nil)
+	req.Header.Set("Accept", "application/json")
+	r, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me struct{ Username, Email string }
+	err = json.NewDecoder(r.Body).Decode(&me)
+	r.Body.Close()
+	if err != nil || me.Username == "" || me.Email != "" {
+		t.Errorf("GET /api/me after the sign-up: %+v, %v; want the account, with no address", me, err)
+	}
+}
+
 // With HALLPASS_REQUIRE_VERIFIED_EMAIL, a provider sign-in is held to the
 // same rule as a password login: an account whose address is not verified
 // (the provider did not vouch for it) gets the page that offers the link,
@@ -840,8 +864,8 @@ func TestE2EOIDCRequireVerifiedEmail(t *testing.T) {
 	b := newBrowser(t)
 	resp, body := b.signIn(srv, "frank", "")
 	wantStatus(t, "sign-in with an unverified address", resp, body, http.StatusForbidden)
-	if !strings.Contains(body, "Please confirm your email address") {
-		t.Errorf("the answer is not the page that offers the link:\n%.2000s", body)
+	if !strings.Contains(body, "Please confirm your email address") || !strings.Contains(body, "this account has none") {
+		t.Errorf("the answer is not the page that says the account has no confirmed address:\n%.2000s", body)
 	}
 	wantLoggedOut(t, srv, b, "unverified address")
 	if !strings.Contains(srv.logs.String(), "refused_before_login") {

@@ -125,7 +125,7 @@ func (c *claims) verified() bool {
 	case bool:
 		return v
 	case string:
-		return v == "true"
+		return strings.EqualFold(v, "true")
 	}
 	return false
 }
@@ -399,9 +399,18 @@ func (s *Service) signUp(r *http.Request, p *provider, id *gooidc.IDToken, c *cl
 	if account.ValidateEmail(email) != nil {
 		email = ""
 	}
+	claimed := email // a name may come from it all the same
+	if !c.verified() {
+		// An address the provider does not vouch for is not the
+		// account's: whoever signed up with someone else's address would
+		// keep a way in (this identity) to the account that a password
+		// reset to that address then hands its owner (a pre-account
+		// takeover). The owner can add an address from the account page.
+		email = ""
+	}
 	now := s.cfg.Now()
 	var u *account.User
-	for i, name := range usernames(c, email) {
+	for i, name := range usernames(c, claimed) {
 		u = &account.User{Username: name, Email: email, CreatedAt: now}
 		err := s.lc.Users.(account.Store).CreateUser(ctx, u)
 		if err == nil {
@@ -424,7 +433,7 @@ func (s *Service) signUp(r *http.Request, p *provider, id *gooidc.IDToken, c *cl
 		// account stays unused rather than half linked.
 		return nil, storeErr(err)
 	}
-	if email != "" && c.verified() && s.cfg.VerifiedEmail != nil {
+	if email != "" && s.cfg.VerifiedEmail != nil {
 		if err := s.cfg.VerifiedEmail(ctx, u.ID, email, now); err != nil {
 			s.cfg.Logger.WarnContext(ctx, "oidc: cannot mark the new account's address verified", "user_id", u.ID, "err", err)
 		}
