@@ -79,20 +79,15 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return err
 	}
 	s := session.FromRequest(r)
-	// What the change ends, ended first: should a store fail, the
-	// password is not changed with other browsers still in (see
-	// revokeAll), and this request answers that failure.
-	before, err := m.revokeAll(ctx, w, u.ID, s.ID())
-	if err != nil {
-		return err
-	}
 	now := m.now().Truncate(time.Millisecond) // stores keep milliseconds
 	// Only while the hash is still the one the current password matched:
 	// of concurrent changes with the same current password, one wins and
 	// the others find it wrong, as it now is (not "changed" four times
-	// over, with three of the new passwords lost).
-	err = m.users.ChangePassword(ctx, u.ID, u.PasswordHash, h, now)
-	if errors.Is(err, account.ErrNotSupported) {
+	// over, with three of the new passwords lost), and change nothing.
+	old, oldAt := u.PasswordHash, u.PasswordChangedAt
+	err = m.users.ChangePassword(ctx, u.ID, old, h, now)
+	cas := !errors.Is(err, account.ErrNotSupported)
+	if !cas {
 		err = m.users.SetPassword(ctx, u.ID, h, now) // the store cannot: the last change wins
 	}
 	switch {
@@ -104,17 +99,38 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return m.storeFailure(ctx, "save password", err)
 	}
 	u.PasswordHash, u.PasswordChangedAt = h, now
-	if err := s.Renew(); err != nil {
+	n, err := m.endOthers(ctx, w, s, u, now)
+	if err != nil {
+		// What the change ends could not all be ended (a store failed):
+		// the change is taken back, so that no other browser stays in
+		// with the new password in place, and this request answers the
+		// failure. (Ending them first instead would let a change that
+		// then loses the race above log out the one that won it.)
+		back := context.WithoutCancel(ctx)
+		rerr := m.users.ChangePassword(back, u.ID, h, old, oldAt)
+		if !cas {
+			rerr = m.users.SetPassword(back, u.ID, old, oldAt)
+		}
+		if rerr != nil {
+			m.log.ErrorContext(ctx, "login: a password was changed, but the user's other sessions may not have ended", "user_id", u.ID, "err", err, "undo_err", rerr)
+		}
 		return err
+	}
+	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: n})
+	return nil
+}
+
+// endOthers renews the session s of u, whose password changed at now, and
+// ends the user's other sessions, remember-me and API tokens.
+func (m *Manager) endOthers(ctx context.Context, w http.ResponseWriter, s *session.Session, u *account.User, now time.Time) (int, error) {
+	if err := s.Renew(); err != nil {
+		return 0, err
 	}
 	if err := s.Put(userKey, snapshotOf(u)); err != nil {
-		return err
+		return 0, err
 	}
 	s.Put(authAtKey, now)
-	// Again: anything started while the password was being saved.
-	n, err := m.revokeAll(ctx, w, u.ID, s.ID())
-	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: before + n})
-	return err
+	return m.revokeAll(ctx, w, u.ID, s.ID())
 }
 
 // RefreshUser updates the copy of the user kept in every one of their

@@ -971,6 +971,11 @@ func TestConcurrentChangePassword(t *testing.T) {
 	if winner < 0 {
 		t.Fatalf("no change won: %v", codes)
 	}
+	// The changes that lost changed nothing: the winner's session, renewed,
+	// is still logged in.
+	if r := browsers[winner].get("/me"); r.body != "ada session" {
+		t.Errorf("the session that changed the password, after the others lost: %d %q, want still logged in", r.code, r.body)
+	}
 	for i := range n {
 		e.clock.Advance(time.Minute)
 		r := e.browser().login("ada", fmt.Sprintf("new passphrase %d", i), false)
