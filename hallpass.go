@@ -542,5 +542,8 @@ func (a *Auth) CSRF() *csrf.Protector { return a.protector }
 func (a *Auth) Throttle() *throttle.Limiter { return a.limiter }
 
 // APITokens returns the API token service (create, list and revoke a
-// user's bearer tokens), or nil without Config.APITokens.
+// user's bearer tokens), or nil without Config.APITokens. A handler that
+// creates a token for the current user should then call
+// auth.LoginManager().StillLoggedIn(r), and revoke the token if it fails:
+// a password change or a revocation at the same moment would miss it.
 func (a *Auth) APITokens() *apitoken.Service { return a.login.Config().Tokens }

@@ -239,6 +239,42 @@ func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, 
 	return total, errors.Join(errs...)
 }
 
+// StillLoggedIn reads the request's session and user again from their
+// stores, and returns nil when the request's user is still logged in as
+// when the request began: the session still stored, the account enabled,
+// its password unchanged. Otherwise it returns ErrUnauthenticated (or a
+// store's failure). Call it after creating something that a revocation
+// at the same moment must not miss, such as an API token: one created by
+// a request already under way when the password changed would outlive
+// the change; undo it when StillLoggedIn fails.
+func (m *Manager) StillLoggedIn(r *http.Request) error {
+	ctx := r.Context()
+	st := stateOf(ctx)
+	if st.user == nil {
+		return ErrUnauthenticated
+	}
+	if st.token == nil {
+		ok, err := m.sessions.Exists(ctx, session.FromRequest(r).ID())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrUnauthenticated
+		}
+	}
+	u, err := m.users.UserByID(ctx, st.user.ID)
+	if errors.Is(err, account.ErrNotFound) {
+		return ErrUnauthenticated
+	}
+	if err != nil {
+		return m.storeFailure(ctx, "load user", err)
+	}
+	if u.Disabled || !u.PasswordChangedAt.Equal(st.user.PasswordChangedAt) {
+		return ErrUnauthenticated
+	}
+	return nil
+}
+
 // RevokeSession ends one of the current user's sessions by its ID, and
 // every remember-me token of the user but the one this browser holds
 // (see RevokeOtherSessions).

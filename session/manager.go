@@ -329,6 +329,17 @@ func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...st
 	return n, nil
 }
 
+// Exists reports whether the session id is stored and live now, asking
+// the store (not a request's copy of the session): for a request that must
+// not finish what a revocation at the same moment ended.
+func (m *Manager) Exists(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	rec, err := m.load(ctx, id, m.cfg.Now())
+	return rec != nil, err
+}
+
 // DestroyUserSession ends the session id if it belongs to userID, as when a
 // user revokes one of their sessions from an account page. It returns
 // ErrNotFound when userID has no such session.

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/internal/server"
 	"github.com/hallpass/hallpass/memstore"
 )
@@ -808,6 +810,56 @@ func (h *hookedAccounts) SetRoles(ctx context.Context, id string, roles []string
 func (h *hookedAccounts) SetDisabled(ctx context.Context, id string, disabled bool) error {
 	h.hook()
 	return h.AccountStore.SetDisabled(ctx, id, disabled)
+}
+
+func (h *hookedAccounts) CreateToken(ctx context.Context, t *account.APIToken) error {
+	h.hook()
+	return h.AccountStore.CreateToken(ctx, t)
+}
+
+// A token created by a request already under way when the password
+// changed, the account was disabled or the session was revoked does not
+// outlive that change: the request is answered 401 and the token is
+// taken back.
+func TestTokenCreatedDuringRevocation(t *testing.T) {
+	for _, change := range []string{"password", "disable", "revoke-others"} {
+		t.Run(change, func(t *testing.T) {
+			var hooked *hookedAccounts
+			e := newEnv(t, func(c *server.Config) {
+				hooked = &hookedAccounts{AccountStore: c.Accounts.(*memstore.AccountStore)}
+				c.Accounts = hooked
+			})
+			ada := e.addUser("ada")
+			b, other := e.loggedIn("ada"), e.loggedIn("ada")
+			token := b.csrfToken()
+			// The change commits while b's request is on its way.
+			hooked.beforeWrite = func() {
+				var err error
+				switch change {
+				case "password":
+					err = e.lm.SetPassword(t.Context(), "", ada.ID, "a brand new passphrase")
+				case "disable":
+					err = e.lm.SetDisabled(t.Context(), "", ada.ID, true)
+				case "revoke-others":
+					if r := other.post("/account/sessions/revoke-others", nil); r.code != http.StatusSeeOther {
+						err = fmt.Errorf("revoke others: %d", r.code)
+					}
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			r := b.send("POST", "/api/tokens", strings.NewReader(`{"name":"ci"}`),
+				"Content-Type", "application/json", "X-CSRF-Token", token)
+			if r.code != http.StatusUnauthorized {
+				t.Errorf("a token created as the user was logged out: %d %s, want 401", r.code, r.body)
+			}
+			list, err := e.accounts.ListTokens(t.Context(), ada.ID)
+			if err != nil || len(list) != 0 {
+				t.Errorf("tokens left: %d (%v), want none", len(list), err)
+			}
+		})
+	}
 }
 
 // Two admins who take each other's rights at the same moment do not leave

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -72,7 +74,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	var tok *account.APIToken
 	if err == nil {
 		secs, _ := strconv.Atoi(expires)
-		secret, tok, err = s.tokens.Issue(r.Context(), s.actor(r), name, scopes, time.Duration(secs)*time.Second)
+		secret, tok, err = s.issueToken(r, name, scopes, time.Duration(secs)*time.Second)
 	}
 	if err != nil {
 		status, msg, ok := s.formProblem(w, r, err, http.StatusUnprocessableEntity, http.StatusForbidden)
@@ -142,7 +144,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 	if req.Scopes == nil {
 		req.Scopes = []string{apitoken.ScopeRead}
 	}
-	secret, tok, err := s.tokens.Issue(r.Context(), s.actor(r), req.Name, req.Scopes, time.Duration(req.ExpiresIn)*time.Second)
+	secret, tok, err := s.issueToken(r, req.Name, req.Scopes, time.Duration(req.ExpiresIn)*time.Second)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -188,6 +190,25 @@ func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // actor returns the request's user as apitoken sees them.
+// issueToken creates an API token for the current user, and takes it
+// back unless the user is still logged in once it is stored: a token
+// created by a request already under way when the password changed, the
+// account was disabled or the session revoked would outlive that change.
+func (s *Server) issueToken(r *http.Request, name string, scopes []string, expiresIn time.Duration) (string, *account.APIToken, error) {
+	a := s.actor(r)
+	secret, tok, err := s.tokens.Issue(r.Context(), a, name, scopes, expiresIn)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.login.StillLoggedIn(r); err != nil {
+		if rerr := s.tokens.RevokeBy(context.WithoutCancel(r.Context()), a, tok.ID); rerr != nil && !errors.Is(rerr, account.ErrNotFound) {
+			s.log.ErrorContext(r.Context(), "web: cannot take back a token created as its user was logged out", "user_id", a.UserID, "err", rerr)
+		}
+		return "", nil, err
+	}
+	return secret, tok, nil
+}
+
 func (s *Server) actor(r *http.Request) apitoken.Actor {
 	me := login.CurrentUser(r.Context())
 	return apitoken.Actor{UserID: me.ID, IP: s.login.Config().ClientIP(r), Admin: me.HasRole("admin")}
