@@ -137,14 +137,7 @@ func (m *Manager) endOthers(ctx context.Context, w http.ResponseWriter, s *sessi
 // sessions from the account store, so that a change made around the
 // Manager (a new email address) shows on their next request.
 func (m *Manager) RefreshUser(ctx context.Context, userID string) error {
-	u, err := m.users.UserByID(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if err := m.sessions.PutByUser(ctx, userID, userKey, snapshotOf(u)); err != nil && !errors.Is(err, session.ErrNotSupported) {
-		return err
-	}
-	return nil
+	return m.putSnapshots(ctx, userID, false)
 }
 
 // SetPassword sets a user's password as an administrator or a reset flow

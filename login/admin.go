@@ -51,13 +51,7 @@ func (m *Manager) SetRoles(ctx context.Context, actorID, userID string, roles []
 	if err := m.users.SetRoles(ctx, userID, roles); err != nil {
 		return err
 	}
-	u, err := m.users.UserByID(ctx, userID)
-	if err != nil {
-		return err
-	}
-	snap := snapshotOf(u)
-	snap.Renew = true
-	if err := m.sessions.PutByUser(ctx, userID, userKey, snap); err != nil && !errors.Is(err, session.ErrNotSupported) {
+	if err := m.putSnapshots(ctx, userID, true); err != nil {
 		return err
 	}
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.RoleChange, UserID: userID, Actor: actorID, Reason: fmt.Sprint(roles)})
@@ -117,5 +111,37 @@ func (m *Manager) EndSession(ctx context.Context, actorID, userID, id string) er
 		return err
 	}
 	m.cfg.Audit.Record(ctx, audit.Event{Name: audit.SessionRevoke, UserID: userID, Actor: actorID, Session: session.ShortID(id)})
+	return nil
+}
+
+// putSnapshots writes the user's current copy into every one of their
+// sessions (asking each to renew its token, with renew), then reads the
+// user again, and writes again if it changed meanwhile. Two changes at
+// once (a grant and a revoke of one role) could otherwise leave the
+// sessions with the older copy, written last: whichever write lands last
+// is now followed by a read that sees whether it was stale.
+func (m *Manager) putSnapshots(ctx context.Context, userID string, renew bool) error {
+	u, err := m.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for range 5 {
+		snap := snapshotOf(u)
+		snap.Renew = renew
+		if err := m.sessions.PutByUser(ctx, userID, userKey, snap); err != nil {
+			if errors.Is(err, session.ErrNotSupported) {
+				return nil
+			}
+			return err
+		}
+		again, err := m.users.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if snapshotOf(again).sameUser(snapshotOf(u)) {
+			return nil
+		}
+		u = again
+	}
 	return nil
 }

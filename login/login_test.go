@@ -38,12 +38,18 @@ var key = []byte("0123456789abcdef0123456789abcdef")
 // none.
 type countingUsers struct {
 	*memstore.AccountStore
-	byID atomic.Int64
+	byID      atomic.Int64
+	afterByID func() // run once, after the next UserByID
 }
 
 func (c *countingUsers) UserByID(ctx context.Context, id string) (*account.User, error) {
 	c.byID.Add(1)
-	return c.AccountStore.UserByID(ctx, id)
+	u, err := c.AccountStore.UserByID(ctx, id)
+	if f := c.afterByID; f != nil {
+		c.afterByID = nil
+		f()
+	}
+	return u, err
 }
 
 type syncBuf struct {
@@ -1105,6 +1111,35 @@ func TestCSRFWithSessionEnded(t *testing.T) {
 	r = b.do("POST", "/action", url.Values{"csrf_token": {token}}, "Accept", "application/json", "Origin", "https://evil.example")
 	if r.code != http.StatusForbidden {
 		t.Errorf("a foreign origin after the session ended: %d %s, want 403", r.code, r.body)
+	}
+}
+
+// Two role changes at once leave the user's sessions with the roles the
+// account ends with: a grant that read the user just before a revoke
+// committed wrote its stale copy into the sessions last, and the session
+// kept a revoked admin role.
+func TestSetRolesRace(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+	ctx := context.Background()
+	// The grant reads the user (admin); the revoke then runs whole.
+	e.users.afterByID = func() {
+		if err := e.lm.SetRoles(ctx, "", u.ID, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := e.lm.SetRoles(ctx, "", u.ID, []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.accounts.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.get("/admin")
+	if admin := r.code == http.StatusOK; admin != got.HasRole("admin") {
+		t.Errorf("the account's roles are %v, and its session's GET /admin is %d", got.Roles, r.code)
 	}
 }
 
