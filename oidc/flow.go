@@ -591,7 +591,10 @@ func (s *Service) Disconnect(w http.ResponseWriter, r *http.Request) {
 // with ErrLastMethod when the account would be left with no password, no
 // other identity and no other way in (otherWay, when not nil: a passkey,
 // say); users must then find u with its password hash
-// (account.Source.UserByUsername).
+// (account.Source.UserByUsername). This holds against other changes at
+// the same moment too (the account's other identity disconnected by
+// another request): a removal that left no way in is undone and answered
+// ErrLastMethod, so the last change standing leaves one.
 func Unlink(ctx context.Context, ids identity.Store, users account.Source, u *account.User, id string, keepOne bool, otherWay func(ctx context.Context, userID string) (bool, error)) (int, error) {
 	list, err := ids.IdentitiesByUser(ctx, u.ID)
 	if err != nil {
@@ -602,26 +605,75 @@ func Unlink(ctx context.Context, ids identity.Store, users account.Source, u *ac
 		return 0, identity.ErrNotFound
 	}
 	if keepOne && len(mine) == len(list) {
-		full, err := users.UserByUsername(ctx, u.Username)
+		ok, err := otherWayIn(ctx, users, u, otherWay)
 		if err != nil {
-			return 0, storeErr(err)
+			return 0, err
 		}
-		if full.PasswordHash == "" {
-			other := false
-			if otherWay != nil {
-				if other, err = otherWay(ctx, u.ID); err != nil {
-					return 0, storeErr(err)
-				}
-			}
-			if !other {
-				return 0, ErrLastMethod
-			}
+		if !ok {
+			return 0, ErrLastMethod
 		}
 	}
+	// Once an identity is gone, the check below and its undo run to their
+	// end even if the request is cancelled (each store call keeps its own
+	// deadline).
+	ctx = context.WithoutCancel(ctx)
 	for _, l := range mine {
 		if err := ids.UnlinkIdentity(ctx, u.ID, l.Issuer, l.Subject); err != nil && !errors.Is(err, identity.ErrNotFound) {
 			return 0, storeErr(err)
 		}
 	}
+	if keepOne {
+		if err := keepAWayIn(ctx, ids, users, u, mine, otherWay); err != nil {
+			return 0, err
+		}
+	}
 	return len(mine), nil
+}
+
+// otherWayIn reports whether u can log in without an identity: with a
+// password, or the other way (otherWay, when not nil).
+func otherWayIn(ctx context.Context, users account.Source, u *account.User, otherWay func(ctx context.Context, userID string) (bool, error)) (bool, error) {
+	full, err := users.UserByUsername(ctx, u.Username)
+	if err != nil {
+		return false, storeErr(err)
+	}
+	if full.PasswordHash != "" || otherWay == nil {
+		return full.PasswordHash != "", nil
+	}
+	ok, err := otherWay(ctx, u.ID)
+	if err != nil {
+		return false, storeErr(err)
+	}
+	return ok, nil
+}
+
+// keepAWayIn checks, after Unlink removed the identities removed, that u
+// can still log in, and links them back if not (ErrLastMethod). Two
+// disconnects of an account's two identities at once would otherwise
+// leave none, each having checked before the other's removal that
+// another identity remained: whatever the order, the last change
+// standing leaves a way in. It needs no lock across processes. When the
+// check cannot be made, the identities are linked back too and the
+// store's error returned.
+func keepAWayIn(ctx context.Context, ids identity.Store, users account.Source, u *account.User, removed []*identity.Identity, otherWay func(ctx context.Context, userID string) (bool, error)) error {
+	left, err := ids.IdentitiesByUser(ctx, u.ID)
+	if err == nil && len(left) > 0 {
+		return nil
+	}
+	ok := false
+	if err != nil {
+		err = storeErr(err)
+	} else if ok, err = otherWayIn(ctx, users, u, otherWay); ok {
+		return nil
+	}
+	for _, l := range removed {
+		// ErrLinked: it was connected again meanwhile.
+		if lerr := ids.LinkIdentity(ctx, l); lerr != nil && !errors.Is(lerr, identity.ErrLinked) {
+			return storeErr(lerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return ErrLastMethod
 }

@@ -59,3 +59,62 @@ func TestUnlinkKeepsAWayIn(t *testing.T) {
 		})
 	}
 }
+
+// racingIdentities runs beforeUnlink once, just before the first
+// UnlinkIdentity reaches the store: another request's change at that
+// moment.
+type racingIdentities struct {
+	identity.Store
+	beforeUnlink func()
+}
+
+func (s *racingIdentities) UnlinkIdentity(ctx context.Context, userID, issuer, subject string) error {
+	if f := s.beforeUnlink; f != nil {
+		s.beforeUnlink = nil
+		f()
+	}
+	return s.Store.UnlinkIdentity(ctx, userID, issuer, subject)
+}
+
+// An account without a password whose identities at two providers are
+// disconnected at the same moment keeps one: both requests check before
+// either removes, so the one whose removal left nothing links its
+// identity back and answers ErrLastMethod.
+func TestUnlinkRaceKeepsAWayIn(t *testing.T) {
+	ctx := context.Background()
+	users := memstore.NewAccountStore()
+	ids := memstore.NewIdentityStore()
+	u := &account.User{Username: "ada", Email: "ada@example.com"}
+	if err := users.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, p := range []string{"corp", "git"} {
+		if err := ids.LinkIdentity(ctx, &identity.Identity{Issuer: "https://" + p + ".example", Subject: "s", Provider: p,
+			UserID: u.ID, CreatedAt: now, LastUsedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var otherN int
+	var otherErr error
+	racing := &racingIdentities{Store: ids, beforeUnlink: func() {
+		otherN, otherErr = oidc.Unlink(ctx, ids, users, u, "git", true, nil)
+	}}
+	n, err := oidc.Unlink(ctx, racing, users, u, "corp", true, nil)
+	left, lerr := ids.IdentitiesByUser(ctx, u.ID)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if len(left) == 0 {
+		t.Fatalf("Unlink(corp) = %d, %v and Unlink(git) = %d, %v at once left no identity; want one kept", n, err, otherN, otherErr)
+	}
+	if !errors.Is(err, oidc.ErrLastMethod) && !errors.Is(otherErr, oidc.ErrLastMethod) {
+		t.Errorf("Unlink(corp) = %d, %v and Unlink(git) = %d, %v; want one refused with ErrLastMethod", n, err, otherN, otherErr)
+	}
+	if len(left) != 1 || left[0].Provider != "corp" || !left[0].CreatedAt.Equal(now) {
+		t.Errorf("left %d identities (%+v); want corp's, linked back as it was", len(left), left)
+	}
+	if err == nil && otherErr == nil {
+		t.Error("both disconnects succeeded")
+	}
+}
