@@ -198,7 +198,9 @@ type Config struct {
 	// 10-second timeout that keeps up to 32 idle connections to each
 	// provider (net/http's default transport keeps 2, so concurrent
 	// sign-ins beyond two would each dial the provider and shake hands
-	// again).
+	// again). Whichever client, a response from a provider over 1 MiB
+	// (its discovery document, keys, token or UserInfo) fails, without
+	// being read past the limit; the client given is not modified.
 	HTTPClient *http.Client
 	// RetryEvery is how often the discovery of a provider that did not
 	// answer is tried again. Default DefaultRetryEvery.
@@ -286,6 +288,7 @@ func New(cfg Config) (*Service, error) {
 	if ownClient {
 		cfg.HTTPClient = defaultHTTPClient()
 	}
+	cfg.HTTPClient = limitClient(cfg.HTTPClient, maxResponseBytes)
 	if cfg.RetryEvery <= 0 {
 		cfg.RetryEvery = DefaultRetryEvery
 	}
