@@ -46,10 +46,14 @@ func (s *TwoFAStore) SecondFactor(ctx context.Context, userID string) (*twofa.Fa
 	return cloneFactor(f), nil
 }
 
-// PutSecondFactor stores a copy of f.
-func (s *TwoFAStore) PutSecondFactor(ctx context.Context, f *twofa.Factor) error {
+// CreateSecondFactor stores a copy of f, or returns account.ErrConflict
+// when the user has a factor.
+func (s *TwoFAStore) CreateSecondFactor(ctx context.Context, f *twofa.Factor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.factors[f.UserID]; ok {
+		return fmt.Errorf("memstore: create second factor: %w", account.ErrConflict)
+	}
 	s.factors[f.UserID] = cloneFactor(f)
 	return nil
 }

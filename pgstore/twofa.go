@@ -38,7 +38,7 @@ func (s *TwoFAStore) SecondFactor(ctx context.Context, userID string) (*twofa.Fa
 
 func (s *TwoFAStore) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	err := pgx.BeginFunc(ctx, s.pool, fn)
-	if errors.Is(err, account.ErrNotFound) {
+	if errors.Is(err, account.ErrNotFound) || errors.Is(err, account.ErrConflict) {
 		return fmt.Errorf("pgstore: %s: %w", op, err)
 	}
 	if err != nil {
@@ -55,14 +55,21 @@ func replaceCodes(ctx context.Context, tx pgx.Tx, userID string, hashes [][]byte
 	return err
 }
 
-// PutSecondFactor stores f in place of the user's factor and codes.
-func (s *TwoFAStore) PutSecondFactor(ctx context.Context, f *twofa.Factor) error {
-	return s.inTx(ctx, "put second factor", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO hallpass_totp (user_id, secret, enabled_at, last_step) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, enabled_at = excluded.enabled_at, last_step = excluded.last_step`,
-			f.UserID, f.Secret, f.EnabledAt, f.LastStep); err != nil {
+// CreateSecondFactor stores f and its codes, or returns
+// account.ErrConflict when the user has a factor.
+func (s *TwoFAStore) CreateSecondFactor(ctx context.Context, f *twofa.Factor) error {
+	return s.inTx(ctx, "create second factor", func(tx pgx.Tx) error {
+		// Of concurrent inserts of the user's row, a later one waits for
+		// the earlier's transaction and, once it commits, inserts nothing.
+		tag, err := tx.Exec(ctx, `INSERT INTO hallpass_totp (user_id, secret, enabled_at, last_step) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (user_id) DO NOTHING`, f.UserID, f.Secret, f.EnabledAt, f.LastStep)
+		if err != nil {
 			return err
 		}
+		if tag.RowsAffected() == 0 {
+			return account.ErrConflict
+		}
+		// Codes kept without a factor (none should be) are not this one's.
 		return replaceCodes(ctx, tx, f.UserID, f.RecoveryCodes)
 	})
 }

@@ -63,7 +63,7 @@ func (s *TwoFAStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) er
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		if errors.Is(err, account.ErrNotFound) {
+		if errors.Is(err, account.ErrNotFound) || errors.Is(err, account.ErrConflict) {
 			return fmt.Errorf("sqlitestore: %s: %w", op, err)
 		}
 		return wrap(ctx, op, err)
@@ -83,14 +83,22 @@ func insertCodes(ctx context.Context, tx *sql.Tx, userID string, hashes [][]byte
 	return nil
 }
 
-// PutSecondFactor stores f in place of the user's factor and codes.
-func (s *TwoFAStore) PutSecondFactor(ctx context.Context, f *twofa.Factor) error {
-	return s.inTx(ctx, "put second factor", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO hallpass_totp (user_id, secret, enabled_at, last_step) VALUES (?, ?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, enabled_at = excluded.enabled_at, last_step = excluded.last_step`,
-			f.UserID, f.Secret, ms(f.EnabledAt), f.LastStep); err != nil {
+// CreateSecondFactor stores f and its codes, or returns
+// account.ErrConflict when the user has a factor.
+func (s *TwoFAStore) CreateSecondFactor(ctx context.Context, f *twofa.Factor) error {
+	return s.inTx(ctx, "create second factor", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO hallpass_totp (user_id, secret, enabled_at, last_step) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id) DO NOTHING`, f.UserID, f.Secret, ms(f.EnabledAt), f.LastStep)
+		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			return account.ErrConflict
+		}
+		// Codes kept without a factor (none should be) are not this one's.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM hallpass_recovery_codes WHERE user_id = ?`, f.UserID); err != nil {
 			return err
 		}

@@ -19,10 +19,10 @@ func (b deadlineStore) SecondFactor(ctx context.Context, userID string) (*Factor
 	return b.s.SecondFactor(ctx, userID)
 }
 
-func (b deadlineStore) PutSecondFactor(ctx context.Context, f *Factor) error {
+func (b deadlineStore) CreateSecondFactor(ctx context.Context, f *Factor) error {
 	ctx, cancel := context.WithTimeout(ctx, b.d)
 	defer cancel()
-	return b.s.PutSecondFactor(ctx, f)
+	return b.s.CreateSecondFactor(ctx, f)
 }
 
 func (b deadlineStore) DeleteSecondFactor(ctx context.Context, userID string) error {

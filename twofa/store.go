@@ -28,9 +28,12 @@ type Store interface {
 	// the user has none.
 	SecondFactor(ctx context.Context, userID string) (*Factor, error)
 
-	// PutSecondFactor stores f, replacing the user's factor and recovery
-	// codes if there were any.
-	PutSecondFactor(ctx context.Context, f *Factor) error
+	// CreateSecondFactor stores f, with its recovery codes, for a user
+	// who has no factor, atomically: of concurrent calls for one user,
+	// exactly one succeeds. It returns account.ErrConflict, changing
+	// nothing, when the user already has a factor; a factor is never
+	// replaced (remove it with DeleteSecondFactor first).
+	CreateSecondFactor(ctx context.Context, f *Factor) error
 
 	// DeleteSecondFactor removes the user's factor and recovery codes;
 	// account.ErrNotFound when there was none.

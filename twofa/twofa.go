@@ -255,22 +255,21 @@ func normalize(code string) string {
 // Enable confirms an enrolment: code must be the secret's current code.
 // It stores the secret sealed and returns RecoveryCodeCount new recovery
 // codes, to show once (only their digests are kept). The code's step
-// counts as used. ErrEnrolled when the user already has a factor.
+// counts as used. ErrEnrolled when the user already has a factor: of
+// concurrent calls for one user, exactly one succeeds, so the secret and
+// recovery codes a caller is given are the ones stored.
 func (s *Service) Enable(ctx context.Context, userID, secret, code string) ([]string, error) {
 	st, ok := step(secret, normalize(code), s.cfg.Now())
 	if !ok {
 		return nil, ErrInvalidCode
 	}
-	switch _, err := s.cfg.Store.SecondFactor(ctx, userID); {
-	case err == nil:
-		return nil, ErrEnrolled
-	case !errors.Is(err, account.ErrNotFound):
-		return nil, storeErr("load factor", err)
-	}
 	codes, hashes := newRecoveryCodes()
 	f := &Factor{UserID: userID, Secret: s.seal(userID, secret), EnabledAt: s.cfg.Now().Truncate(time.Millisecond),
 		LastStep: st, RecoveryCodes: hashes}
-	if err := s.cfg.Store.PutSecondFactor(ctx, f); err != nil {
+	switch err := s.cfg.Store.CreateSecondFactor(ctx, f); {
+	case errors.Is(err, account.ErrConflict):
+		return nil, ErrEnrolled
+	case err != nil:
 		return nil, storeErr("save factor", err)
 	}
 	s.record(ctx, audit.Event{Name: audit.SecondFactorEnable, UserID: userID})

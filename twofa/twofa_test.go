@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,6 +144,89 @@ func TestEnable(t *testing.T) {
 	}
 }
 
+// gatedReads is a store whose SecondFactor, once it has read, waits
+// until n calls have read (or a second has passed): a check that reads
+// before it writes then sees what every concurrent caller saw.
+type gatedReads struct {
+	*memstore.TwoFAStore
+	n       int32
+	arrived atomic.Int32
+	all     chan struct{}
+}
+
+func (g *gatedReads) SecondFactor(ctx context.Context, userID string) (*twofa.Factor, error) {
+	f, err := g.TwoFAStore.SecondFactor(ctx, userID)
+	if g.arrived.Add(1) == g.n {
+		close(g.all)
+	}
+	select {
+	case <-g.all:
+	case <-time.After(time.Second):
+	}
+	return f, err
+}
+
+// Of concurrent enrolments of one user, each with its own secret (two
+// sessions turning TOTP on at once), exactly one is on and the others
+// are told it already is: the winner's secret and recovery codes are the
+// ones that work, so no one is shown a factor that was overwritten.
+func TestEnableConcurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	const n = 10
+	svc, err := twofa.New(twofa.Config{Store: &gatedReads{TwoFAStore: f.store, n: n, all: make(chan struct{})},
+		Keys: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := make([]string, n)
+	codes := make([][]string, n)
+	errs := make([]error, n)
+	for i := range secrets {
+		secrets[i] = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(fmt.Appendf(nil, "secret of session %02d", i))
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		code := f.code(t, secrets[i], 0)
+		wg.Go(func() {
+			<-start
+			codes[i], errs[i] = svc.Enable(ctx, "u1", secrets[i], code)
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("Enable in sessions %d and %d both succeeded, want one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, twofa.ErrEnrolled):
+			t.Errorf("Enable in session %d = %v, want nil or ErrEnrolled", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("none of %d concurrent Enable calls succeeded, want 1", n)
+	}
+	f.now = f.now.Add(twofa.Period)
+	for i, secret := range secrets {
+		if i == winner {
+			continue
+		}
+		if err := f.svc.Verify(ctx, "u1", f.code(t, secret, 0)); !errors.Is(err, twofa.ErrInvalidCode) {
+			t.Errorf("Verify(code of refused session %d) = %v, want ErrInvalidCode", i, err)
+		}
+	}
+	if err := f.svc.Verify(ctx, "u1", f.code(t, secrets[winner], 0)); err != nil {
+		t.Errorf("Verify(code of the enabled session %d) = %v, want nil", winner, err)
+	}
+	if err := f.svc.Verify(ctx, "u1", codes[winner][0]); err != nil {
+		t.Errorf("Verify(recovery code shown to the enabled session %d) = %v, want nil", winner, err)
+	}
+}
+
 func TestSealedSecretKeys(t *testing.T) {
 	ctx := context.Background()
 	oldKey, newKey := []byte("old key old key old key old key!"), []byte("new key new key new key new key!")
@@ -163,7 +249,7 @@ func TestSealedSecretKeys(t *testing.T) {
 	// A sealed secret moved to another user does not open.
 	stored, _ := f.store.SecondFactor(ctx, "u1")
 	stored.UserID = "u2"
-	f.store.PutSecondFactor(ctx, stored)
+	f.store.CreateSecondFactor(ctx, stored)
 	if err := f.svc.Verify(ctx, "u2", f.code(t, rfcSecret, 0)); err == nil {
 		t.Error("a secret sealed for u1 opened for u2")
 	}

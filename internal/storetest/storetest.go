@@ -46,7 +46,7 @@ func DeleteUserLeavesNothing(t *testing.T, s Stores) {
 		id := u.ID
 		ids = append(ids, id)
 		steps := []error{
-			s.TwoFA.PutSecondFactor(ctx, &twofa.Factor{UserID: id, Secret: []byte("sealed"), EnabledAt: now, RecoveryCodes: [][]byte{bytes.Repeat([]byte(name[:1]), 32)}}),
+			s.TwoFA.CreateSecondFactor(ctx, &twofa.Factor{UserID: id, Secret: []byte("sealed"), EnabledAt: now, RecoveryCodes: [][]byte{bytes.Repeat([]byte(name[:1]), 32)}}),
 			s.Passkeys.AddCredential(ctx, &passkey.Credential{ID: []byte("cred-" + name), UserID: id, Name: "Phone", CreatedAt: now, Data: []byte("{}")}),
 			s.Identities.LinkIdentity(ctx, &identity.Identity{Issuer: "https://idp.example", Subject: name, Provider: "idp", UserID: id, CreatedAt: now, LastUsedAt: now}),
 			s.Recovery.CreateEmailToken(ctx, &recovery.Token{Hash: bytes.Repeat([]byte(name[:1]), 32), Purpose: recovery.Reset, UserID: id, Email: u.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}),

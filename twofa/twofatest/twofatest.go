@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,8 @@ func Run(t *testing.T, newStore func(t *testing.T) twofa.Store) {
 	}{
 		{"PutAndGet", testPutAndGet},
 		{"Unknown", testUnknown},
-		{"PutReplaces", testPutReplaces},
+		{"CreateDoesNotReplace", testCreateDoesNotReplace},
+		{"CreateConcurrent", testCreateConcurrent},
 		{"Delete", testDelete},
 		{"TOTPStepOnlyForward", testStep},
 		{"TOTPStepConcurrent", testStepConcurrent},
@@ -62,10 +64,10 @@ func factor(user string, codes ...string) *twofa.Factor {
 	return f
 }
 
-func mustPut(t *testing.T, s twofa.Store, f *twofa.Factor) {
+func mustCreate(t *testing.T, s twofa.Store, f *twofa.Factor) {
 	t.Helper()
-	if err := s.PutSecondFactor(context.Background(), f); err != nil {
-		t.Fatalf("PutSecondFactor(%q) = %v", f.UserID, err)
+	if err := s.CreateSecondFactor(context.Background(), f); err != nil {
+		t.Fatalf("CreateSecondFactor(%q) = %v", f.UserID, err)
 	}
 }
 
@@ -89,7 +91,7 @@ func sameCodes(a, b [][]byte) bool {
 
 func testPutAndGet(t *testing.T, s twofa.Store) {
 	want := factor("u1", "a", "b", "c")
-	mustPut(t, s, want)
+	mustCreate(t, s, want)
 	got := get(t, s, "u1")
 	if got.UserID != "u1" || !bytes.Equal(got.Secret, want.Secret) || !got.EnabledAt.Equal(base) || got.LastStep != 100 {
 		t.Errorf("SecondFactor = %+v, want %+v", got, want)
@@ -101,7 +103,7 @@ func testPutAndGet(t *testing.T, s twofa.Store) {
 
 func testUnknown(t *testing.T, s twofa.Store) {
 	ctx := context.Background()
-	mustPut(t, s, factor("u1", "a"))
+	mustCreate(t, s, factor("u1", "a"))
 	if _, err := s.SecondFactor(ctx, "nobody"); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("SecondFactor(unknown) = %v, want ErrNotFound", err)
 	}
@@ -119,21 +121,61 @@ func testUnknown(t *testing.T, s twofa.Store) {
 	}
 }
 
-func testPutReplaces(t *testing.T, s twofa.Store) {
-	mustPut(t, s, factor("u1", "a", "b"))
+func testCreateDoesNotReplace(t *testing.T, s twofa.Store) {
+	first := factor("u1", "a", "b")
+	mustCreate(t, s, first)
 	next := factor("u1", "c")
 	next.Secret, next.LastStep = []byte("other"), 5
-	mustPut(t, s, next)
+	if err := s.CreateSecondFactor(context.Background(), next); !errors.Is(err, account.ErrConflict) {
+		t.Errorf("second CreateSecondFactor = %v, want ErrConflict", err)
+	}
 	got := get(t, s, "u1")
-	if !bytes.Equal(got.Secret, []byte("other")) || got.LastStep != 5 || !sameCodes(got.RecoveryCodes, next.RecoveryCodes) {
-		t.Errorf("after a second Put: %+v, want the second factor only", got)
+	if !bytes.Equal(got.Secret, first.Secret) || got.LastStep != 100 || !sameCodes(got.RecoveryCodes, first.RecoveryCodes) {
+		t.Errorf("after a refused second create: %+v, want the first factor untouched", got)
+	}
+}
+
+// testCreateConcurrent checks that of concurrent creates for one user
+// exactly one succeeds, and the factor stored is that one's, codes and all.
+func testCreateConcurrent(t *testing.T, s twofa.Store) {
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			f := factor("u1", fmt.Sprint("code-", i))
+			f.Secret = fmt.Appendf(nil, "sealed-%d", i)
+			errs[i] = s.CreateSecondFactor(context.Background(), f)
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("concurrent CreateSecondFactor calls %d and %d both succeeded, want one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, account.ErrConflict):
+			t.Errorf("concurrent CreateSecondFactor %d = %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("none of %d concurrent CreateSecondFactor calls succeeded, want 1", n)
+	}
+	got := get(t, s, "u1")
+	if want := fmt.Sprintf("sealed-%d", winner); string(got.Secret) != want {
+		t.Errorf("stored Secret = %q, want the winner's %q", got.Secret, want)
+	}
+	if want := [][]byte{h(fmt.Sprint("code-", winner))}; !sameCodes(got.RecoveryCodes, want) {
+		t.Errorf("stored %d recovery codes, want only the winner's one", len(got.RecoveryCodes))
 	}
 }
 
 func testDelete(t *testing.T, s twofa.Store) {
 	ctx := context.Background()
-	mustPut(t, s, factor("u1", "a"))
-	mustPut(t, s, factor("u2", "a"))
+	mustCreate(t, s, factor("u1", "a"))
+	mustCreate(t, s, factor("u2", "a"))
 	if err := s.DeleteSecondFactor(ctx, "u1"); err != nil {
 		t.Fatalf("DeleteSecondFactor = %v", err)
 	}
@@ -148,7 +190,7 @@ func testDelete(t *testing.T, s twofa.Store) {
 
 func testStep(t *testing.T, s twofa.Store) {
 	ctx := context.Background()
-	mustPut(t, s, factor("u1"))
+	mustCreate(t, s, factor("u1"))
 	tests := []struct {
 		step int64
 		want error
@@ -171,7 +213,7 @@ func testStep(t *testing.T, s twofa.Store) {
 }
 
 func testStepConcurrent(t *testing.T, s twofa.Store) {
-	mustPut(t, s, factor("u1"))
+	mustCreate(t, s, factor("u1"))
 	var ok atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
@@ -189,7 +231,7 @@ func testStepConcurrent(t *testing.T, s twofa.Store) {
 
 func testRecoveryOnce(t *testing.T, s twofa.Store) {
 	ctx := context.Background()
-	mustPut(t, s, factor("u1", "a", "b"))
+	mustCreate(t, s, factor("u1", "a", "b"))
 	if err := s.UseRecoveryCode(ctx, "u1", h("a")); err != nil {
 		t.Fatalf("UseRecoveryCode = %v", err)
 	}
@@ -205,7 +247,7 @@ func testRecoveryOnce(t *testing.T, s twofa.Store) {
 }
 
 func testRecoveryConcurrent(t *testing.T, s twofa.Store) {
-	mustPut(t, s, factor("u1", "a"))
+	mustCreate(t, s, factor("u1", "a"))
 	var ok atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
@@ -223,7 +265,7 @@ func testRecoveryConcurrent(t *testing.T, s twofa.Store) {
 
 func testSetRecovery(t *testing.T, s twofa.Store) {
 	ctx := context.Background()
-	mustPut(t, s, factor("u1", "a", "b"))
+	mustCreate(t, s, factor("u1", "a", "b"))
 	if err := s.SetRecoveryCodes(ctx, "u1", [][]byte{h("c"), h("d")}); err != nil {
 		t.Fatalf("SetRecoveryCodes = %v", err)
 	}
@@ -237,9 +279,9 @@ func testSetRecovery(t *testing.T, s twofa.Store) {
 
 func testList(t *testing.T, s twofa.Store) {
 	ctx := context.Background()
-	mustPut(t, s, factor("u1"))
-	mustPut(t, s, factor("u2"))
-	mustPut(t, s, factor("u3"))
+	mustCreate(t, s, factor("u1"))
+	mustCreate(t, s, factor("u2"))
+	mustCreate(t, s, factor("u3"))
 	if err := s.DeleteSecondFactor(ctx, "u2"); err != nil {
 		t.Fatal(err)
 	}
