@@ -1090,3 +1090,22 @@ func TestCLISilentPostgres(t *testing.T) {
 		t.Errorf("users list with a silent PostgreSQL: %v; want an error saying it does not answer within the store timeout", err)
 	}
 }
+
+// The pool's settings in HALLPASS_DATABASE_URL (pool_max_conns, which the
+// README suggests) are the pool's, not the server's: the start-up check
+// connected with them as server settings, and PostgreSQL refused.
+func TestCLIPostgresPoolSettings(t *testing.T) {
+	pg := os.Getenv("HALLPASS_TEST_POSTGRES_URL")
+	if pg == "" {
+		t.Skip("HALLPASS_TEST_POSTGRES_URL is not set: no PostgreSQL to run against")
+	}
+	c := newCLI(t)
+	sep := "?"
+	if strings.Contains(pg, "?") {
+		sep = "&"
+	}
+	c.env["HALLPASS_DATABASE_URL"] = pg + sep + "pool_max_conns=8"
+	if _, stderr, err := c.exec("", "users", "list"); err != nil {
+		t.Errorf("users list with pool_max_conns=8 in the URL: %v\n%s", err, stderr)
+	}
+}

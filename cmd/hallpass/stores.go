@@ -13,6 +13,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/memcachestore"
@@ -153,7 +154,10 @@ func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
 	if err := pingPostgres(ctx, url, a.cfg.StoreTimeout); err != nil {
 		err = redactError(err, url)
 		a.log.Error("store unreachable at start-up", "store", "postgres", "setting", a.storeSetting("postgres"), "err", err)
-		return nil, fmt.Errorf("PostgreSQL %s does not answer within %v (HALLPASS_STORE_TIMEOUT): %w", redactURL(url), a.cfg.StoreTimeout, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("PostgreSQL %s does not answer within %v (HALLPASS_STORE_TIMEOUT): %w", redactURL(url), a.cfg.StoreTimeout, err)
+		}
+		return nil, fmt.Errorf("open PostgreSQL %s: %w", redactURL(url), err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
@@ -170,9 +174,15 @@ func (a *app) postgres(ctx context.Context, url string) (*pgstore.DB, error) {
 // pingPostgres connects to the database at url and pings it within
 // timeout.
 func pingPostgres(ctx context.Context, url string, timeout time.Duration) error {
+	// The pool's own settings (pool_max_conns, ...) are not the server's:
+	// parsed as a pool's URL, as pgstore.Open does, not as a connection's.
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return err
 	}
