@@ -13,23 +13,22 @@ import (
 // SetDisabled disables or enables a user. Disabling ends every session,
 // remember-me token and API token of the user at once. actorID names the
 // administrator, for the audit log.
+//
+// The flag is saved first: on its own it refuses every login, remember-me
+// cookie and API token of the user. Should ending the sessions and tokens
+// then fail (a store down), the error says that the account is disabled
+// and what is left; calling SetDisabled again ends it.
 func (m *Manager) SetDisabled(ctx context.Context, actorID, userID string, disabled bool) error {
-	name, n := audit.UserEnable, 0
-	if disabled {
-		// Ended before and after, as for a new password (see revokeAll).
-		name = audit.UserDisable
-		var err error
-		if n, err = m.revokeAll(ctx, nil, userID, ""); err != nil {
-			return err
-		}
-	}
 	if err := m.users.SetDisabled(ctx, userID, disabled); err != nil {
 		return err
 	}
+	name, n := audit.UserEnable, 0
 	if disabled {
-		k, err := m.revokeAll(ctx, nil, userID, "")
-		if n += k; err != nil {
-			return err
+		name = audit.UserDisable
+		var err error
+		if n, err = m.revokeAll(ctx, nil, userID, ""); err != nil {
+			m.cfg.Audit.Record(ctx, audit.Event{Name: name, UserID: userID, Actor: actorID, Count: n, Reason: "revocation_failed"})
+			return fmt.Errorf("login: the account is disabled, but its sessions, remember-me and API tokens could not all be ended (disable it again to finish): %w", err)
 		}
 	}
 	m.cfg.Audit.Record(ctx, audit.Event{Name: name, UserID: userID, Actor: actorID, Count: n})

@@ -1027,9 +1027,8 @@ func TestChangePasswordWithSessionWritesDown(t *testing.T) {
 	}
 }
 
-// Likewise for a password set without the current one (a reset) and for
-// disabling an account: nothing changes while their sessions cannot be
-// ended.
+// Likewise for a password set without the current one (a reset): nothing
+// changes while its sessions cannot be ended.
 func TestSetPasswordAndDisableWithSessionWritesDown(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser("ada", "correct horse battery")
@@ -1041,19 +1040,43 @@ func TestSetPasswordAndDisableWithSessionWritesDown(t *testing.T) {
 	if err := e.lm.SetPassword(ctx, "", u.ID, "a new passphrase"); err == nil {
 		t.Error("SetPassword with the session store taking no writes succeeded")
 	}
-	if err := e.lm.SetDisabled(ctx, "", u.ID, true); err == nil {
-		t.Error("SetDisabled with the session store taking no writes succeeded")
-	}
 	e.down.WritesDown.Store(false)
 	got, err := e.accounts.UserByID(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Disabled || got.PasswordHash != u.PasswordHash {
-		t.Errorf("after the refused changes: disabled %v, password changed %v; want neither", got.Disabled, got.PasswordHash != u.PasswordHash)
+	if got.PasswordHash != u.PasswordHash {
+		t.Error("the password changed, though its sessions could not be ended")
 	}
 	if r := b.get("/me"); r.body != "ada session" {
-		t.Errorf("the session after the refused changes: %d %q", r.code, r.body)
+		t.Errorf("the session after the refused change: %d %q", r.code, r.body)
+	}
+
+	// Disabling saves the flag first, which on its own refuses every way
+	// in, and says what it could not end; disabling again ends it.
+	secret, _, err := e.tokens.Create(ctx, u.ID, "ci", []string{"read"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.down.WritesDown.Store(true)
+	if err := e.lm.SetDisabled(ctx, "", u.ID, true); err == nil || !strings.Contains(err.Error(), "the account is disabled, but") {
+		t.Errorf("SetDisabled with the session store taking no writes: %v, want an error saying the account is disabled", err)
+	}
+	e.down.WritesDown.Store(false)
+	if got, _ := e.accounts.UserByID(ctx, u.ID); !got.Disabled {
+		t.Error("the account is not disabled")
+	}
+	if r := e.browser().get("/api/me", "Authorization", "Bearer "+secret); r.code != http.StatusUnauthorized {
+		t.Errorf("the API token of the disabled account: %d, want 401", r.code)
+	}
+	if r := e.browser().login("ada", "correct horse battery", false); r.code == http.StatusSeeOther {
+		t.Errorf("a password login of the disabled account: %d, want refused", r.code)
+	}
+	if err := e.lm.SetDisabled(ctx, "", u.ID, true); err != nil {
+		t.Fatalf("disabling again with the store back: %v", err)
+	}
+	if r := b.get("/me"); r.code != http.StatusSeeOther {
+		t.Errorf("the session once disabled again: %d %q, want logged out", r.code, r.body)
 	}
 }
 

@@ -699,8 +699,21 @@ func usersSetDisabled(ctx context.Context, cmd command, args []string, env cliEn
 	}
 	defer a.close()
 	disable := cmd.name == "users disable"
-	if u.Disabled == disable {
+	if u.Disabled == disable && !disable {
 		fmt.Fprintf(env.stdout, "%s is already %s; nothing changed\n", u.Username, state(u))
+		return nil
+	}
+	if u.Disabled {
+		// Disabled already: end what an earlier disable could not.
+		n, err := a.login.RevokeUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			fmt.Fprintf(env.stdout, "%s is already disabled; nothing changed\n", u.Username)
+		} else {
+			fmt.Fprintf(env.stdout, "%s is already disabled; %d sessions, remember-me and API tokens left over have ended\n", u.Username, n)
+		}
 		return nil
 	}
 	if err := a.login.SetDisabled(ctx, cliActor, u.ID, disable); err != nil {
