@@ -699,11 +699,11 @@ func usersSetDisabled(ctx context.Context, cmd command, args []string, env cliEn
 	}
 	defer a.close()
 	disable := cmd.name == "users disable"
-	if u.Disabled == disable && !disable {
+	if !u.Disabled && !disable {
 		fmt.Fprintf(env.stdout, "%s is already %s; nothing changed\n", u.Username, state(u))
 		return nil
 	}
-	if u.Disabled {
+	if u.Disabled && disable {
 		// Disabled already: end what an earlier disable could not.
 		n, err := a.login.RevokeUser(ctx, u.ID)
 		if err != nil {
