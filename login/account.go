@@ -205,11 +205,9 @@ func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, 
 	}
 	total := 0
 	var errs []error
-	n, err := m.sessions.DestroyByUser(ctx, userID, except...)
-	if err != nil && !errors.Is(err, session.ErrNotSupported) {
-		errs = append(errs, err)
-	}
-	total += n
+	// Remember-me tokens before sessions: a remember-me login under way
+	// then either finds its token gone, or made its session before the
+	// sessions end.
 	if m.cfg.Remember != nil {
 		n, err := m.cfg.Remember.DeleteRememberByUser(ctx, userID)
 		if err != nil {
@@ -220,6 +218,11 @@ func (m *Manager) revokeAll(ctx context.Context, w http.ResponseWriter, userID, 
 			m.clearRemember(w)
 		}
 	}
+	n, err := m.sessions.DestroyByUser(ctx, userID, except...)
+	if err != nil && !errors.Is(err, session.ErrNotSupported) {
+		errs = append(errs, err)
+	}
+	total += n
 	if m.cfg.Tokens != nil {
 		tctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 		n, err := m.cfg.Tokens.RevokeAll(tctx, userID)
@@ -276,10 +279,11 @@ func (m *Manager) RevokeSession(r *http.Request, id string) error {
 	if u == nil {
 		return ErrUnauthenticated
 	}
-	if err := m.sessions.DestroyUserSession(r.Context(), u.ID, id); err != nil {
+	// Remember-me tokens first, as in revokeAll.
+	if _, err := m.endOtherRemembers(r, u.ID); err != nil {
 		return err
 	}
-	if _, err := m.endOtherRemembers(r, u.ID); err != nil {
+	if err := m.sessions.DestroyUserSession(r.Context(), u.ID, id); err != nil {
 		return err
 	}
 	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Session: session.ShortID(id)})
@@ -295,13 +299,14 @@ func (m *Manager) RevokeOtherSessions(r *http.Request) (int, error) {
 	if u == nil {
 		return 0, ErrUnauthenticated
 	}
-	n, err := m.sessions.DestroyByUser(r.Context(), u.ID, session.FromRequest(r).ID())
+	// Remember-me tokens first, as in revokeAll.
+	k, err := m.endOtherRemembers(r, u.ID)
 	if err != nil {
 		return 0, err
 	}
-	k, err := m.endOtherRemembers(r, u.ID)
+	n, err := m.sessions.DestroyByUser(r.Context(), u.ID, session.FromRequest(r).ID())
 	if err != nil {
-		return n, err
+		return 0, err
 	}
 	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Reason: "others", Count: n + k})
 	return n, nil

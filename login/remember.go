@@ -169,12 +169,21 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 		return nil, err
 	}
 	var newVal []byte // the rotated validator, if this request rotated it
+	if !current {
+		// Not rotated here (a lost race): see rememberKept.
+		if ok, err := m.rememberKept(r, sel, now); !ok {
+			return st, err
+		}
+	}
 	if current {
 		v := random32()
 		switch err := m.cfg.Remember.RotateRemember(ctx, sel, t.ValidatorHash, digest(v), now, now.Add(m.cfg.RememberFor)); {
 		case errors.Is(err, account.ErrConflict):
 			// A parallel request rotated it since it was read: this one
 			// logs in as a loser of the race within raceGrace does.
+			if ok, err := m.rememberKept(r, sel, now); !ok {
+				return st, err
+			}
 		case errors.Is(err, account.ErrNotFound):
 			session.FromRequest(r).Destroy() // revoked meanwhile (a logout everywhere, a theft)
 			return st, nil
@@ -200,6 +209,23 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	st.user = fresh
 	st.second = !enrolled.IsZero()
 	return st, nil
+}
+
+// rememberKept reports whether the remember-me token sel is still stored
+// now that the request's session exists, and ends that session if not: a
+// revocation at this moment ends remember-me tokens before sessions, so
+// a session made after it ended them finds the token gone here. On a
+// store's failure the session ends too, and the error is returned.
+func (m *Manager) rememberKept(r *http.Request, sel string, now time.Time) (bool, error) {
+	_, err := m.cfg.Remember.RememberBySelector(r.Context(), sel, now)
+	if err == nil {
+		return true, nil
+	}
+	session.FromRequest(r).Destroy()
+	if errors.Is(err, account.ErrNotFound) {
+		return false, nil
+	}
+	return false, m.storeFailure(r.Context(), "load remember token", err)
 }
 
 // theft revokes every remember token and session of userID after a stolen

@@ -252,18 +252,20 @@ func (m *Manager) SecondFactorChanged(w http.ResponseWriter, r *http.Request, on
 		s.Delete(secondKey)
 		stateOf(ctx).second = false
 	}
-	n, err := m.sessions.DestroyByUser(ctx, u.ID, s.ID())
-	if err != nil && !errors.Is(err, session.ErrNotSupported) {
-		return 0, err
-	}
-	if m.cfg.Remember != nil {
+	n := 0
+	if m.cfg.Remember != nil { // first, as in revokeAll
 		k, err := m.cfg.Remember.DeleteRememberByUser(ctx, u.ID)
 		if err != nil {
-			return n, m.storeFailure(ctx, "revoke remember tokens", err)
+			return 0, m.storeFailure(ctx, "revoke remember tokens", err)
 		}
 		n += k
 		m.clearRemember(w)
 	}
+	k, err := m.sessions.DestroyByUser(ctx, u.ID, s.ID())
+	if err != nil && !errors.Is(err, session.ErrNotSupported) {
+		return n, err
+	}
+	n += k
 	m.record(r, audit.Event{Name: audit.SessionRevoke, UserID: u.ID, Reason: "second_factor", Count: n})
 	return n, nil
 }

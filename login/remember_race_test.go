@@ -1,0 +1,107 @@
+package login_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/login"
+)
+
+// A revocation of everything (RevokeUser) that lands while a remember-me
+// request is under way leaves no session behind, whether the request
+// rotates the cookie (its rotation finds no token) or lost the rotation
+// race within raceGrace (it looks for the token again once its session
+// exists; it did not, and kept a session that outlived the revocation).
+func TestRememberRacingRevocation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace bool
+	}{{"current validator", false}, {"previous validator within raceGrace", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			u := e.addUser("ada", "correct horse battery")
+			b := e.browser()
+			b.login("ada", "correct horse battery", true)
+			cookie := b.cookie(rememberCookie)
+			if tc.grace {
+				// Another tab rotates the cookie a moment before.
+				if r := b.withOnly(rememberCookie).get("/me"); r.body != "ada remember" {
+					t.Fatalf("rotation: %d %q", r.code, r.body)
+				}
+			}
+			tab := e.browser()
+			tab.setCookie(rememberCookie, cookie)
+			e.users.afterByID = func() {
+				if _, err := e.lm.RevokeUser(context.Background(), u.ID); err != nil {
+					t.Error(err)
+				}
+			}
+			tab.get("/me")
+			if r := tab.withOnly(sessCookie).get("/me"); r.code == http.StatusOK {
+				t.Errorf("its session after RevokeUser returned: %d %q, want ended", r.code, r.body)
+			}
+		})
+	}
+}
+
+// hookRemember runs before, once, just before DeleteRememberByUser.
+type hookRemember struct {
+	account.RememberStore
+	before func()
+}
+
+func (h *hookRemember) DeleteRememberByUser(ctx context.Context, userID string) (int, error) {
+	if f := h.before; f != nil {
+		h.before = nil
+		f()
+	}
+	return h.RememberStore.DeleteRememberByUser(ctx, userID)
+}
+
+// "Log out other sessions" ends the other browsers' remember-me tokens
+// before their sessions: a remember-me request of another browser that
+// lands between the two then makes a session that ends with the others
+// (ending the sessions first let it outlive the revocation).
+func TestRevokeOthersRacingRememberMe(t *testing.T) {
+	var hook *hookRemember
+	e := newEnv(t, func(c *login.Config) {
+		hook = &hookRemember{RememberStore: c.Remember}
+		c.Remember = hook
+	})
+	e.addUser("ada", "correct horse battery")
+	a, b := e.browser(), e.browser()
+	a.login("ada", "correct horse battery", false)
+	b.login("ada", "correct horse battery", true)
+	restored := b.withOnly(rememberCookie) // B's browser restarted: only the remember cookie
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /revoke-others", e.lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := e.lm.RevokeOtherSessions(r)
+		fmt.Fprint(w, n, err)
+	})))
+	srv := httptest.NewServer(e.sessions.Middleware(e.lm.Middleware(mux)))
+	defer srv.Close()
+
+	hook.before = func() {
+		// B's remember-me request, between the end of the sessions and
+		// the end of the remember-me tokens.
+		restored.get("/me")
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/revoke-others", nil)
+	req.AddCookie(&http.Cookie{Name: sessCookie, Value: a.cookie(sessCookie)})
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("revoke others: %d", res.StatusCode)
+	}
+	if r := restored.get("/me"); r.code == http.StatusOK {
+		t.Errorf("browser B after 'log out other sessions' returned: %d %q, want logged out", r.code, r.body)
+	}
+}
