@@ -939,14 +939,9 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, u *account.User,
 
 // finishLogin logs u in; second says the login passed a second factor.
 func (m *Manager) finishLogin(w http.ResponseWriter, r *http.Request, u *account.User, remember, second bool) error {
-	fresh, err := m.startSession(w, r, u, m.now())
+	fresh, err := m.startSession(w, r, u, m.now(), second)
 	if err != nil {
 		return err
-	}
-	if second {
-		if err := session.FromRequest(r).Put(secondKey, true); err != nil {
-			return err
-		}
 	}
 	u.Username, u.Email, u.Roles = fresh.Username, fresh.Email, fresh.Roles
 	m.issueDevice(w, u.ID)
@@ -975,7 +970,7 @@ func (m *Manager) finishLogin(w http.ResponseWriter, r *http.Request, u *account
 // session when it rewrites the user's sessions (SetRoles, SetDisabled). A
 // disabled account, or a password changed since u was read, ends the
 // session with ErrInvalidCredentials.
-func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time) (*account.User, error) {
+func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *account.User, authAt time.Time, second bool) (*account.User, error) {
 	s := session.FromRequest(r)
 	if s == nil {
 		m.miswired(r.Context(), "Login runs outside session.Manager.Middleware")
@@ -987,9 +982,16 @@ func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, u *accoun
 		return nil, err
 	}
 	// A second factor passed, or pending, for an earlier login of this
-	// session is not this login's.
+	// session is not this login's; this login's is stored with the
+	// session, in its first write.
 	s.Delete(pendingKey)
-	s.Delete(secondKey)
+	if second {
+		if err := s.Put(secondKey, true); err != nil {
+			return nil, err
+		}
+	} else {
+		s.Delete(secondKey)
+	}
 	if err := s.Put(userKey, snapshotOf(fresh)); err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 	// The session first: a rotation whose cookie never reaches the
 	// browser (the session store failed) would make the browser's next
 	// use of its cookie look like a theft.
-	fresh, err := m.startSession(w, r, u, time.Time{})
+	fresh, err := m.startSession(w, r, u, time.Time{}, !enrolled.IsZero())
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
 			return st, nil
@@ -192,11 +192,6 @@ func (m *Manager) resolveRemember(w http.ResponseWriter, r *http.Request) (*stat
 			return nil, m.storeFailure(ctx, "rotate remember token", err)
 		default:
 			newVal = v
-		}
-	}
-	if !enrolled.IsZero() {
-		if err := session.FromRequest(r).Put(secondKey, true); err != nil {
-			return nil, err
 		}
 	}
 	if newVal != nil {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/login"
 )
 
@@ -103,5 +106,63 @@ func TestRevokeOthersRacingRememberMe(t *testing.T) {
 	}
 	if r := restored.get("/me"); r.code == http.StatusOK {
 		t.Errorf("browser B after 'log out other sessions' returned: %d %q, want logged out", r.code, r.body)
+	}
+}
+
+type fixedFactor struct{ at time.Time }
+
+func (f *fixedFactor) EnrolledAt(context.Context, string) (time.Time, error) { return f.at, nil }
+func (f *fixedFactor) Verify(context.Context, string, string) error          { return nil }
+
+// afterRotate runs after, once, after a successful RotateRemember.
+type afterRotate struct {
+	account.RememberStore
+	after func()
+}
+
+func (a *afterRotate) RotateRemember(ctx context.Context, sel string, old, next []byte, now, exp time.Time) error {
+	err := a.RememberStore.RotateRemember(ctx, sel, old, next, now, exp)
+	if f := a.after; err == nil && f != nil {
+		a.after = nil
+		f()
+	}
+	return err
+}
+
+// A remember-me login of a user with a second factor writes its session,
+// "second factor passed" included, before it rotates the cookie: a store
+// that fails right after the rotation leaves the session as it is, so
+// the browser's kept cookie is not taken for a theft later (the flag was
+// written at the commit, after the rotation, and that write failed).
+func TestRememberRotationWith2FAAndStoreFailing(t *testing.T) {
+	factor := &fixedFactor{}
+	var hook *afterRotate
+	e := newEnv(t, func(c *login.Config) {
+		c.SecondFactor = factor
+		hook = &afterRotate{RememberStore: c.Remember}
+		c.Remember = hook
+	})
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", true) // not enrolled yet
+	restored := b.withOnly(rememberCookie)
+	cookie := restored.cookie(rememberCookie)
+	factor.at = e.clock.Now().Add(-time.Hour) // enrolled before the token was issued
+
+	hook.after = func() { e.down.WritesDown.Store(true) } // the store fails right after
+	r := restored.get("/me")
+	if r.code != http.StatusOK {
+		t.Fatalf("remember-me as the store fails after the rotation: %d %q, want 200 (nothing left to write)", r.code, r.body)
+	}
+	if got := restored.cookie(rememberCookie); got == cookie {
+		t.Errorf("the remember-me cookie was not rotated")
+	}
+	e.down.WritesDown.Store(false)
+	e.clock.Advance(time.Minute) // past the race window
+	if r := restored.get("/me"); r.code != http.StatusOK {
+		t.Errorf("the browser after the outage: %d %q, want still logged in", r.code, r.body)
+	}
+	if strings.Contains(e.logs.String(), audit.RememberTheft) {
+		t.Error("the cookie the browser kept through a 503 was taken for a theft, every session of the user ended")
 	}
 }
