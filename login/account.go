@@ -113,7 +113,11 @@ func (m *Manager) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		}
 		if rerr != nil {
 			m.log.ErrorContext(ctx, "login: a password was changed, but the user's other sessions may not have ended", "user_id", u.ID, "err", err, "undo_err", rerr)
+			return err
 		}
+		// This session keeps its copy of the user as it was.
+		u.PasswordHash, u.PasswordChangedAt = old, oldAt
+		s.Put(userKey, snapshotOf(u))
 		return err
 	}
 	m.record(r, audit.Event{Name: audit.PasswordChange, UserID: u.ID, Count: n})

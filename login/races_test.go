@@ -2,14 +2,19 @@ package login_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
+	"github.com/hallpass/hallpass/apitoken"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/login"
 )
@@ -165,4 +170,81 @@ func TestRememberRotationWith2FAAndStoreFailing(t *testing.T) {
 	if strings.Contains(e.logs.String(), audit.RememberTheft) {
 		t.Error("the cookie the browser kept through a 503 was taken for a theft, every session of the user ended")
 	}
+}
+
+// A password change taken back because the API tokens could not be
+// revoked leaves this browser's session with its copy of the user as it
+// was: it kept the new password's time, so StillLoggedIn (and an app's
+// own users, read on each request) took it for a session whose password
+// had changed since.
+func TestRolledBackPasswordChangeKeepsSession(t *testing.T) {
+	var tokens *readOnlyTokens
+	e := newEnv(t, func(c *login.Config) {
+		tokens = &readOnlyTokens{TokenStore: c.Tokens.Store}
+		c.Tokens = &apitoken.Service{Store: tokens, Now: c.Now}
+	})
+	e.addUser("ada", "correct horse battery")
+	b := e.browser()
+	b.login("ada", "correct horse battery", false)
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /still", e.lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := e.lm.StillLoggedIn(r); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "still logged in")
+	})))
+	srv := httptest.NewServer(e.sessions.Middleware(e.lm.Middleware(mux)))
+	defer srv.Close()
+	still := func() string {
+		req, _ := http.NewRequest("GET", srv.URL+"/still", nil)
+		req.AddCookie(&http.Cookie{Name: sessCookie, Value: b.cookie(sessCookie)})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.Status + " " + string(body)
+	}
+	if got := still(); got != "200 OK still logged in" {
+		t.Fatalf("before: %s", got)
+	}
+
+	e.clock.Advance(time.Minute)
+	tokens.down.Store(true)
+	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code == http.StatusOK {
+		t.Fatalf("change with the token store taking no writes: %d %q, want refused", r.code, r.body)
+	}
+	tokens.down.Store(false)
+	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
+		t.Fatalf("old password after the rollback: %d", r.code)
+	}
+	if got := still(); got != "200 OK still logged in" {
+		t.Errorf("StillLoggedIn of the browser whose change was taken back: %s", got)
+	}
+}
+
+// readOnlyTokens is a token store that takes reads but no writes while
+// down is set, as a full disk does.
+type readOnlyTokens struct {
+	account.TokenStore
+	down atomic.Bool
+}
+
+var errFull = errors.New("sqlite: database or disk is full")
+
+func (d *readOnlyTokens) DeleteTokensByUser(ctx context.Context, userID string) (int, error) {
+	if d.down.Load() {
+		return 0, errFull
+	}
+	return d.TokenStore.DeleteTokensByUser(ctx, userID)
+}
+
+func (d *readOnlyTokens) TouchToken(ctx context.Context, id string, now time.Time) error {
+	if d.down.Load() {
+		return errFull
+	}
+	return d.TokenStore.TouchToken(ctx, id, now)
 }
