@@ -113,7 +113,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) {
 // errAdminsRace refuses an action that, with another administrator's at the
 // same moment, would have left no administrator.
 var errAdminsRace error = &autherr.Error{Kind: autherr.Conflict, Code: "admins_changed",
-	Message: "Another administrator changed your rights at the same moment, so nothing was changed. Reload the page to see where things stand."}
+	Message: "Another administrator changed your rights at the same moment, so your change was taken back (a disabled user's sessions had already ended). Reload the page to see where things stand."}
 
 // keepAnAdmin checks, after the actor took the admin role or the account
 // of the admin u (action), that the actor is still an enabled admin, and

@@ -189,7 +189,6 @@ func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// actor returns the request's user as apitoken sees them.
 // issueToken creates an API token for the current user, and takes it
 // back unless the user is still logged in once it is stored: a token
 // created by a request already under way when the password changed, the
@@ -209,6 +208,7 @@ func (s *Server) issueToken(r *http.Request, name string, scopes []string, expir
 	return secret, tok, nil
 }
 
+// actor returns the request's user as apitoken sees them.
 func (s *Server) actor(r *http.Request) apitoken.Actor {
 	me := login.CurrentUser(r.Context())
 	return apitoken.Actor{UserID: me.ID, IP: s.login.Config().ClientIP(r), Admin: me.HasRole("admin")}
