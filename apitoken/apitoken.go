@@ -24,11 +24,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallpass/hallpass/account"
 	"github.com/hallpass/hallpass/audit"
 	"github.com/hallpass/hallpass/autherr"
+	"github.com/hallpass/hallpass/internal/outage"
 	"github.com/hallpass/hallpass/session"
 )
 
@@ -120,8 +122,23 @@ type Service struct {
 	// session.DefaultStoreTimeout (3 seconds); negative: none.
 	StoreTimeout time.Duration
 	// Logger receives a failure to record a token's use, which does not
-	// fail the request. Default slog.Default().
+	// fail the request: once per outage of the store's writes, with its
+	// end. Default slog.Default().
 	Logger *slog.Logger
+
+	touch atomic.Pointer[outage.Log] // failures to record a use, made on first need
+}
+
+// touchLog returns the outage log of failures to record a token's use.
+func (s *Service) touchLog() *outage.Log {
+	if l := s.touch.Load(); l != nil {
+		return l
+	}
+	l := &outage.Log{Name: "apitoken: recording token use", Logger: cmp.Or(s.Logger, slog.Default()), Now: s.Now, Level: slog.LevelWarn}
+	if !s.touch.CompareAndSwap(nil, l) {
+		l = s.touch.Load()
+	}
+	return l
 }
 
 // storeCtx returns ctx with the deadline of one Store call.
@@ -290,10 +307,12 @@ func (s *Service) Check(ctx context.Context, secret string) (*account.APIToken, 
 			// The token is valid; when it was last used is for the
 			// account page. A store that takes reads but no writes (a
 			// full disk, a paused Redis) does not refuse the request.
-			logger := cmp.Or(s.Logger, slog.Default())
-			logger.WarnContext(ctx, "apitoken: cannot record a token's use; the request goes on", "token", t.ID, "err", err)
+			s.touchLog().Failed(ctx, "record a token's use (the request goes on)", err)
 		default:
 			t.LastUsedAt = now
+			if l := s.touch.Load(); l != nil {
+				l.OK()
+			}
 		}
 	}
 	return t, nil
