@@ -254,7 +254,7 @@ func (m *Manager) StillLoggedIn(r *http.Request) error {
 		return ErrUnauthenticated
 	}
 	if st.token == nil {
-		ok, err := m.sessions.Exists(ctx, session.FromRequest(r).ID())
+		ok, err := m.sessions.Exists(ctx, st.user.ID, session.FromRequest(r).ID())
 		if err != nil {
 			return err
 		}
@@ -283,7 +283,14 @@ func (m *Manager) RevokeSession(r *http.Request, id string) error {
 	if u == nil {
 		return ErrUnauthenticated
 	}
-	// Remember-me tokens first, as in revokeAll.
+	// The session must be the user's before anything ends (a wrong ID
+	// changes nothing); then remember-me tokens first, as in revokeAll.
+	switch ok, err := m.sessions.Exists(r.Context(), u.ID, id); {
+	case err != nil:
+		return err
+	case !ok:
+		return session.ErrNotFound
+	}
 	if _, err := m.endOtherRemembers(r, u.ID); err != nil {
 		return err
 	}

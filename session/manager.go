@@ -329,15 +329,16 @@ func (m *Manager) DestroyByUser(ctx context.Context, userID string, except ...st
 	return n, nil
 }
 
-// Exists reports whether the session id is stored and live now, asking
-// the store (not a request's copy of the session): for a request that must
-// not finish what a revocation at the same moment ended.
-func (m *Manager) Exists(ctx context.Context, id string) (bool, error) {
+// Exists reports whether the session id is stored, live and userID's now,
+// asking the store (not a request's copy of the session): for a request
+// that must not finish what a revocation at the same moment ended, or that
+// must know a session is the user's before acting on it.
+func (m *Manager) Exists(ctx context.Context, userID, id string) (bool, error) {
 	if id == "" {
 		return false, nil
 	}
 	rec, err := m.load(ctx, id, m.cfg.Now())
-	return rec != nil, err
+	return rec != nil && rec.UserID == userID, err
 }
 
 // DestroyUserSession ends the session id if it belongs to userID, as when a

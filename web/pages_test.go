@@ -771,6 +771,15 @@ func TestRevokeEndsRememberMe(t *testing.T) {
 	}
 	here, other, third := login(), login(), login()
 
+	// A session that is not the user's changes nothing.
+	if r := here.post("/account/sessions/nope/revoke", nil); r.code != http.StatusNotFound {
+		t.Fatalf("revoke an unknown session: %d, want 404", r.code)
+	}
+	if r := other.withOnly(rememberCookie).get("/dashboard"); r.code != http.StatusOK {
+		t.Fatalf("another browser's remember-me cookie after a revoke that found nothing: %d, want it kept", r.code)
+	}
+	other = login() // the restore above rotated other's cookie in a browser of its own
+
 	if r := here.post("/account/sessions/"+currentID(t, other)+"/revoke", nil); r.code != http.StatusSeeOther {
 		t.Fatalf("revoke: %d %s", r.code, r.body)
 	}
