@@ -165,6 +165,17 @@ func (e *env) mux() http.Handler {
 		}
 		http.Redirect(w, r, "/me", http.StatusSeeOther)
 	})
+	mux.Handle("POST /revoke-others", lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := lm.RevokeOtherSessions(r)
+		fmt.Fprint(w, n, err)
+	})))
+	mux.Handle("GET /still", lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := lm.StillLoggedIn(r); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "still logged in")
+	})))
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		lm.Logout(w, r)
 		http.Redirect(w, r, "/", http.StatusSeeOther)

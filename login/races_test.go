@@ -2,14 +2,10 @@ package login_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,28 +82,13 @@ func TestRevokeOthersRacingRememberMe(t *testing.T) {
 	b.login("ada", "correct horse battery", true)
 	restored := b.withOnly(rememberCookie) // B's browser restarted: only the remember cookie
 
-	mux := http.NewServeMux()
-	mux.Handle("POST /revoke-others", e.lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := e.lm.RevokeOtherSessions(r)
-		fmt.Fprint(w, n, err)
-	})))
-	srv := httptest.NewServer(e.sessions.Middleware(e.lm.Middleware(mux)))
-	defer srv.Close()
-
 	hook.before = func() {
 		// B's remember-me request, between the end of the sessions and
 		// the end of the remember-me tokens.
 		restored.get("/me")
 	}
-	req, _ := http.NewRequest("POST", srv.URL+"/revoke-others", nil)
-	req.AddCookie(&http.Cookie{Name: sessCookie, Value: a.cookie(sessCookie)})
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("revoke others: %d", res.StatusCode)
+	if r := a.post("/revoke-others", nil); r.code != http.StatusOK {
+		t.Fatalf("revoke others: %d", r.code)
 	}
 	if r := restored.get("/me"); r.code == http.StatusOK {
 		t.Errorf("browser B after 'log out other sessions' returned: %d %q, want logged out", r.code, r.body)
@@ -178,73 +159,33 @@ func TestRememberRotationWith2FAAndStoreFailing(t *testing.T) {
 // own users, read on each request) took it for a session whose password
 // had changed since.
 func TestRolledBackPasswordChangeKeepsSession(t *testing.T) {
-	var tokens *readOnlyTokens
+	var tokens *flakyTokens
 	e := newEnv(t, func(c *login.Config) {
-		tokens = &readOnlyTokens{TokenStore: c.Tokens.Store}
+		tokens = &flakyTokens{TokenStore: c.Tokens.Store}
 		c.Tokens = &apitoken.Service{Store: tokens, Now: c.Now}
 	})
 	e.addUser("ada", "correct horse battery")
 	b := e.browser()
 	b.login("ada", "correct horse battery", false)
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /still", e.lm.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := e.lm.StillLoggedIn(r); err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		io.WriteString(w, "still logged in")
-	})))
-	srv := httptest.NewServer(e.sessions.Middleware(e.lm.Middleware(mux)))
-	defer srv.Close()
 	still := func() string {
-		req, _ := http.NewRequest("GET", srv.URL+"/still", nil)
-		req.AddCookie(&http.Cookie{Name: sessCookie, Value: b.cookie(sessCookie)})
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return res.Status + " " + string(body)
+		r := b.get("/still")
+		return fmt.Sprintf("%d %s", r.code, strings.TrimSpace(r.body))
 	}
-	if got := still(); got != "200 OK still logged in" {
+	if got := still(); got != "200 still logged in" {
 		t.Fatalf("before: %s", got)
 	}
 
 	e.clock.Advance(time.Minute)
-	tokens.down.Store(true)
+	tokens.writesDown.Store(true)
 	if r := b.post("/password", url.Values{"current": {"correct horse battery"}, "new": {"a new passphrase"}}); r.code == http.StatusOK {
 		t.Fatalf("change with the token store taking no writes: %d %q, want refused", r.code, r.body)
 	}
-	tokens.down.Store(false)
+	tokens.writesDown.Store(false)
 	if r := e.browser().login("ada", "correct horse battery", false); r.code != http.StatusSeeOther {
 		t.Fatalf("old password after the rollback: %d", r.code)
 	}
-	if got := still(); got != "200 OK still logged in" {
+	if got := still(); got != "200 still logged in" {
 		t.Errorf("StillLoggedIn of the browser whose change was taken back: %s", got)
 	}
-}
-
-// readOnlyTokens is a token store that takes reads but no writes while
-// down is set, as a full disk does.
-type readOnlyTokens struct {
-	account.TokenStore
-	down atomic.Bool
-}
-
-var errFull = errors.New("sqlite: database or disk is full")
-
-func (d *readOnlyTokens) DeleteTokensByUser(ctx context.Context, userID string) (int, error) {
-	if d.down.Load() {
-		return 0, errFull
-	}
-	return d.TokenStore.DeleteTokensByUser(ctx, userID)
-}
-
-func (d *readOnlyTokens) TouchToken(ctx context.Context, id string, now time.Time) error {
-	if d.down.Load() {
-		return errFull
-	}
-	return d.TokenStore.TouchToken(ctx, id, now)
 }

@@ -392,17 +392,39 @@ func TestThrottleCounterOutage(t *testing.T) {
 	}
 }
 
-// downTokens is a token store that fails every lookup while down is set.
-type downTokens struct {
+// flakyTokens is a token store that fails while down is set (every
+// lookup and write) or writesDown (writes only, as a full disk does).
+type flakyTokens struct {
 	account.TokenStore
-	down atomic.Bool
+	down, writesDown atomic.Bool
 }
 
-func (d *downTokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
+func (d *flakyTokens) writeErr() error {
+	if d.down.Load() || d.writesDown.Load() {
+		return sessiontest.ErrDown
+	}
+	return nil
+}
+
+func (d *flakyTokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
 	if d.down.Load() {
 		return nil, sessiontest.ErrDown
 	}
 	return d.TokenStore.TokenByHash(ctx, hash, now)
+}
+
+func (d *flakyTokens) DeleteTokensByUser(ctx context.Context, userID string) (int, error) {
+	if err := d.writeErr(); err != nil {
+		return 0, err
+	}
+	return d.TokenStore.DeleteTokensByUser(ctx, userID)
+}
+
+func (d *flakyTokens) TouchToken(ctx context.Context, id string, now time.Time) error {
+	if err := d.writeErr(); err != nil {
+		return err
+	}
+	return d.TokenStore.TouchToken(ctx, id, now)
 }
 
 // An account store outage that only API clients meet (their tokens
@@ -410,9 +432,9 @@ func (d *downTokens) TokenByHash(ctx context.Context, hash []byte, now time.Time
 // token check was cancelled before it was logged, and the outage log
 // skips a cancelled request's failure as a client gone away.
 func TestBearerOnlyOutageLogged(t *testing.T) {
-	var tokens *downTokens
+	var tokens *flakyTokens
 	e := newEnv(t, func(c *login.Config) {
-		tokens = &downTokens{TokenStore: c.Tokens.Store}
+		tokens = &flakyTokens{TokenStore: c.Tokens.Store}
 		c.Tokens = &apitoken.Service{Store: tokens, Now: c.Now}
 	})
 	u := e.addUser("ada", "correct horse battery")
